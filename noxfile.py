@@ -1,0 +1,49 @@
+"""Sessions: `nox -s tests` (the whole suite on CPU), `nox -s lint`, `nox -s bench`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.sessions = ["tests", "lint"]
+nox.options.reuse_existing_virtualenvs = True
+
+TORCH = "torch==2.13.0"
+LOCAL_WHEELS = Path("/opt/wheels")
+PYTORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+
+
+def install_cpu_torch(session: nox.Session) -> None:
+    """Install torch's CPU build: a plain `torch` requirement would pull a multi-GB CUDA build."""
+    if list(LOCAL_WHEELS.glob("torch-2.13.0+cpu-*.whl")):
+        session.install("--find-links", str(LOCAL_WHEELS), TORCH)
+    else:
+        session.install("--index-url", PYTORCH_CPU_INDEX, "--extra-index-url", "https://pypi.org/simple", TORCH)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the whole test suite on the CPU."""
+    install_cpu_torch(session)
+    session.install("-e", ".[test]")
+    session.run("pytest", *session.posargs, env={"KERAS_BACKEND": "torch"})
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Check style and types with ruff and mypy."""
+    session.install("ruff>=0.6", "mypy>=1.10")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("mypy", "src/kcnn", "tui")
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """Run the benchmarks in bench/ and print their figures."""
+    install_cpu_torch(session)
+    session.install("-e", ".")
+    for script in sorted(Path("bench").glob("*.py")):
+        session.run("python", str(script), *session.posargs)

@@ -1,0 +1,108 @@
+"""`EpochRecorder`: the Keras callback that times epochs and collects their metrics."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from kcnn.backend import import_keras
+
+keras = import_keras()
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """Metrics of one finished epoch."""
+
+    epoch: int
+    """Epoch number, from 1."""
+    loss: float
+    """Mean training loss."""
+    accuracy: float
+    """Training accuracy."""
+    val_loss: float
+    """Validation loss."""
+    val_accuracy: float
+    """Validation accuracy."""
+    seconds: float
+    """Wall time of the epoch, validation included."""
+    images_per_second: float
+    """Training images per second of the epoch's training phase."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as a JSON-ready dict."""
+        return asdict(self)
+
+
+class EpochRecorder(keras.callbacks.Callback):  # type: ignore[name-defined,misc]
+    """Record every epoch, report progress, and stop on a non-finite loss.
+
+    Args:
+        train_images: Training images per epoch (for images per second).
+        on_epoch: Called with each `EpochRecord` as soon as it is complete.
+        on_batch: Called with ``(epoch, batch, batches)`` after each training step.
+        first_epoch: Number of the first epoch trained (resumed runs start later). Defaults to `1`.
+    """
+
+    def __init__(
+        self,
+        train_images: int,
+        on_epoch: Callable[[EpochRecord], None] | None = None,
+        on_batch: Callable[[int, int, int], None] | None = None,
+        first_epoch: int = 1,
+    ) -> None:
+        super().__init__()
+        self.train_images = train_images
+        self.on_epoch = on_epoch
+        self.on_batch = on_batch
+        self.first_epoch = first_epoch
+        self.records: list[EpochRecord] = []
+        self.diverged_at: int | None = None
+        self._epoch_start = 0.0
+        self._train_end = 0.0
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        """Reset state, so that one recorder can serve several `fit` calls."""
+        self.records = []
+        self.diverged_at = None
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        """Start the epoch's clock."""
+        self._epoch_start = time.perf_counter()
+        self._train_end = 0.0
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        """Report step progress."""
+        if self.on_batch is not None:
+            steps = self.params.get("steps") or 0
+            self.on_batch(self.first_epoch + len(self.records), batch + 1, steps)
+
+    def on_test_begin(self, logs: dict[str, Any] | None = None) -> None:
+        """Mark the end of the training phase (validation follows)."""
+        if not self._train_end:
+            self._train_end = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        """Record the epoch; stop training if its loss is not finite."""
+        end = time.perf_counter()
+        logs = logs or {}
+        train_seconds = (self._train_end or end) - self._epoch_start
+        record = EpochRecord(
+            epoch=self.first_epoch + len(self.records),
+            loss=float(logs.get("loss", math.nan)),
+            accuracy=float(logs.get("accuracy", math.nan)),
+            val_loss=float(logs.get("val_loss", math.nan)),
+            val_accuracy=float(logs.get("val_accuracy", math.nan)),
+            seconds=end - self._epoch_start,
+            images_per_second=self.train_images / train_seconds if train_seconds > 0 else 0.0,
+        )
+        if not math.isfinite(record.loss):
+            self.diverged_at = record.epoch
+            self.model.stop_training = True
+            return
+        self.records.append(record)
+        if self.on_epoch is not None:
+            self.on_epoch(record)

@@ -1,0 +1,76 @@
+"""The `kcnn` command: argument parsing, dispatch, and one-line errors.
+
+Importing this module must stay cheap: keras and torch are imported only
+inside the commands that train.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from rich.console import Console
+from rich.markup import escape
+
+from kcnn import __version__
+from kcnn.cli import train as train_commands
+from kcnn.cli.options import flagify
+from kcnn.errors import KcnnError
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argparse parser whose errors are one line with a hint, exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        _print_error(f"{self.prog}: {message} (see `{self.prog} --help`)")
+        raise SystemExit(EXIT_USAGE)
+
+
+def _print_error(message: str) -> None:
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole `kcnn` argument parser."""
+    parser = _Parser(
+        prog="kcnn",
+        description="Find the best small CNN for an image-classification problem.",
+        epilog="Example: kcnn train --kernel 2 --dilation 2",
+    )
+    parser.add_argument("--version", action="version", version=f"kcnn {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    train_commands.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the `kcnn` command line.
+
+    Returns:
+        The exit code: 0 on success, 2 for a user mistake, 130 when interrupted.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.handler(args) or 0)
+    except KcnnError as error:
+        _print_error(flagify(str(error)))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        _print_error("interrupted")
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,8 @@
+"""Datasets as numpy arrays: built-in generated images, resizing and splits."""
+
+from __future__ import annotations
+
+from kcnn.data.loading import ImageSet, load_dataset
+from kcnn.data.splits import Split, stratified_split
+
+__all__ = ["ImageSet", "Split", "load_dataset", "stratified_split"]

@@ -1,0 +1,28 @@
+"""The one exception hierarchy of kcnn.
+
+Every mistake a user can make raises a subclass of `KcnnError` whose message
+is one line: what is wrong, which value, and how to fix it. The CLI prints
+that line and exits with code 2; anything else reaching the CLI is a bug.
+"""
+
+from __future__ import annotations
+
+
+class KcnnError(Exception):
+    """Base class of every error kcnn raises on purpose."""
+
+
+class ConfigError(KcnnError, ValueError):
+    """An experiment configuration is out of range or cannot be built."""
+
+
+class DataError(KcnnError, ValueError):
+    """A dataset cannot be found, read or split."""
+
+
+class DeviceError(KcnnError, ValueError):
+    """A requested device or precision is not available on this machine."""
+
+
+class TrainingError(KcnnError, RuntimeError):
+    """Training could not finish (for example, the loss diverged)."""

@@ -1,0 +1,76 @@
+"""Build the Keras model a config describes: conv → activation → max-pool blocks, then two Dense layers."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from kcnn.backend import import_keras
+from kcnn.config import ExperimentConfig
+
+if TYPE_CHECKING:
+    import keras
+
+
+def build_model(
+    config: ExperimentConfig,
+    input_shape: tuple[int, int, int],
+    num_classes: int,
+    precision: str = "float32",
+) -> keras.Model:
+    """Build and compile the CNN of `config`.
+
+    The layers are named as in the shape plan (``conv1``, ``pool1``, …,
+    ``flatten``, ``dense``, ``output``) so the two can be compared. Pixels
+    arrive as 0–255 and are scaled to [0, 1] by the first layer, the only
+    place that scales them.
+
+    Args:
+        config: The experiment's hyperparameters.
+        input_shape: ``(height, width, channels)`` of one image.
+        num_classes: Units of the softmax output.
+        precision: Keras dtype policy: ``float32``, ``mixed_bfloat16`` or
+            ``mixed_float16``. The output layer stays float32. Defaults to ``float32``.
+
+    Returns:
+        A compiled `keras.Model` (sparse categorical cross-entropy, accuracy).
+    """
+    keras = import_keras()
+    layers = keras.layers
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = layers.Rescaling(1.0 / 255.0, name="rescale", dtype=precision)(inputs)
+    blocks = zip(config.channels, config.kernel_sizes, config.dilations, config.strides, strict=True)
+    for index, (filters, kernel, dilation, stride) in enumerate(blocks, start=1):
+        x = layers.Conv2D(
+            filters,
+            kernel,
+            strides=stride,
+            padding=config.padding,
+            dilation_rate=dilation,
+            activation=config.activation,
+            name=f"conv{index}",
+            dtype=precision,
+        )(x)
+        if config.pool_size > 1:
+            x = layers.MaxPooling2D(config.pool_size, name=f"pool{index}", dtype=precision)(x)
+    x = layers.Flatten(name="flatten", dtype=precision)(x)
+    x = layers.Dense(config.dense_units, activation=config.activation, name="dense", dtype=precision)(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="output", dtype="float32")(x)
+    model = keras.Model(inputs, outputs, name="kcnn")
+    optimizer = make_optimizer(config)
+    if precision == "mixed_float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def make_optimizer(config: ExperimentConfig) -> Any:
+    """The Keras optimizer named by `config.optimizer` at `config.learning_rate`."""
+    keras = import_keras()
+    rate = config.learning_rate
+    if config.optimizer == "adam":
+        return keras.optimizers.Adam(rate)
+    if config.optimizer == "adamw":
+        return keras.optimizers.AdamW(rate)
+    if config.optimizer == "sgd":
+        return keras.optimizers.SGD(rate, momentum=0.9)
+    return keras.optimizers.RMSprop(rate)

@@ -1,0 +1,160 @@
+"""Train one experiment: device and precision set-up, seeding, data, `fit`, results."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from kcnn.config import ExperimentConfig
+from kcnn.data import ImageSet, load_dataset, stratified_split
+from kcnn.devices import check_precision, resolve_device
+from kcnn.errors import TrainingError
+
+if TYPE_CHECKING:
+    from kcnn.callbacks import EpochRecord
+
+
+@dataclass
+class RunResult:
+    """Everything one training run measured."""
+
+    config: ExperimentConfig
+    """The run's hyperparameters."""
+    history: list[EpochRecord]
+    """One record per finished epoch."""
+    seconds: float
+    """Wall time of `fit` alone (no start-up, no data loading)."""
+    params: int
+    """Trainable parameters of the model."""
+    flops_per_image: int
+    """Forward-pass FLOPs per image, from the shape plan."""
+    device: str
+    """Torch device the run trained on."""
+    precision: str
+    """Keras dtype policy."""
+    num_train: int
+    """Training images."""
+    num_val: int
+    """Validation images."""
+    class_names: tuple[str, ...] = field(default_factory=tuple)
+    """Class names, in label order."""
+
+    @property
+    def best_val_accuracy(self) -> float:
+        """Highest validation accuracy of any epoch."""
+        return max(record.val_accuracy for record in self.history)
+
+    @property
+    def final_val_accuracy(self) -> float:
+        """Validation accuracy after the last epoch."""
+        return self.history[-1].val_accuracy
+
+    @property
+    def images_per_second(self) -> float:
+        """Median training images per second over the epochs."""
+        rates = sorted(record.images_per_second for record in self.history)
+        return rates[len(rates) // 2]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as a JSON-ready dict."""
+        return {
+            "config": self.config.to_dict(),
+            "config_key": self.config.config_key,
+            "best_val_accuracy": self.best_val_accuracy,
+            "final_val_accuracy": self.final_val_accuracy,
+            "seconds": self.seconds,
+            "params": self.params,
+            "flops_per_image": self.flops_per_image,
+            "images_per_second": self.images_per_second,
+            "device": self.device,
+            "precision": self.precision,
+            "num_train": self.num_train,
+            "num_val": self.num_val,
+            "history": [record.to_dict() for record in self.history],
+        }
+
+
+def prepare_device(device: str = "auto", precision: str = "float32") -> tuple[str, str]:
+    """Resolve the device and check the precision before any data is loaded.
+
+    Raises:
+        DeviceError: If either is not available here.
+    """
+    resolved = resolve_device(device)
+    return resolved, check_precision(precision, resolved)
+
+
+def train(
+    config: ExperimentConfig,
+    device: str = "auto",
+    precision: str = "float32",
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+    on_batch: Callable[[int, int, int], None] | None = None,
+    dataset: ImageSet | None = None,
+) -> RunResult:
+    """Train the model of `config` and return what it measured.
+
+    On the CPU, the same config (seed included) gives the same history.
+
+    Args:
+        config: The experiment.
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``. Defaults to ``auto``.
+        precision: ``float32``, ``mixed_bfloat16`` or ``mixed_float16``. Defaults to ``float32``.
+        on_epoch: Called with each finished epoch's record.
+        on_batch: Called with ``(epoch, batch, batches)`` after each step.
+        dataset: Images to use instead of loading ``config.dataset``.
+
+    Returns:
+        The run's result.
+
+    Raises:
+        DeviceError: If the device or precision is not available.
+        DataError: If the dataset cannot be loaded or split.
+        TrainingError: If the loss becomes NaN or infinite.
+    """
+    resolved, precision = prepare_device(device, precision)
+    data = dataset or load_dataset(config.dataset, config.input_size, config.color_mode)
+    split = stratified_split(data.labels, config.val_split, config.split_seed, data.class_names)
+    x_train, y_train = data.images[split.train], data.labels[split.train]
+    x_val, y_val = data.images[split.val], data.labels[split.val]
+
+    from kcnn.backend import import_keras
+    from kcnn.callbacks import EpochRecorder
+    from kcnn.model import build_model
+
+    keras = import_keras()
+    keras.utils.set_random_seed(config.seed)
+    recorder = EpochRecorder(len(x_train), on_epoch=on_epoch, on_batch=on_batch)
+    with keras.device(resolved):
+        model = build_model(config, x_train.shape[1:], data.num_classes, precision)
+        start = time.perf_counter()
+        model.fit(
+            x_train,
+            y_train,
+            batch_size=config.batch_size,
+            epochs=config.epochs,
+            validation_data=(x_val, y_val),
+            shuffle=True,
+            verbose=0,
+            callbacks=[recorder],
+        )
+        seconds = time.perf_counter() - start
+    if recorder.diverged_at is not None:
+        raise TrainingError(
+            f"Training diverged at epoch {recorder.diverged_at}: the loss became NaN or infinite. "
+            f"Try a smaller `learning_rate` (now {config.learning_rate:g})."
+        )
+    return RunResult(
+        config=config,
+        history=recorder.records,
+        seconds=seconds,
+        params=model.count_params(),
+        flops_per_image=config.plan(data.num_classes).flops,
+        device=resolved,
+        precision=precision,
+        num_train=len(x_train),
+        num_val=len(x_val),
+        class_names=data.class_names,
+    )

@@ -1,0 +1,108 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from kcnn.cli import main
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--kernel", "0"], "error: `--kernel` must be a positive integer (at most 1024); got 0."),
+        (["--dilation", "-1"], "error: `--dilation` must be a positive integer (at most 1024); got -1."),
+        (
+            ["--input-size", "4", "--kernel", "5", "--dilation", "3"],
+            "error: Conv layer 1 would produce an empty feature map: input 4×4, `--kernel`=5, `--dilation`=3 "
+            "(a 13×13 span) gives a 0×0 output. Use a smaller kernel or dilation, fewer layers or a smaller "
+            "`--pool-size`, or a larger `--input-size` (at least 40).",
+        ),
+        (
+            ["--channels", "16", "a"],
+            "error: kcnn train: argument --channels: expects a whole number such as `--channels 16`; got 'a' "
+            "(see `kcnn train --help`)",
+        ),
+        (
+            ["--stride", "2", "--dilation", "2"],
+            "error: Conv layer 1 combines `--stride`=2 with `--dilation`=2, which Keras cannot build. "
+            "Use `--stride` 1 on dilated layers, or `--dilation` 1 on strided ones.",
+        ),
+        (
+            ["--device", "cuda:7"],
+            "error: `--device cuda:7`: torch sees no CUDA GPU on this machine. Use `--device cpu` or `auto`.",
+        ),
+        (
+            ["--precision", "mixed_float16", "--device", "cpu"],
+            "error: `--precision mixed_float16` needs a CUDA GPU; this run is on the CPU. "
+            "Use `--precision float32` (or mixed_bfloat16) on a CPU.",
+        ),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_code_2(argv, message, capsys):
+    if "cuda" in " ".join(argv):
+        import torch
+
+        if torch.cuda.is_available():
+            pytest.skip("this machine has a GPU")
+    assert main(["train", *argv]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.rstrip("\n") == message
+    assert "Traceback" not in captured.err
+
+
+def test_plan_json_has_linear_size(capsys):
+    assert main(["plan", "--kernel", "2", "--dilation", "2", "1", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["plan"]["linear_size"] == 7200
+    assert data["config"]["dilation"] == [2, 1]
+
+
+def test_plan_table_lists_layers(capsys):
+    assert main(["plan", "--kernel", "4", "--input-size", "90"]) == 0
+    out = capsys.readouterr().out
+    assert "conv1" in out and "87×87×16" in out and "linear_size" in out
+
+
+def test_train_json_end_to_end_in_a_subprocess():
+    argv = [
+        "train",
+        "--input-size",
+        "24",
+        "--channels",
+        "4",
+        "8",
+        "--kernel",
+        "2",
+        "--dilation",
+        "2",
+        "1",
+        "--epochs",
+        "2",
+        "--dense-units",
+        "16",
+        "--device",
+        "cpu",
+        "--json",
+    ]
+    done = subprocess.run([sys.executable, "-m", "kcnn.cli", *argv], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["config"]["kernel_size"] == [2, 2]
+    assert len(data["history"]) == 2
+    assert {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"} <= set(data["history"][0])
+    assert 0 <= data["final_val_accuracy"] <= data["best_val_accuracy"] <= 1
+    assert data["seconds"] > 0
+
+
+def test_train_tables(capsys):
+    argv = ["train", "--input-size", "16", "--channels", "4", "--epochs", "1", "--dense-units", "8", "--device", "cpu"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "best val accuracy" in out and "Shape plan" in out and "config_key" in out
+
+
+def test_no_command_prints_help(capsys):
+    assert main([]) == 2
+    assert "train" in capsys.readouterr().out

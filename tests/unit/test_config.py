@@ -1,0 +1,90 @@
+import dataclasses
+
+import pytest
+
+from kcnn.config import ExperimentConfig
+from kcnn.errors import ConfigError
+
+
+def test_defaults_are_valid_and_two_layers():
+    config = ExperimentConfig()
+    assert config.channels == (16, 32)
+    assert config.kernel_size == (3, 3)
+    assert config.plan(10).linear_size > 0
+
+
+def test_per_layer_values_normalise_to_tuples():
+    assert ExperimentConfig(kernel_size=2) == ExperimentConfig(kernel_size=(2, 2))
+    assert ExperimentConfig(dilation=[2]) == ExperimentConfig(dilation=2)
+    config = ExperimentConfig(kernel_size=2, dilation=(2, 1))
+    assert config.dilations == (2, 1)
+
+
+def test_config_is_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ExperimentConfig().seed = 3  # type: ignore[misc]
+
+
+def test_json_round_trip():
+    config = ExperimentConfig(kernel_size=(4, 2), dilation=(2, 1), channels=(8, 16), learning_rate=3e-4, seed=9)
+    assert ExperimentConfig.from_json(config.to_json()) == config
+    assert ExperimentConfig.from_dict(config.to_dict()) == config
+
+
+def test_config_key_ignores_only_the_seed():
+    base = ExperimentConfig(kernel_size=2, dilation=2)
+    assert base.config_key == base.replace(seed=41).config_key
+    assert base.config_key != base.replace(dilation=1).config_key
+    assert base.config_key != base.replace(input_size=90).config_key
+    assert base.config_key == ExperimentConfig(kernel_size=(2, 2), dilation=(2, 2)).config_key
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"kernel_size": 0}, "`kernel_size` must be a positive integer (at most 1024); got 0."),
+        ({"dilation": -1}, "`dilation` must be a positive integer (at most 1024); got -1."),
+        ({"dilation": (1, 0)}, "`dilation` must be a positive integer (at most 1024) for conv layer 2; got 0."),
+        ({"channels": ("a",)}, "`channels` must be a whole number for conv layer 1; got 'a'."),
+        ({"channels": ()}, "`channels` must be one or more positive integers, one per conv layer; got ()."),
+        (
+            {"kernel_size": (2, 3, 4)},
+            "`kernel_size` needs one value for all conv layers or one per layer (2); got 3 values [2, 3, 4].",
+        ),
+        (
+            {"stride": 2, "dilation": 2},
+            "Conv layer 1 combines `stride`=2 with `dilation`=2, which Keras cannot "
+            "build. Use `stride` 1 on dilated layers, or `dilation` 1 on strided ones.",
+        ),
+        (
+            {"input_size": 4, "kernel_size": 5, "dilation": 3},
+            "Conv layer 1 would produce an empty feature map: "
+            "input 4×4, `kernel_size`=5, `dilation`=3 (a 13×13 span) gives a 0×0 output. Use a smaller kernel or "
+            "dilation, fewer layers or a smaller `pool_size`, or a larger `input_size` (at least 40).",
+        ),
+        ({"val_split": 1.0}, "`val_split` must be greater than 0 and less than 1; got 1."),
+        ({"learning_rate": float("nan")}, "`learning_rate` must be a number; got nan."),
+        (
+            {"activation": "swish2"},
+            "`activation` must be one of relu, elu, gelu, leaky_relu, selu, silu, tanh, sigmoid; got 'swish2'.",
+        ),
+        ({"batch_size": True}, "`batch_size` must be a whole number; got True."),
+        ({"padding": "full"}, "`padding` must be one of valid, same; got 'full'."),
+    ],
+)
+def test_invalid_configs_raise_teaching_errors(changes, message):
+    with pytest.raises(ConfigError) as caught:
+        ExperimentConfig(**changes)
+    assert str(caught.value) == message
+
+
+def test_from_dict_rejects_unknown_field():
+    with pytest.raises(ConfigError, match=r"^Unknown config field `kernal`"):
+        ExperimentConfig.from_dict({"kernal": 3})
+
+
+def test_from_json_rejects_non_objects():
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        ExperimentConfig.from_json("{")
+    with pytest.raises(ConfigError, match="got list"):
+        ExperimentConfig.from_json("[1]")

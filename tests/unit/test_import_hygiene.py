@@ -1,0 +1,39 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import kcnn
+
+HEAVY = ("keras", "torch", "textual")
+
+
+def _modules_after(code: str) -> set[str]:
+    probe = code + "\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True).stdout
+    return set(json.loads(out.splitlines()[-1]))
+
+
+def test_cli_help_imports_neither_keras_nor_torch():
+    modules = _modules_after(
+        "import contextlib, io\nfrom kcnn.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n    assert main(['--help']) == 0"
+    )
+    assert not {name for name in modules if name.split(".")[0] in HEAVY}
+
+
+def test_tui_entry_point_imports_neither_keras_nor_torch():
+    modules = _modules_after("import kcnn_tui.app")
+    assert not {name for name in modules if name.split(".")[0] in ("keras", "torch")}
+
+
+def test_no_module_of_kcnn_imports_textual():
+    package = Path(kcnn.__file__).parent
+    names = sorted(
+        "kcnn." + ".".join(path.relative_to(package).with_suffix("").parts)
+        for path in package.rglob("*.py")
+        if path.name not in ("__init__.py", "__main__.py")
+    )
+    modules = _modules_after("import importlib\n" + "".join(f"importlib.import_module({n!r})\n" for n in names))
+    assert set(names) <= modules
+    assert "textual" not in {name.split(".")[0] for name in modules}

@@ -1,0 +1,62 @@
+import random
+
+import numpy as np
+import pytest
+
+from kcnn.config import ExperimentConfig
+from kcnn.errors import ConfigError
+from kcnn.model import build_model
+
+
+def _random_valid_configs(count: int, seed: int):
+    rng = random.Random(seed)
+    found = 0
+    while found < count:
+        layers = rng.randint(1, 3)
+        dilations = tuple(rng.randint(1, 3) for _ in range(layers))
+        try:
+            config = ExperimentConfig(
+                input_size=rng.randint(8, 72),
+                channels=tuple(rng.randint(1, 6) for _ in range(layers)),
+                kernel_size=tuple(rng.randint(1, 5) for _ in range(layers)),
+                dilation=dilations,
+                stride=tuple(1 if d > 1 else rng.randint(1, 3) for d in dilations),
+                padding=rng.choice(["valid", "same"]),
+                pool_size=rng.randint(1, 3),
+                dense_units=rng.randint(1, 8),
+                color_mode=rng.choice(["rgb", "grayscale"]),
+            )
+        except ConfigError:
+            continue
+        found += 1
+        yield config
+
+
+@pytest.mark.parametrize("config", list(_random_valid_configs(30, seed=2026)), ids=lambda c: c.config_key)
+def test_model_shapes_and_params_equal_the_plan(config):
+    classes = 7
+    model = build_model(config, (config.input_size, config.input_size, config.in_channels), classes)
+    plan = config.plan(classes)
+    for layer in plan.layers:
+        assert tuple(model.get_layer(layer.name).output.shape[1:]) == layer.output_shape, layer.name
+    assert model.count_params() == plan.params
+
+
+def test_model_uses_the_torch_backend_and_dilation():
+    import keras
+
+    config = ExperimentConfig(kernel_size=2, dilation=(2, 1))
+    model = build_model(config, (64, 64, 3), 10)
+    assert keras.backend.backend() == "torch"
+    assert model.get_layer("conv1").dilation_rate == (2, 2)
+    assert model.get_layer("conv2").dilation_rate == (1, 1)
+    scores = model.predict(np.zeros((2, 64, 64, 3), dtype=np.uint8), verbose=0)
+    assert scores.shape == (2, 10)
+    assert np.allclose(scores.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_mixed_precision_keeps_float32_output():
+    config = ExperimentConfig(input_size=16, channels=(4,))
+    model = build_model(config, (16, 16, 3), 3, precision="mixed_bfloat16")
+    assert model.get_layer("conv1").compute_dtype == "bfloat16"
+    assert model.get_layer("output").compute_dtype == "float32"

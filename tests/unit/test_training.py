@@ -1,0 +1,50 @@
+import math
+
+import numpy as np
+import pytest
+
+from kcnn.config import ExperimentConfig
+from kcnn.data import ImageSet
+from kcnn.errors import TrainingError
+from kcnn.training import train
+
+TINY = ExperimentConfig(input_size=24, channels=(4, 8), kernel_size=2, dilation=(2, 1), dense_units=16, epochs=2)
+
+
+def test_train_returns_history_and_metrics():
+    seen = []
+    result = train(TINY, device="cpu", on_epoch=seen.append)
+    assert [record.epoch for record in result.history] == [1, 2]
+    assert seen == result.history
+    assert 0.0 <= result.final_val_accuracy <= result.best_val_accuracy <= 1.0
+    assert result.params == TINY.plan(10).params
+    assert result.flops_per_image == TINY.plan(10).flops
+    assert result.num_train == 640 and result.num_val == 160
+    assert result.seconds > 0 and all(record.images_per_second > 0 for record in result.history)
+    data = result.to_dict()
+    assert set(data) >= {"config", "best_val_accuracy", "final_val_accuracy", "seconds", "history"}
+    assert set(data["history"][0]) >= {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"}
+
+
+def test_same_seed_same_history_on_cpu():
+    first = train(TINY, device="cpu")
+    second = train(TINY, device="cpu")
+    other = train(TINY.replace(seed=1), device="cpu")
+    losses = [(r.loss, r.val_loss, r.val_accuracy) for r in first.history]
+    assert losses == [(r.loss, r.val_loss, r.val_accuracy) for r in second.history]
+    assert losses != [(r.loss, r.val_loss, r.val_accuracy) for r in other.history]
+
+
+def test_non_finite_loss_raises_diverged():
+    images = np.full((20, 24, 24, 3), np.inf, dtype=np.float32)
+    labels = np.repeat(np.arange(2), 10)
+    data = ImageSet(images=images, labels=labels, class_names=("a", "b"))
+    with pytest.raises(TrainingError, match=r"^Training diverged at epoch 1: the loss became NaN or infinite"):
+        train(TINY, device="cpu", dataset=data)
+
+
+def test_default_model_learns_well_above_chance():
+    config = ExperimentConfig(input_size=32, kernel_size=2, dilation=2, epochs=8)
+    result = train(config, device="cpu")
+    assert result.best_val_accuracy > 0.25  # chance is 0.10 with ten classes
+    assert math.isfinite(result.history[-1].loss)

@@ -1,0 +1,1 @@
+"""kcnn-tui: the terminal UI of kcnn (installed as `kcnn_tui`)."""
