@@ -13,6 +13,10 @@ from kcnn.backend import import_keras
 keras = import_keras()
 
 
+class StopRequested(Exception):
+    """Raised inside `fit` to abandon the current epoch when a stop was requested."""
+
+
 @dataclass(frozen=True)
 class EpochRecord:
     """Metrics of one finished epoch."""
@@ -44,7 +48,9 @@ class EpochRecorder(keras.callbacks.Callback):  # type: ignore[name-defined,misc
         train_images: Training images per epoch (for images per second).
         on_epoch: Called with each `EpochRecord` as soon as it is complete.
         on_batch: Called with ``(epoch, batch, batches)`` after each training step.
-        first_epoch: Number of the first epoch trained (resumed runs start later). Defaults to `1`.
+        after_epoch: Called with ``(record, model)`` once the epoch is recorded (checkpoints, store writes).
+        should_stop: Polled after every step; when it returns True, training is abandoned mid-epoch by
+            raising `StopRequested` (the unfinished epoch is not recorded).
     """
 
     def __init__(
@@ -52,17 +58,20 @@ class EpochRecorder(keras.callbacks.Callback):  # type: ignore[name-defined,misc
         train_images: int,
         on_epoch: Callable[[EpochRecord], None] | None = None,
         on_batch: Callable[[int, int, int], None] | None = None,
-        first_epoch: int = 1,
+        after_epoch: Callable[[EpochRecord, Any], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> None:
         super().__init__()
         self.train_images = train_images
         self.on_epoch = on_epoch
         self.on_batch = on_batch
-        self.first_epoch = first_epoch
+        self.after_epoch = after_epoch
+        self.should_stop = should_stop
         self.records: list[EpochRecord] = []
         self.diverged_at: int | None = None
         self._epoch_start = 0.0
         self._train_end = 0.0
+        self._epoch = 0
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         """Reset state, so that one recorder can serve several `fit` calls."""
@@ -71,14 +80,17 @@ class EpochRecorder(keras.callbacks.Callback):  # type: ignore[name-defined,misc
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         """Start the epoch's clock."""
+        self._epoch = epoch + 1
         self._epoch_start = time.perf_counter()
         self._train_end = 0.0
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        """Report step progress."""
+        """Report step progress; abandon training if asked to stop."""
         if self.on_batch is not None:
             steps = self.params.get("steps") or 0
-            self.on_batch(self.first_epoch + len(self.records), batch + 1, steps)
+            self.on_batch(self._epoch, batch + 1, steps)
+        if self.should_stop is not None and self.should_stop():
+            raise StopRequested(f"stop requested during epoch {self._epoch}")
 
     def on_test_begin(self, logs: dict[str, Any] | None = None) -> None:
         """Mark the end of the training phase (validation follows)."""
@@ -91,7 +103,7 @@ class EpochRecorder(keras.callbacks.Callback):  # type: ignore[name-defined,misc
         logs = logs or {}
         train_seconds = (self._train_end or end) - self._epoch_start
         record = EpochRecord(
-            epoch=self.first_epoch + len(self.records),
+            epoch=epoch + 1,
             loss=float(logs.get("loss", math.nan)),
             accuracy=float(logs.get("accuracy", math.nan)),
             val_loss=float(logs.get("val_loss", math.nan)),
@@ -104,5 +116,7 @@ class EpochRecorder(keras.callbacks.Callback):  # type: ignore[name-defined,misc
             self.model.stop_training = True
             return
         self.records.append(record)
+        if self.after_epoch is not None:
+            self.after_epoch(record, self.model)
         if self.on_epoch is not None:
             self.on_epoch(record)

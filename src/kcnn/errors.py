@@ -26,3 +26,15 @@ class DeviceError(KcnnError, ValueError):
 
 class TrainingError(KcnnError, RuntimeError):
     """Training could not finish (for example, the loss diverged)."""
+
+
+class StoreError(KcnnError):
+    """The experiment store cannot be opened, or refuses a change."""
+
+
+class FinishedRunError(StoreError):
+    """A change was asked of a run that is already finished (done, failed or cancelled)."""
+
+
+class LeaseLost(StoreError):
+    """A fenced write found that this worker no longer owns the run (its lease passed to another)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +13,17 @@ from kcnn.devices import check_precision, resolve_device
 from kcnn.errors import TrainingError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from kcnn.callbacks import EpochRecord
+
+
+class DivergedError(TrainingError):
+    """The training loss became NaN or infinite."""
+
+    def __init__(self, message: str, epoch: int) -> None:
+        super().__init__(message)
+        self.epoch = epoch
 
 
 @dataclass
@@ -93,6 +103,11 @@ def train(
     on_epoch: Callable[[EpochRecord], None] | None = None,
     on_batch: Callable[[int, int, int], None] | None = None,
     dataset: ImageSet | None = None,
+    after_epoch: Callable[[EpochRecord, Any], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    resume_from: Path | None = None,
+    initial_epoch: int = 0,
+    extra_callbacks: Sequence[Any] = (),
 ) -> RunResult:
     """Train the model of `config` and return what it measured.
 
@@ -105,14 +120,20 @@ def train(
         on_epoch: Called with each finished epoch's record.
         on_batch: Called with ``(epoch, batch, batches)`` after each step.
         dataset: Images to use instead of loading ``config.dataset``.
+        after_epoch: Called with ``(record, model)`` after each epoch (checkpoints, store writes).
+        should_stop: Polled after each step; True abandons the epoch with `StopRequested`.
+        resume_from: A ``.keras`` checkpoint (model and optimizer state) to continue from.
+        initial_epoch: Epochs already done by that checkpoint.
+        extra_callbacks: More Keras callbacks, run before the recorder.
 
     Returns:
-        The run's result.
+        The run's result (its history holds the epochs trained by this call).
 
     Raises:
         DeviceError: If the device or precision is not available.
         DataError: If the dataset cannot be loaded or split.
-        TrainingError: If the loss becomes NaN or infinite.
+        DivergedError: If the loss becomes NaN or infinite.
+        StopRequested: If `should_stop` asked to stop.
     """
     resolved, precision = prepare_device(device, precision)
     data = dataset or load_dataset(config.dataset, config.input_size, config.color_mode)
@@ -125,26 +146,33 @@ def train(
     from kcnn.model import build_model
 
     keras = import_keras()
-    keras.utils.set_random_seed(config.seed)
-    recorder = EpochRecorder(len(x_train), on_epoch=on_epoch, on_batch=on_batch)
+    keras.utils.set_random_seed(config.seed + initial_epoch)
+    recorder = EpochRecorder(
+        len(x_train), on_epoch=on_epoch, on_batch=on_batch, after_epoch=after_epoch, should_stop=should_stop
+    )
     with keras.device(resolved):
-        model = build_model(config, x_train.shape[1:], data.num_classes, precision)
+        if resume_from is not None:
+            model = keras.saving.load_model(resume_from)
+        else:
+            model = build_model(config, x_train.shape[1:], data.num_classes, precision)
         start = time.perf_counter()
         model.fit(
             x_train,
             y_train,
             batch_size=config.batch_size,
             epochs=config.epochs,
+            initial_epoch=initial_epoch,
             validation_data=(x_val, y_val),
             shuffle=True,
             verbose=0,
-            callbacks=[recorder],
+            callbacks=[*extra_callbacks, recorder],
         )
         seconds = time.perf_counter() - start
     if recorder.diverged_at is not None:
-        raise TrainingError(
+        raise DivergedError(
             f"Training diverged at epoch {recorder.diverged_at}: the loss became NaN or infinite. "
-            f"Try a smaller `learning_rate` (now {config.learning_rate:g})."
+            f"Try a smaller `learning_rate` (now {config.learning_rate:g}).",
+            recorder.diverged_at,
         )
     return RunResult(
         config=config,

@@ -15,7 +15,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from kcnn import __version__
+from kcnn.cli import queue as queue_commands
+from kcnn.cli import runs as runs_commands
 from kcnn.cli import train as train_commands
+from kcnn.cli import worker as worker_commands
 from kcnn.cli.options import flagify
 from kcnn.errors import KcnnError
 
@@ -45,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kcnn {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     train_commands.register(commands)
+    queue_commands.register(commands)
+    worker_commands.register(commands)
+    runs_commands.register(commands)
     return parser
 
 

@@ -44,13 +44,15 @@ CONFIG_FLAGS = (
 )
 
 
-def _number(flag: str, kind: type) -> Callable[[str], Any]:
-    """An argparse `type` that explains what the flag expects."""
+def _number(flag: str, kind: type, layered: bool = False) -> Callable[[str], Any]:
+    """An argparse `type` that explains what the flag expects; `layered` accepts ``2,1`` (one per layer)."""
     example = "0.001" if kind is float else "16"
     noun = "a number" if kind is float else "a whole number"
 
     def parse(text: str) -> Any:
         try:
+            if layered:
+                return tuple(kind(part) for part in text.split(","))
             return kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expects {noun} such as `{flag} {example}`; got {text!r}") from None
@@ -58,13 +60,23 @@ def _number(flag: str, kind: type) -> Callable[[str], Any]:
     return parse
 
 
-def add_config_flags(parser: argparse.ArgumentParser) -> None:
-    """Add one flag per config field; each defaults to the field's default."""
+def add_config_flags(parser: argparse.ArgumentParser, grid: bool = False) -> None:
+    """Add one flag per config field; unset flags keep the field's default.
+
+    Args:
+        parser: The (sub-)command's parser.
+        grid: Every flag takes several values, one grid point each (``queue add``). A comma joins
+            per-layer values: ``--dilation 2,1 1`` tries (2, 1) and 1.
+    """
     defaults = ExperimentConfig()
-    group = parser.add_argument_group("experiment")
+    group = parser.add_argument_group(
+        "experiment (several values each: a grid; `2,1` = one value per conv layer)" if grid else "experiment"
+    )
     for option in CONFIG_FLAGS:
         default = getattr(defaults, option.field)
         shown = " ".join(map(str, default)) if isinstance(default, tuple) else default
+        if grid and isinstance(default, tuple):
+            shown = ",".join(map(str, default))
         if option.per_layer and isinstance(default, tuple) and len(set(default)) == 1 and option.field != "channels":
             shown = default[0]
         kwargs: dict[str, Any] = {
@@ -76,8 +88,8 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
         if option.choices:
             kwargs["choices"] = option.choices
         elif option.kind is not str:
-            kwargs["type"] = _number(option.flag, option.kind)
-        if option.per_layer:
+            kwargs["type"] = _number(option.flag, option.kind, layered=option.per_layer)
+        if option.per_layer or grid:
             kwargs["nargs"] = "+"
         group.add_argument(option.flag, **kwargs)
 
@@ -94,11 +106,24 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
         if value is None:
             continue
         if option.per_layer:
-            value = tuple(value)
+            value = tuple(item for token in value for item in token)
             if option.field != "channels" and len(value) == 1:
                 value = value[0]
         values[option.field] = value
     return ExperimentConfig(**values)
+
+
+def grid_from_args(args: argparse.Namespace) -> dict[str, list[Any]]:
+    """The grid the multi-valued flags describe: field → list of values (given flags only)."""
+    grid: dict[str, list[Any]] = {}
+    for option in CONFIG_FLAGS:
+        values = getattr(args, option.field)
+        if values is None:
+            continue
+        if option.per_layer:
+            values = [v if len(v) > 1 or option.field == "channels" else v[0] for v in values]
+        grid[option.field] = list(dict.fromkeys(values))
+    return grid
 
 
 def flagify(message: str) -> str:

@@ -1,17 +1,24 @@
-"""`kcnn train` and `kcnn plan`: run one experiment in the foreground, or show its shapes."""
+"""`kcnn train` and `kcnn plan`: run one experiment in the foreground (recorded in the store), or show its shapes."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import socket
 from typing import Any
 
 from rich.console import Console, Group
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from kcnn.cli.common import add_store_option, open_store
 from kcnn.cli.options import add_config_flags, config_from_args
 from kcnn.devices import PRECISIONS
+from kcnn.errors import KcnnError
 from kcnn.report import config_table, plan_table
+
+EXIT_RUN_FAILED = 1
+EXIT_INTERRUPTED = 130
 
 
 def register(commands: Any) -> None:
@@ -19,7 +26,7 @@ def register(commands: Any) -> None:
     train = commands.add_parser(
         "train",
         help="train one experiment in the foreground",
-        description="Train one CNN and report its validation accuracy.",
+        description="Train one CNN, record it in the store, and report its validation accuracy.",
         epilog="Example: kcnn train --kernel 2 --dilation 2 --input-size 90",
     )
     add_config_flags(train)
@@ -28,6 +35,7 @@ def register(commands: Any) -> None:
         "--precision", default="float32", choices=PRECISIONS, help="numeric precision (default: float32)"
     )
     train.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    add_store_option(train)
     train.set_defaults(handler=run_train)
 
     plan = commands.add_parser(
@@ -49,8 +57,7 @@ def run_plan(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"config": config.to_dict(), "plan": plan.to_dict()}, indent=2))
         return 0
-    console = Console()
-    console.print(plan_table(plan))
+    Console().print(plan_table(plan))
     return 0
 
 
@@ -61,19 +68,58 @@ def _dataset_classes(dataset: str) -> int | None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    """Train the config the flags describe and print its result."""
+    """Train the config the flags describe in the foreground, recorded in the store like any run."""
     config = config_from_args(args)
-    from kcnn.training import prepare_device, train
+    from kcnn.data import check_dataset
+    from kcnn.runner import Outcome, execute_claim
+    from kcnn.training import prepare_device
 
+    check_dataset(config.dataset)
     device, precision = prepare_device(args.device, args.precision)
-    if args.json:
-        result = train(config, device=device, precision=precision)
-        print(json.dumps(result.to_dict(), indent=2))
-        return 0
-
     console = Console(stderr=True)
-    progress = Progress(
-        TextColumn("[bold]epoch {task.completed}/{task.total}"),
+    with open_store(args) as store:
+        [added] = store.add_runs([config], source="train", dedupe=False)
+        claim = store.claim(f"{socket.gethostname()}:{os.getpid()}:train", run_id=added.run_id)
+        if claim is None:  # pragma: no cover - the run was created queued a moment ago
+            raise KcnnError(f"Run {added.run_id} was claimed by a worker before `kcnn train` could start it.")
+        console.print(f"run [bold]{claim.run_id}[/] in {store.path}", highlight=False)
+        progress = _progress(console)
+        try:
+            if args.json:
+                execution = execute_claim(store, claim, device=device, precision=precision)
+            else:
+                with progress:
+                    task = progress.add_task("train", total=config.epochs, metrics="loading data and model…")
+                    execution = execute_claim(
+                        store, claim, device=device, precision=precision,
+                        on_epoch=lambda record: _report_epoch(progress, task, record, config.epochs),
+                    )  # fmt: skip
+        except KeyboardInterrupt:
+            console.print(
+                f"[bold red]interrupted:[/] run {claim.run_id} is recorded as failed (interrupted); "
+                f"`kcnn queue retry {claim.run_id}` resumes it from its last checkpoint.",
+                highlight=False,
+            )
+            return EXIT_INTERRUPTED
+    if execution.outcome is not Outcome.DONE:
+        kind = execution.error_kind.value if execution.error_kind else execution.outcome.value
+        first_line = execution.message.splitlines()[0] if execution.message else ""
+        console.print(f"[bold red]error:[/] run {claim.run_id} failed ({kind}): {first_line}", highlight=False)
+        user_fixable = kind in ("invalid_config", "data_error", "diverged")
+        return 2 if user_fixable else EXIT_RUN_FAILED
+    result = execution.result
+    if args.json:
+        print(json.dumps({"run_id": claim.run_id, **result.to_dict()}, indent=2))
+        return 0
+    from kcnn.report import result_table
+
+    Console().print(Group(config_table(config), plan_table(config.plan(len(result.class_names))), result_table(result)))
+    return 0
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("[bold]epoch"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[metrics]}"),
@@ -81,21 +127,13 @@ def run_train(args: argparse.Namespace) -> int:
         console=console,
         transient=True,
     )
-    with progress:
-        task = progress.add_task("train", total=config.epochs, metrics="loading data and model…")
 
-        def on_epoch(record: Any) -> None:
-            metrics = f"loss {record.loss:.3f} · val acc {record.val_accuracy:.2%}"
-            progress.update(task, completed=record.epoch, metrics=metrics)
-            progress.console.print(
-                f"epoch {record.epoch:>3}/{config.epochs}  loss {record.loss:.4f}  acc {record.accuracy:.2%}  "
-                f"val loss {record.val_loss:.4f}  val acc {record.val_accuracy:.2%}  {record.seconds:.1f}s",
-                highlight=False,
-            )
 
-        result = train(config, device=device, precision=precision, on_epoch=on_epoch)
-    from kcnn.report import result_table
-
-    out = Console()
-    out.print(Group(config_table(config), plan_table(config.plan(len(result.class_names))), result_table(result)))
-    return 0
+def _report_epoch(progress: Progress, task: Any, record: Any, epochs: int) -> None:
+    metrics = f"loss {record.loss:.3f} · val acc {record.val_accuracy:.2%}"
+    progress.update(task, completed=record.epoch, metrics=metrics)
+    progress.console.print(
+        f"epoch {record.epoch:>3}/{epochs}  loss {record.loss:.4f}  acc {record.accuracy:.2%}  "
+        f"val loss {record.val_loss:.4f}  val acc {record.val_accuracy:.2%}  {record.seconds:.1f}s",
+        highlight=False,
+    )

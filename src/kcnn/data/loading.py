@@ -32,6 +32,20 @@ class ImageSet:
         return len(self.class_names)
 
 
+def check_dataset(spec: str) -> None:
+    """Check that a dataset name can be resolved, without loading it.
+
+    Raises:
+        DataError: If the dataset is unknown.
+    """
+    name = spec[len(BUILTIN_PREFIX) :] if spec.startswith(BUILTIN_PREFIX) else spec
+    if name not in BUILTIN_DATASETS:
+        known = ", ".join(BUILTIN_PREFIX + n for n in BUILTIN_DATASETS)
+        raise DataError(
+            f"Unknown dataset {spec!r}: built-in datasets are {known}. Image folders are not supported yet."
+        )
+
+
 def load_dataset(spec: str, input_size: int, color_mode: str = "rgb") -> ImageSet:
     """Load a dataset by name and resize it.
 

@@ -1,0 +1,39 @@
+"""Options and helpers shared by the `kcnn` sub-commands."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from kcnn.store import Store, default_store_path
+
+
+def add_store_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--store PATH`` (default ``$KCNN_STORE`` or ``./kcnn-runs``)."""
+    parser.add_argument(
+        "--store",
+        type=Path,
+        default=None,
+        help="store folder (default: $KCNN_STORE, else ./kcnn-runs)",
+    )
+
+
+def open_store(args: argparse.Namespace) -> Store:
+    """Open the store the ``--store`` option names."""
+    return Store(args.store or default_store_path())
+
+
+def run_ids(values: list[str]) -> list[int]:
+    """Parse run ids given on the command line.
+
+    Raises:
+        KcnnError: For a value that is not a positive integer.
+    """
+    from kcnn.errors import KcnnError
+
+    ids = []
+    for value in values:
+        if not value.isdigit() or int(value) < 1:
+            raise KcnnError(f"Run ids are positive whole numbers, as `kcnn runs` lists them; got {value!r}.")
+        ids.append(int(value))
+    return ids

@@ -1,0 +1,220 @@
+"""`kcnn queue …`: add grids and sweeps, cancel, retry, prioritize, reap."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from kcnn.cli.common import add_store_option, open_store, run_ids
+from kcnn.cli.options import add_config_flags, flagify, grid_from_args
+from kcnn.errors import ConfigError, KcnnError
+from kcnn.sweep import Expansion, SweepSpec, expand, load_sweep
+
+
+def register(commands: Any) -> None:
+    """Add `queue` and its sub-commands."""
+    queue = commands.add_parser("queue", help="add, cancel, retry and prioritize queued runs")
+    actions = queue.add_subparsers(dest="queue_command", metavar="ACTION", required=True, parser_class=type(queue))
+
+    add = actions.add_parser(
+        "add",
+        help="queue a grid of configs (several values per flag), with repeats",
+        description="Queue every combination of the given values. Invalid combinations are listed and nothing "
+        "is queued unless --skip-invalid.",
+        epilog="Example: kcnn queue add --kernel 2 3 --dilation 1 2 --repeats 3",
+    )
+    add_config_flags(add, grid=True)
+    _add_queueing_flags(add)
+    add.set_defaults(handler=run_add)
+
+    sweep = actions.add_parser("sweep", help="queue the runs of a TOML sweep file (see examples/)")
+    sweep.add_argument("file", type=Path, help="sweep file")
+    sweep.add_argument("--dry-run", action="store_true", help="show what would be queued; queue nothing")
+    sweep.add_argument("--skip-invalid", action="store_true", help="queue the valid configs, list the rest")
+    add_store_option(sweep)
+    sweep.set_defaults(handler=run_sweep)
+
+    cancel = actions.add_parser("cancel", help="cancel queued or running runs")
+    cancel.add_argument("runs", nargs="*", metavar="RUN")
+    cancel.add_argument("--all-queued", action="store_true", help="cancel every queued run")
+    add_store_option(cancel)
+    cancel.set_defaults(handler=run_cancel)
+
+    retry = actions.add_parser("retry", help="queue failed or cancelled runs again (from their last checkpoint)")
+    retry.add_argument("runs", nargs="*", metavar="RUN")
+    retry.add_argument("--failed", action="store_true", help="retry every failed run")
+    retry.add_argument("--fresh", action="store_true", help="start from epoch 0 instead of the last checkpoint")
+    add_store_option(retry)
+    retry.set_defaults(handler=run_retry)
+
+    prioritize = actions.add_parser("prioritize", help="set a queued run's priority (higher runs first)")
+    prioritize.add_argument("run", metavar="RUN")
+    prioritize.add_argument("priority", type=int, metavar="N")
+    add_store_option(prioritize)
+    prioritize.set_defaults(handler=run_prioritize)
+
+    reap = actions.add_parser("reap", help="requeue running runs whose worker stopped heartbeating")
+    add_store_option(reap)
+    reap.set_defaults(handler=run_reap)
+
+
+def _add_queueing_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("queueing")
+    group.add_argument("--repeats", type=int, default=1, help="seeds per config: seed, seed+1, … (default: 1)")
+    group.add_argument("--random", type=int, default=None, metavar="N", help="sample N grid points, not all")
+    group.add_argument("--sample-seed", type=int, default=0, help="seed of --random sampling (default: 0)")
+    group.add_argument("--priority", type=int, default=0, help="higher runs are trained first (default: 0)")
+    group.add_argument("--max-attempts", type=int, default=3, help="crashes tolerated per run (default: 3)")
+    group.add_argument("--skip-invalid", action="store_true", help="queue the valid configs, list the rest")
+    group.add_argument("--dry-run", action="store_true", help="show what would be queued; queue nothing")
+    add_store_option(parser)
+
+
+def run_add(args: argparse.Namespace) -> int:
+    """Queue the grid the flags describe."""
+    spec = SweepSpec(
+        grid=grid_from_args(args),
+        repeats=args.repeats,
+        random=args.random,
+        sample_seed=args.sample_seed,
+        priority=args.priority,
+        max_attempts=args.max_attempts,
+    )
+    if not spec.grid:
+        spec = SweepSpec(
+            grid={"seed": [0]}, repeats=args.repeats, priority=args.priority, max_attempts=args.max_attempts
+        )
+    return _queue(args, spec)
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    """Queue the runs of a sweep file."""
+    return _queue(args, load_sweep(args.file))
+
+
+def _queue(args: argparse.Namespace, spec: SweepSpec) -> int:
+    if spec.max_attempts < 1:
+        raise ConfigError(f"`--max-attempts` must be at least 1; got {spec.max_attempts}.")
+    expansion = expand(spec)
+    console = Console()
+    if expansion.invalid:
+        console.print(_invalid_table(expansion))
+        if not args.skip_invalid:
+            raise ConfigError(
+                f"{len(expansion.invalid)} of {expansion.grid_points} configurations are invalid (listed above); "
+                "nothing was queued. Fix the values, or pass --skip-invalid to queue the rest."
+            )
+    if not expansion.configs:
+        raise ConfigError("No valid configuration to queue.")
+    from kcnn.data import check_dataset
+
+    for dataset in {config.dataset for config in expansion.configs}:
+        check_dataset(dataset)
+    if args.dry_run:
+        console.print(_plan_table(expansion, title="Would queue (dry run)"))
+        return 0
+    with open_store(args) as store:
+        results = store.add_runs(expansion.configs, priority=spec.priority, max_attempts=spec.max_attempts)
+    created = [r.run_id for r in results if r.created]
+    existing = [r.run_id for r in results if not r.created]
+    console.print(_plan_table(expansion, title="Queued", ids=[r.run_id for r in results], existing=set(existing)))
+    console.print(f"queued {len(created)} run(s)" + (f" in {store.path}" if created else ""), highlight=False)
+    if existing:
+        console.print(
+            f"{len(existing)} config+seed pair(s) already in the store, not added again: runs "
+            f"{_id_list(existing)} (`kcnn queue retry` reruns failed ones)",
+            highlight=False,
+        )
+    return 0
+
+
+def _id_list(ids: list[int], limit: int = 20) -> str:
+    shown = ", ".join(map(str, ids[:limit]))
+    return shown + (f", … ({len(ids)} in all)" if len(ids) > limit else "")
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, tuple):
+        return str(value[0]) if len(set(value)) == 1 else ",".join(map(str, value))
+    return str(value)
+
+
+def _plan_table(
+    expansion: Expansion, title: str, ids: list[int] | None = None, existing: set[int] | None = None
+) -> Table:
+    table = Table(title=f"{title}: {len(expansion.configs)} run(s)", title_justify="left")
+    columns = ["#" if ids is None else "run", "input", "k", "d", "channels", "batch", "epochs", "seed", "key"]
+    for column in columns:
+        table.add_column(column, justify="right" if column not in ("channels", "key") else "left")
+    for index, config in enumerate(expansion.configs):
+        label = str(index + 1) if ids is None else str(ids[index])
+        if existing and ids is not None and ids[index] in existing:
+            label += " (exists)"
+        table.add_row(
+            label,
+            str(config.input_size),
+            _short(config.kernel_size),
+            _short(config.dilation),
+            ",".join(map(str, config.channels)),
+            str(config.batch_size),
+            str(config.epochs),
+            str(config.seed),
+            config.config_key,
+        )
+    return table
+
+
+def _invalid_table(expansion: Expansion) -> Table:
+    table = Table(
+        title=f"Invalid: {len(expansion.invalid)} of {expansion.grid_points} configurations",
+        title_justify="left",
+        title_style="bold red",
+    )
+    table.add_column("values")
+    table.add_column("reason")
+    for item in expansion.invalid:
+        values = " ".join(f"{name}={_short(value)}" for name, value in item.values.items())
+        table.add_row(escape(values), escape(flagify(item.reason)))
+    return table
+
+
+def run_cancel(args: argparse.Namespace) -> int:
+    """Cancel runs."""
+    if not args.runs and not args.all_queued:
+        raise KcnnError("Name the runs to cancel (`kcnn queue cancel 3 4`) or pass --all-queued.")
+    with open_store(args) as store:
+        ids = store.cancel_all_queued() if args.all_queued else store.cancel(run_ids(args.runs))
+    print(f"cancelled {len(ids)} run(s)")
+    return 0
+
+
+def run_retry(args: argparse.Namespace) -> int:
+    """Queue failed or cancelled runs again."""
+    if not args.runs and not args.failed:
+        raise KcnnError("Name the runs to retry (`kcnn queue retry 3 4`) or pass --failed.")
+    with open_store(args) as store:
+        ids = store.retry(None if args.failed else run_ids(args.runs), fresh=args.fresh)
+    print(f"requeued {len(ids)} run(s)")
+    return 0
+
+
+def run_prioritize(args: argparse.Namespace) -> int:
+    """Set a queued run's priority."""
+    [run_id] = run_ids([args.run])
+    with open_store(args) as store:
+        store.prioritize(run_id, args.priority)
+    print(f"run {run_id}: priority {args.priority}")
+    return 0
+
+
+def run_reap(args: argparse.Namespace) -> int:
+    """Requeue runs whose lease expired."""
+    with open_store(args) as store:
+        ids = store.reap()
+    print(f"reaped {len(ids)} run(s)" + (f": {', '.join(map(str, ids))}" if ids else ""))
+    return 0

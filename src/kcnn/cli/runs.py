@@ -1,0 +1,87 @@
+"""`kcnn runs` and `kcnn show`: read the store."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from rich.console import Console, Group
+
+from kcnn.cli.common import add_store_option, open_store, run_ids
+from kcnn.store import RunState
+
+DEFAULT_LIMIT = 50
+
+
+def register(commands: Any) -> None:
+    """Add the `runs` and `show` sub-commands."""
+    runs = commands.add_parser("runs", help="list runs (newest first)", description="List the runs in the store.")
+    runs.add_argument("--state", nargs="+", choices=[s.value for s in RunState], help="only runs in these states")
+    runs.add_argument(
+        "--limit",
+        type=int,
+        default=DEFAULT_LIMIT,
+        help=f"newest N runs; 0 for all (default: {DEFAULT_LIMIT}; --json/--csv: all)",
+    )
+    output = runs.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print JSON (one object per run)")
+    output.add_argument("--csv", action="store_true", help="print CSV (one row per run)")
+    add_store_option(runs)
+    runs.set_defaults(handler=run_runs)
+
+    show = commands.add_parser("show", help="show one run: config, shape plan, epochs, events")
+    show.add_argument("run", metavar="RUN")
+    show.add_argument("--json", action="store_true", help="print JSON")
+    add_store_option(show)
+    show.set_defaults(handler=run_show)
+
+
+def run_runs(args: argparse.Namespace) -> int:
+    """Print the run list."""
+    from kcnn.report_runs import run_rows, runs_csv, runs_table
+
+    machine = args.json or args.csv
+    limit = None if (args.limit == 0 or (machine and args.limit == DEFAULT_LIMIT)) else args.limit
+    with open_store(args) as store:
+        runs = store.list_runs(args.state, limit)
+        counts = store.count_by_state()
+        now = store.now()
+    if args.json:
+        print(json.dumps(run_rows(runs), indent=2))
+    elif args.csv:
+        print(runs_csv(runs), end="")
+    else:
+        Console().print(runs_table(runs, counts, now))
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    """Print one run in detail."""
+    from kcnn.config import ExperimentConfig
+    from kcnn.errors import ConfigError
+    from kcnn.report import config_table, plan_table
+    from kcnn.report_runs import epochs_table, events_table, run_summary_table
+
+    [run_id] = run_ids([args.run])
+    with open_store(args) as store:
+        run = store.get_run(run_id)
+        epochs = store.epochs(run_id)
+        events = store.events(run_id)
+    if args.json:
+        print(json.dumps({**run.to_dict(), "epochs": epochs, "events": events}, indent=2))
+        return 0
+    parts: list[Any] = [run_summary_table(run)]
+    try:
+        config = ExperimentConfig.from_json(run.config)
+        classes = 10 if config.dataset in ("builtin:shapes", "shapes") else None
+        parts += [config_table(config), plan_table(config.plan(classes))]
+    except ConfigError as error:
+        parts.append(f"[red]config no longer validates:[/] {error}")
+    if epochs:
+        parts.append(epochs_table(epochs))
+    parts.append(events_table(events))
+    Console().print(Group(*parts))
+    if run.error_message and "\n" in run.error_message:
+        Console().print("[bold]error detail[/]\n" + run.error_message, markup=False, highlight=False)
+    return 0

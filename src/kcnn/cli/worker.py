@@ -1,0 +1,77 @@
+"""`kcnn worker`: train queued runs in long-lived child processes, one per CPU share or GPU slot."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from rich.console import Console
+
+from kcnn.cli.common import add_store_option
+from kcnn.devices import PRECISIONS
+from kcnn.errors import KcnnError
+from kcnn.store import default_store_path
+
+
+def register(commands: Any) -> None:
+    """Add the `worker` sub-command."""
+    worker = commands.add_parser(
+        "worker",
+        help="train queued runs (CPU jobs or GPU slots) until stopped",
+        description="Claim queued runs and train them in child processes. Ctrl-C requeues running runs at their "
+        "last checkpoint; a second Ctrl-C exits at once.",
+        epilog="Examples: kcnn worker --once --jobs 2 · kcnn worker --gpus 0,1 --per-gpu 2",
+    )
+    where = worker.add_mutually_exclusive_group()
+    where.add_argument("--jobs", type=int, default=None, help="CPU children; cores are split among them (default: 1)")
+    where.add_argument("--gpus", default=None, help="comma-separated GPU indices, e.g. 0,1")
+    worker.add_argument("--per-gpu", type=int, default=1, help="children per GPU (default: 1)")
+    worker.add_argument("--once", action="store_true", help="exit when the queue is empty")
+    worker.add_argument(
+        "--lease", type=float, default=60.0, help="lease in seconds, renewed by heartbeats (default: 60)"
+    )
+    worker.add_argument("--poll", type=float, default=1.0, help="seconds between looks for new work (default: 1)")
+    worker.add_argument("--precision", default="float32", choices=PRECISIONS, help="numeric precision")
+    worker.add_argument(
+        "--stall",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="end a child whose run makes no training step for this long (default: never)",
+    )
+    add_store_option(worker)
+    worker.set_defaults(handler=run_worker)
+
+
+def _gpu_list(text: str) -> list[int]:
+    try:
+        gpus = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise KcnnError(f"`--gpus` takes comma-separated GPU indices such as `--gpus 0,1`; got {text!r}.") from None
+    if not gpus or min(gpus) < 0:
+        raise KcnnError(f"`--gpus` takes comma-separated GPU indices such as `--gpus 0,1`; got {text!r}.")
+    return gpus
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    """Run the worker supervisor."""
+    from kcnn.store import Store
+    from kcnn.worker import Worker, plan_slots
+
+    if args.lease <= 0 or args.poll <= 0:
+        raise KcnnError("`--lease` and `--poll` must be positive numbers of seconds.")
+    gpus = _gpu_list(args.gpus) if args.gpus else None
+    slots = plan_slots(jobs=args.jobs, gpus=gpus, per_gpu=args.per_gpu)
+    store_path = args.store or default_store_path()
+    Store(store_path).close()  # create it, or fail with a clear message, before starting children
+    console = Console(stderr=True, highlight=False)
+    where = f"GPUs {args.gpus} × {args.per_gpu}" if gpus else f"CPU, {slots[0].threads} thread(s) each"
+    console.print(
+        f"worker: {len(slots)} child process(es) on {where}; store {store_path}"
+        + ("; exits when the queue is empty" if args.once else "; Ctrl-C to stop")
+    )
+    worker = Worker(
+        store_path, slots, once=args.once, lease_seconds=args.lease, poll_seconds=args.poll,
+        precision=args.precision, stall_seconds=args.stall, log=lambda line: console.print(f"worker: {line}"),
+    )  # fmt: skip
+    return worker.run()

@@ -1,0 +1,60 @@
+"""Fault injection for kcnn's own fault tests: NaN losses and out-of-memory errors on cue.
+
+Set ``KCNN_INJECT_FAULTS`` to a ``;``-separated list of ``KIND@seed=S,epoch=E``
+(``KIND`` is ``nan`` or ``oom``). A worker child then makes the run whose
+config has seed ``S`` report a NaN loss at the end of epoch ``E``, or raise
+an out-of-memory error when epoch ``E`` begins. Unset, nothing is injected.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from kcnn.backend import import_keras
+
+ENVIRONMENT_VARIABLE = "KCNN_INJECT_FAULTS"
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One fault to inject."""
+
+    kind: str
+    seed: int
+    epoch: int
+
+
+class InjectedOutOfMemory(MemoryError):
+    """A simulated out-of-memory error."""
+
+
+def parse_faults(text: str) -> list[Fault]:
+    """Parse ``KIND@seed=S,epoch=E;…``."""
+    faults = []
+    for item in filter(None, (part.strip() for part in text.split(";"))):
+        kind, _, spec = item.partition("@")
+        values = dict(pair.split("=", 1) for pair in spec.split(","))
+        faults.append(Fault(kind=kind, seed=int(values["seed"]), epoch=int(values["epoch"])))
+    return faults
+
+
+def fault_callbacks(seed: int) -> list[Any]:
+    """Keras callbacks injecting the faults configured for `seed` (none when unset)."""
+    faults = [fault for fault in parse_faults(os.environ.get(ENVIRONMENT_VARIABLE, "")) if fault.seed == seed]
+    if not faults:
+        return []
+    keras = import_keras()
+
+    class FaultInjector(keras.callbacks.Callback):  # type: ignore[name-defined,misc]
+        def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            if any(f.kind == "oom" and f.epoch == epoch + 1 for f in faults):
+                raise InjectedOutOfMemory(f"injected out-of-memory error at epoch {epoch + 1}")
+
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            if logs is not None and any(f.kind == "nan" and f.epoch == epoch + 1 for f in faults):
+                logs["loss"] = math.nan
+
+    return [FaultInjector()]

@@ -1,0 +1,163 @@
+"""Rich tables of stored runs: the run list, one run's epochs and events. Returned, never printed."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rich.markup import escape
+from rich.table import Table
+
+from kcnn.store import RunRecord
+
+STATE_STYLES = {"queued": "cyan", "running": "yellow", "done": "green", "failed": "red", "cancelled": "dim"}
+RUN_COLUMNS = (
+    "id", "state", "input_size", "kernel_size", "dilation", "channels", "batch_size", "seed",
+    "epochs_done", "epochs_total", "best_val_accuracy", "final_val_accuracy", "train_seconds",
+    "images_per_second", "attempt", "error_kind", "config_key",
+)  # fmt: skip
+
+
+def _layers(value: Any) -> str:
+    if isinstance(value, list):
+        return str(value[0]) if len(set(value)) == 1 else ",".join(map(str, value))
+    return str(value)
+
+
+def _percent(value: float | None) -> str:
+    return "" if value is None else f"{value:.2%}"
+
+
+def _seconds(run: RunRecord, now: float) -> str:
+    if run.state == "running" and run.started:
+        return f"{now - run.started:,.0f}s…"
+    return "" if run.train_seconds is None else f"{run.train_seconds:,.1f}s"
+
+
+def runs_table(runs: Sequence[RunRecord], counts: Mapping[str, int], now: float | None = None) -> Table:
+    """The run list: one row per run, newest first; the caption counts runs per state."""
+    now = time.time() if now is None else now
+    total = sum(counts.values())
+    summary = " · ".join(f"{count} {state}" for state, count in counts.items() if count)
+    shown = f"showing {len(runs)} of {total}" if len(runs) < total else f"{total} runs"
+    table = Table(title="Runs", title_justify="left", caption=f"{shown} · {summary}", caption_justify="left")
+    for column in ("id", "state", "input", "k", "d", "channels", "seed", "epoch", "best val", "time", "note"):
+        table.add_column(
+            column, justify="right" if column not in ("state", "channels", "note") else "left",
+            no_wrap=column != "note",
+        )  # fmt: skip
+    for run in runs:
+        config = run.config_dict
+        note = run.error_kind or ""
+        if run.state == "queued" and run.attempt:
+            note = f"resumes at {run.checkpoint_epoch + 1}" if run.checkpoint_epoch else note
+        table.add_row(
+            str(run.id),
+            f"[{STATE_STYLES.get(run.state, '')}]{run.state}[/]",
+            str(config.get("input_size", "")),
+            _layers(config.get("kernel_size")),
+            _layers(config.get("dilation")),
+            ",".join(map(str, config.get("channels", []))),
+            str(run.seed),
+            f"{run.epochs_done}/{run.epochs_total}",
+            _percent(run.best_val_accuracy),
+            _seconds(run, now),
+            escape(note),
+        )
+    return table
+
+
+def run_rows(runs: Sequence[RunRecord]) -> list[dict[str, Any]]:
+    """One flat dict per run: the main columns plus every config field (prefixed ``config.``)."""
+    rows = []
+    for run in runs:
+        data = run.to_dict()
+        row = {
+            column: data.get(column)
+            for column in RUN_COLUMNS
+            if column not in ("input_size", "kernel_size", "dilation", "channels", "batch_size")
+        }
+        for name, value in run.config_dict.items():
+            row[f"config.{name}"] = ",".join(map(str, value)) if isinstance(value, list) else value
+        rows.append(row)
+    return rows
+
+
+def runs_csv(runs: Sequence[RunRecord]) -> str:
+    """The runs as CSV text."""
+    rows = run_rows(runs)
+    if not rows:
+        return ""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def run_summary_table(run: RunRecord) -> Table:
+    """The headline facts of one run."""
+    table = Table(title=f"Run {run.id}", title_justify="left", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    table.add_row("state", f"[{STATE_STYLES.get(run.state, '')}]{run.state}[/]")
+    table.add_row("epochs", f"{run.epochs_done}/{run.epochs_total} (checkpoint after epoch {run.checkpoint_epoch})")
+    table.add_row("best / final val acc", f"{_percent(run.best_val_accuracy)} / {_percent(run.final_val_accuracy)}")
+    if run.train_seconds is not None:
+        table.add_row("training time", f"{run.train_seconds:,.1f} s")
+    if run.images_per_second is not None:
+        table.add_row("images / s", f"{run.images_per_second:,.0f}")
+    if run.flops_per_image is not None:
+        table.add_row("FLOPs / image", f"{run.flops_per_image:,}")
+    if run.params is not None:
+        table.add_row("params", f"{run.params:,}")
+    table.add_row("attempt", f"{run.attempt} (crashes {run.retries} of {run.max_attempts} allowed)")
+    table.add_row("priority", str(run.priority))
+    if run.worker_id:
+        table.add_row("worker", escape(run.worker_id))
+    if run.device:
+        table.add_row("device", run.device)
+    if run.error_kind:
+        table.add_row("error", f"[red]{run.error_kind}[/]: {escape((run.error_message or '').splitlines()[0])}")
+    table.add_row("config_key", run.config_key)
+    return table
+
+
+def epochs_table(epochs: Sequence[Mapping[str, Any]]) -> Table:
+    """Per-epoch metrics from the store."""
+    table = Table(title="Epochs", title_justify="left")
+    for column in ("epoch", "attempt", "loss", "acc", "val loss", "val acc", "s", "img/s"):
+        table.add_column(column, justify="right")
+    best = max((row["val_accuracy"] or 0 for row in epochs), default=None)
+    for row in epochs:
+        table.add_row(
+            str(row["epoch"]),
+            str(row["attempt"]),
+            f"{row['loss']:.4f}",
+            _percent(row["accuracy"]),
+            f"{row['val_loss']:.4f}",
+            _percent(row["val_accuracy"]),
+            f"{row['seconds']:.2f}",
+            f"{row['images_per_second']:,.0f}",
+            style="bold green" if row["val_accuracy"] == best else None,
+        )
+    return table
+
+
+def events_table(events: Sequence[Mapping[str, Any]]) -> Table:
+    """The event log of a run."""
+    table = Table(title="Events", title_justify="left")
+    for column in ("time", "event", "attempt", "worker", "message"):
+        table.add_column(column)
+    for event in events:
+        table.add_row(
+            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(event["time"])),
+            event["kind"],
+            "" if event["attempt"] is None else str(event["attempt"]),
+            escape(event["worker_id"] or ""),
+            escape((event["message"] or "").splitlines()[0] if event["message"] else ""),
+        )
+    return table

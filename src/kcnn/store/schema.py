@@ -1,0 +1,77 @@
+"""The store's SQLite schema and its migrations.
+
+`MIGRATIONS[i]` takes a store from schema version ``i`` to ``i + 1``. A store
+records its version in ``PRAGMA user_version``; opening an older store
+applies the missing migrations in one transaction.
+"""
+
+from __future__ import annotations
+
+#: SQL expression for "now" in Unix seconds, from SQLite's own clock.
+NOW = "((julianday('now') - 2440587.5) * 86400.0)"
+
+_V1 = f"""
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    config TEXT NOT NULL,
+    config_key TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    state TEXT NOT NULL DEFAULT 'queued'
+        CHECK (state IN ('queued', 'running', 'done', 'failed', 'cancelled')),
+    priority INTEGER NOT NULL DEFAULT 0,
+    attempt INTEGER NOT NULL DEFAULT 0,
+    retries INTEGER NOT NULL DEFAULT 0,
+    max_attempts INTEGER NOT NULL DEFAULT 3,
+    worker_id TEXT,
+    lease_expires REAL,
+    created REAL NOT NULL DEFAULT {NOW},
+    started REAL,
+    finished REAL,
+    heartbeat REAL,
+    epochs_total INTEGER NOT NULL,
+    epochs_done INTEGER NOT NULL DEFAULT 0,
+    checkpoint_epoch INTEGER NOT NULL DEFAULT 0,
+    best_val_accuracy REAL,
+    final_val_accuracy REAL,
+    train_seconds REAL,
+    images_per_second REAL,
+    params INTEGER,
+    flops_per_image INTEGER,
+    device TEXT,
+    error_kind TEXT,
+    error_message TEXT,
+    source TEXT NOT NULL DEFAULT 'queue'
+);
+CREATE INDEX runs_claim ON runs (state, priority DESC, id);
+CREATE INDEX runs_key ON runs (config_key, seed);
+CREATE TABLE epochs (
+    run_id INTEGER NOT NULL REFERENCES runs (id),
+    epoch INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    loss REAL,
+    accuracy REAL,
+    val_loss REAL,
+    val_accuracy REAL,
+    seconds REAL,
+    images_per_second REAL,
+    recorded REAL NOT NULL DEFAULT {NOW},
+    PRIMARY KEY (run_id, epoch)
+);
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id INTEGER REFERENCES runs (id),
+    time REAL NOT NULL DEFAULT {NOW},
+    kind TEXT NOT NULL,
+    attempt INTEGER,
+    worker_id TEXT,
+    message TEXT
+);
+CREATE INDEX events_run ON events (run_id, id);
+CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1,)
+SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,38 @@
+"""Run states and failure kinds."""
+
+from __future__ import annotations
+
+import enum
+
+
+class RunState(enum.StrEnum):
+    """Where a run is in its life cycle: ``queued → running → done | failed | cancelled``.
+
+    ``running → queued`` happens when a lease expires or a worker stops politely.
+    """
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    def is_finished(self) -> bool:
+        """Whether the run can no longer change (until a user retries it)."""
+        return self in (RunState.DONE, RunState.FAILED, RunState.CANCELLED)
+
+
+class FailureKind(enum.StrEnum):
+    """Why a run failed, in terms a user can act on."""
+
+    INVALID_CONFIG = "invalid_config"
+    DATA_ERROR = "data_error"
+    DIVERGED = "diverged"
+    OUT_OF_MEMORY = "out_of_memory"
+    CRASHED = "crashed"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def retryable(self) -> bool:
+        """Whether a worker should requeue the run by itself (only crashes are)."""
+        return self is FailureKind.CRASHED

@@ -1,0 +1,150 @@
+"""Expand hyperparameter grids (and sweep files) into validated configs, with repeats over seeds."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kcnn.config import ExperimentConfig
+from kcnn.errors import ConfigError
+
+CONFIG_FIELDS = tuple(f.name for f in dataclasses.fields(ExperimentConfig))
+SWEEP_KEYS = ("grid", "fixed", "repeats", "random", "sample_seed", "priority", "max_attempts")
+
+
+@dataclass(frozen=True)
+class InvalidCombination:
+    """A grid point that cannot be built, and why."""
+
+    values: dict[str, Any]
+    reason: str
+
+
+@dataclass
+class Expansion:
+    """What a grid expands to."""
+
+    configs: list[ExperimentConfig] = field(default_factory=list)
+    """Valid configs, one per (grid point, seed)."""
+    invalid: list[InvalidCombination] = field(default_factory=list)
+    """Grid points rejected by validation, with the geometry's reason."""
+    grid_points: int = 0
+    """Grid points considered (after random sampling)."""
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A sweep: a grid of values, fixed values, repeats, optional random sampling."""
+
+    grid: dict[str, list[Any]]
+    fixed: dict[str, Any] = field(default_factory=dict)
+    repeats: int = 1
+    random: int | None = None
+    sample_seed: int = 0
+    priority: int = 0
+    max_attempts: int = 3
+
+
+def expand(spec: SweepSpec) -> Expansion:
+    """Expand a sweep into configs.
+
+    Seeds: the ``seed`` values of the grid (or the fixed seed, default 0),
+    each followed by ``repeats − 1`` consecutive seeds.
+
+    Raises:
+        ConfigError: For an unknown field, an empty value list, or a bad repeat count.
+    """
+    _check_fields(spec.grid, "grid")
+    _check_fields(spec.fixed, "fixed")
+    if spec.repeats < 1:
+        raise ConfigError(f"`repeats` must be at least 1; got {spec.repeats}.")
+    grid = {name: list(values) for name, values in spec.grid.items() if name != "seed"}
+    for name, values in grid.items():
+        if not values:
+            raise ConfigError(f"`{name}` in the grid has no values; give at least one.")
+    base_seeds = list(spec.grid.get("seed") or [spec.fixed.get("seed", 0)])
+    seeds = list(dict.fromkeys(seed + offset for seed in base_seeds for offset in range(spec.repeats)))
+    names = list(grid)
+    sizes = [len(grid[name]) for name in names]
+    total = math.prod(sizes)
+    indices: Sequence[int] = range(total)
+    if spec.random is not None:
+        if spec.random < 1:
+            raise ConfigError(f"`random` must be at least 1; got {spec.random}.")
+        indices = sorted(random.Random(spec.sample_seed).sample(range(total), min(spec.random, total)))
+    expansion = Expansion(grid_points=len(indices))
+    fixed = {name: value for name, value in spec.fixed.items() if name != "seed"}
+    for index in indices:
+        positions = _unravel(index, sizes)
+        values = {name: _normalise(grid[name][at]) for name, at in zip(names, positions, strict=True)}
+        try:
+            config = ExperimentConfig(**{**fixed, **values, "seed": seeds[0]})
+        except ConfigError as error:
+            expansion.invalid.append(InvalidCombination(values, str(error)))
+            continue
+        expansion.configs.extend(config.replace(seed=seed) for seed in seeds)
+    return expansion
+
+
+def load_sweep(path: Path) -> SweepSpec:
+    """Read a sweep file (TOML; see ``examples/dilation_sweep.toml``).
+
+    Raises:
+        ConfigError: If the file is missing, not TOML, or has unknown keys.
+    """
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"Sweep file {str(path)!r} does not exist.") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"Sweep file {str(path)!r} is not valid TOML: {error}.") from None
+    unknown = sorted(set(data) - set(SWEEP_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"Sweep file {str(path)!r} has an unknown key `{unknown[0]}`; known keys are {', '.join(SWEEP_KEYS)}."
+        )
+    grid = data.get("grid", {})
+    if not isinstance(grid, dict) or not grid:
+        raise ConfigError(f"Sweep file {str(path)!r} needs a [grid] table with at least one field.")
+    lists = {name: values if isinstance(values, list) else [values] for name, values in grid.items()}
+    return SweepSpec(
+        grid=lists,
+        fixed=dict(data.get("fixed", {})),
+        repeats=int(data.get("repeats", 1)),
+        random=data.get("random"),
+        sample_seed=int(data.get("sample_seed", 0)),
+        priority=int(data.get("priority", 0)),
+        max_attempts=int(data.get("max_attempts", 3)),
+    )
+
+
+def _check_fields(values: Mapping[str, Any], where: str) -> None:
+    unknown = sorted(set(values) - set(CONFIG_FIELDS))
+    if unknown:
+        raise ConfigError(f"Unknown field `{unknown[0]}` in the {where}; fields are {', '.join(CONFIG_FIELDS)}.")
+
+
+def _normalise(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _unravel(index: int, sizes: Sequence[int]) -> list[int]:
+    positions = []
+    for size in reversed(sizes):
+        index, position = divmod(index, size)
+        positions.append(position)
+    return positions[::-1]
+
+
+def product_size(grid: Mapping[str, Sequence[Any]]) -> int:
+    """Number of grid points of a grid."""
+    return math.prod(len(values) for values in grid.values())
+
+
+__all__ = ["Expansion", "InvalidCombination", "SweepSpec", "expand", "load_sweep", "product_size"]

@@ -1,0 +1,113 @@
+"""A worker child: one long-lived process that imports keras once and trains run after run.
+
+Started by `kcnn.worker` as ``python -m kcnn.worker_child …``; not a user
+command. It claims runs itself (atomically), so children never share one.
+SIGTERM or SIGINT: abandon the current epoch, put the run back in the queue,
+exit. A second signal exits at once (the lease then expires and is reaped).
+If the supervisor dies, the child stops the same polite way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+EXIT_STOPPED = 0
+
+
+def child_worker_id(base: str, pid: int) -> str:
+    """The worker id of the child with process id `pid` under supervisor id `base`."""
+    return f"{base}:{pid}"
+
+
+def supervisor_id(slot: int) -> str:
+    """The id prefix of a supervisor's slot: host, supervisor pid and slot."""
+    return f"{socket.gethostname()}:{os.getpid()}:{slot}"
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="kcnn-worker-child")
+    parser.add_argument("--store", required=True)
+    parser.add_argument("--worker-base", required=True)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--precision", default="float32")
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--lease", type=float, default=60.0)
+    parser.add_argument("--poll", type=float, default=1.0)
+    parser.add_argument("--stall", type=float, default=0.0)
+    parser.add_argument("--once", action="store_true")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Claim and train runs until stopped (or, with ``--once``, until the queue is empty)."""
+    args = _parse(argv)
+    if args.threads:
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            os.environ[name] = str(args.threads)
+    stop = threading.Event()
+    signals_seen = [0]
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        signals_seen[0] += 1
+        if signals_seen[0] > 1:
+            os._exit(130)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    parent = os.getppid()
+    threading.Thread(target=_watch_parent, args=(parent, stop), daemon=True).start()
+
+    from kcnn.backend import import_keras
+
+    import_keras()
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from kcnn.runner import execute_claim
+    from kcnn.store import Store
+
+    worker_id = child_worker_id(args.worker_base, os.getpid())
+    with Store(Path(args.store)) as store:
+        while not stop.is_set():
+            claim = store.claim(worker_id, args.lease)
+            if claim is None:
+                if args.once:
+                    break
+                stop.wait(args.poll)
+                continue
+            execution = execute_claim(
+                store,
+                claim,
+                device=args.device,
+                precision=args.precision,
+                lease_seconds=args.lease,
+                stop=stop,
+                stall_seconds=args.stall or None,
+            )
+            detail = f" ({execution.error_kind.value})" if execution.error_kind else ""
+            if execution.result is not None:
+                detail = f" (best val acc {execution.result.best_val_accuracy:.2%})"
+            print(
+                f"[{worker_id}] run {claim.run_id} attempt {claim.attempt}: {execution.outcome.value}{detail}",
+                flush=True,
+            )
+    return EXIT_STOPPED
+
+
+def _watch_parent(parent: int, stop: threading.Event) -> None:
+    while not stop.wait(1.0):
+        if os.getppid() != parent:
+            stop.set()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
