@@ -19,8 +19,8 @@ from typing import Any
 from kcnn.errors import ConfigError, DataError, DeviceError, LeaseLost
 from kcnn.store import Claim, FailureKind, Store, atomic_write
 
-CHECKPOINT_PATTERN = "checkpoint-{epoch}.keras"
-FINAL_MODEL = "model.keras"
+CHECKPOINT_PATTERN = "checkpoint-e{epoch}-a{attempt}.keras"
+MODEL_PATTERN = "model-a{attempt}.keras"
 
 
 class Outcome(enum.StrEnum):
@@ -113,10 +113,11 @@ def execute_claim(
     last_model: list[Any] = []
 
     def after_epoch(record: Any, model: Any) -> None:
-        path = folder / CHECKPOINT_PATTERN.format(epoch=record.epoch)
+        # File names carry the attempt: a worker presumed dead can never overwrite its successor's files.
+        path = folder / CHECKPOINT_PATTERN.format(epoch=record.epoch, attempt=claim.attempt)
         atomic_write(path, lambda temporary: model.save(temporary))
-        store.record_epoch(claim, record.to_dict(), checkpoint_epoch=record.epoch)
-        for old in folder.glob("checkpoint-*.keras"):
+        store.record_epoch(claim, record.to_dict(), checkpoint=path.name)
+        for old in folder.glob(f"checkpoint-e*-a{claim.attempt}.keras"):
             if old != path:
                 old.unlink(missing_ok=True)
         last_model[:] = [model]
@@ -124,8 +125,8 @@ def execute_claim(
     def on_batch(epoch: int, batch: int, batches: int) -> None:
         heartbeat.progress()
 
-    resume_from = folder / CHECKPOINT_PATTERN.format(epoch=claim.checkpoint_epoch)
-    resuming = claim.checkpoint_epoch > 0 and resume_from.exists()
+    resume_from = folder / claim.checkpoint if claim.checkpoint else None
+    resuming = claim.checkpoint_epoch > 0 and resume_from is not None and resume_from.exists()
     from kcnn.callbacks import StopRequested
     from kcnn.faults import fault_callbacks
     from kcnn.training import DivergedError, train
@@ -143,11 +144,12 @@ def execute_claim(
             initial_epoch=claim.checkpoint_epoch if resuming else 0,
             extra_callbacks=fault_callbacks(config.seed),
         )
+        model_name = None
         if last_model:
-            atomic_write(folder / FINAL_MODEL, lambda temporary: last_model[0].save(temporary))
-        store.finish(
-            claim, {"params": result.params, "flops_per_image": result.flops_per_image, "device": result.device}
-        )
+            model_name = MODEL_PATTERN.format(attempt=claim.attempt)
+            atomic_write(folder / model_name, lambda temporary: last_model[0].save(temporary))
+        summary = {"params": result.params, "flops_per_image": result.flops_per_image, "device": result.device}
+        store.finish(claim, summary, model=model_name)
         if last_model:  # the final model holds the same weights; keep one copy
             for checkpoint in folder.glob("checkpoint-*.keras"):
                 checkpoint.unlink(missing_ok=True)

@@ -82,11 +82,11 @@ def expand(spec: SweepSpec) -> Expansion:
     fixed = {name: value for name, value in spec.fixed.items() if name != "seed"}
     for index in indices:
         positions = _unravel(index, sizes)
-        values = {name: _normalise(grid[name][at]) for name, at in zip(names, positions, strict=True)}
+        point = {name: _normalise(grid[name][at]) for name, at in zip(names, positions, strict=True)}
         try:
-            config = ExperimentConfig(**{**fixed, **values, "seed": seeds[0]})
+            config = ExperimentConfig(**{**fixed, **point, "seed": seeds[0]})
         except ConfigError as error:
-            expansion.invalid.append(InvalidCombination(values, str(error)))
+            expansion.invalid.append(InvalidCombination(point, str(error)))
             continue
         expansion.configs.extend(config.replace(seed=seed) for seed in seeds)
     return expansion

@@ -75,7 +75,7 @@ def plan_slots(jobs: int | None = None, gpus: Sequence[int] | None = None, per_g
             Slot(index=i, device="cuda:0", visible_gpus=str(gpu), threads=threads)
             for i, gpu in enumerate((gpu for gpu in gpus for _ in range(per_gpu)), start=1)
         ]
-    count = jobs or 1
+    count = 1 if jobs is None else jobs
     if count < 1:
         raise KcnnError(f"`--jobs` must be at least 1; got {count}.")
     threads = max(1, available_cores() // count)

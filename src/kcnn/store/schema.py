@@ -31,6 +31,8 @@ CREATE TABLE runs (
     epochs_total INTEGER NOT NULL,
     epochs_done INTEGER NOT NULL DEFAULT 0,
     checkpoint_epoch INTEGER NOT NULL DEFAULT 0,
+    checkpoint TEXT,
+    model TEXT,
     best_val_accuracy REAL,
     final_val_accuracy REAL,
     train_seconds REAL,

@@ -36,6 +36,8 @@ class Claim:
     worker_id: str
     config_json: str
     checkpoint_epoch: int
+    checkpoint: str | None = None
+    """File name (in the run's artifacts folder) of the checkpoint to resume from."""
 
     @property
     def config(self) -> ExperimentConfig:
@@ -65,6 +67,8 @@ class RunRecord:
     epochs_total: int
     epochs_done: int
     checkpoint_epoch: int
+    checkpoint: str | None
+    model: str | None
     best_val_accuracy: float | None
     final_val_accuracy: float | None
     train_seconds: float | None
@@ -318,12 +322,12 @@ class Store:
                 f"lease_expires = {NOW} + ?, heartbeat = {NOW}, started = COALESCE(started, {NOW}), "
                 f"error_kind = NULL, error_message = NULL "
                 f"WHERE id = {target} AND state = 'queued' "
-                f"RETURNING id, attempt, config, checkpoint_epoch",
+                f"RETURNING id, attempt, config, checkpoint_epoch, checkpoint",
                 (worker_id, lease_seconds, *([run_id] if run_id is not None else [])),
             ).fetchone()
             if row is None:
                 return None
-            claim = Claim(int(row[0]), int(row[1]), worker_id, str(row[2]), int(row[3]))
+            claim = Claim(int(row[0]), int(row[1]), worker_id, str(row[2]), int(row[3]), row[4])
             detail = f"resume after epoch {claim.checkpoint_epoch}" if claim.checkpoint_epoch else None
             self._event(conn, claim.run_id, "claimed", claim.attempt, worker_id, detail)
         return claim
@@ -337,14 +341,14 @@ class Store:
         with self._write() as conn:
             self._fenced(conn, claim, f"lease_expires = {NOW} + ?, heartbeat = {NOW}", (lease_seconds,))
 
-    def record_epoch(self, claim: Claim, record: Mapping[str, Any], checkpoint_epoch: int | None = None) -> None:
+    def record_epoch(self, claim: Claim, record: Mapping[str, Any], checkpoint: str | None = None) -> None:
         """Record one finished epoch (and the checkpoint written for it), fenced.
 
         Args:
             claim: The claim writing.
             record: ``epoch``, ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``, ``seconds``,
                 ``images_per_second``.
-            checkpoint_epoch: The epoch whose checkpoint is now on disk, if one was written.
+            checkpoint: File name of the checkpoint written for this epoch (already on disk), if any.
 
         Raises:
             LeaseLost: If the claim is no longer valid.
@@ -353,9 +357,9 @@ class Store:
         with self._write() as conn:
             assignments = f"epochs_done = ?, heartbeat = {NOW}"
             values: list[Any] = [epoch]
-            if checkpoint_epoch is not None:
-                assignments += ", checkpoint_epoch = ?"
-                values.append(checkpoint_epoch)
+            if checkpoint is not None:
+                assignments += ", checkpoint_epoch = ?, checkpoint = ?"
+                values.extend([epoch, checkpoint])
             self._fenced(conn, claim, assignments, values)
             conn.execute(
                 "INSERT OR REPLACE INTO epochs (run_id, epoch, attempt, loss, accuracy, val_loss, val_accuracy, "
@@ -378,13 +382,14 @@ class Store:
                 (claim.run_id, record.get("val_accuracy"), claim.run_id),
             )
 
-    def finish(self, claim: Claim, summary: Mapping[str, Any]) -> None:
+    def finish(self, claim: Claim, summary: Mapping[str, Any], model: str | None = None) -> None:
         """Mark the claim's run done, fenced.
 
         Args:
             claim: The claim finishing.
             summary: ``params``, ``flops_per_image``, ``device``. Training time and images per second
                 are summed and averaged from the recorded epochs, so resumed runs count every attempt.
+            model: File name of the final model (already on disk).
 
         Raises:
             LeaseLost: If the claim is no longer valid.
@@ -393,11 +398,16 @@ class Store:
             self._fenced(
                 conn,
                 claim,
-                f"state = 'done', finished = {NOW}, lease_expires = NULL, "
+                f"state = 'done', finished = {NOW}, lease_expires = NULL, model = ?, "
                 "train_seconds = (SELECT SUM(seconds) FROM epochs WHERE run_id = ?), "
                 "images_per_second = (SELECT AVG(images_per_second) FROM epochs WHERE run_id = ?), "
                 "params = ?, flops_per_image = ?, device = ?",
-                [claim.run_id, claim.run_id, *(summary.get(name) for name in ("params", "flops_per_image", "device"))],
+                [
+                    model,
+                    claim.run_id,
+                    claim.run_id,
+                    *(summary.get(name) for name in ("params", "flops_per_image", "device")),
+                ],
             )
             self._event(conn, claim.run_id, "done", claim.attempt, claim.worker_id)
 
@@ -494,11 +504,11 @@ class Store:
     def running_claims(self, worker_id: str) -> list[Claim]:
         """The claims a worker currently holds (for its supervisor, after the worker died)."""
         rows = self._conn.execute(
-            "SELECT id, attempt, worker_id, config, checkpoint_epoch FROM runs "
+            "SELECT id, attempt, worker_id, config, checkpoint_epoch, checkpoint FROM runs "
             "WHERE state = 'running' AND worker_id = ?",
             (worker_id,),
         ).fetchall()
-        return [Claim(int(r[0]), int(r[1]), str(r[2]), str(r[3]), int(r[4])) for r in rows]
+        return [Claim(int(r[0]), int(r[1]), str(r[2]), str(r[3]), int(r[4]), r[5]) for r in rows]
 
     # -- user actions -----------------------------------------------------
 
@@ -555,7 +565,10 @@ class Store:
                             f"Run {run_id} is {state.value}; only failed or cancelled runs can be retried."
                         )
             for run_id in ids:
-                reset = ", checkpoint_epoch = 0, epochs_done = 0, best_val_accuracy = NULL, final_val_accuracy = NULL"
+                reset = (
+                    ", checkpoint_epoch = 0, checkpoint = NULL, epochs_done = 0, best_val_accuracy = NULL, "
+                    "final_val_accuracy = NULL"
+                )
                 conn.execute(
                     "UPDATE runs SET state = 'queued', retries = 0, finished = NULL, worker_id = NULL, "
                     f"lease_expires = NULL{reset if fresh else ''} WHERE id = ?",

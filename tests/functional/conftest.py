@@ -1,0 +1,78 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from kcnn.store import Store
+
+TINY = ["--input-size", "16", "--channels", "4", "--dense-units", "8"]
+
+
+@pytest.fixture
+def store_path(tmp_path, monkeypatch) -> Path:
+    path = tmp_path / "runs"
+    monkeypatch.setenv("KCNN_STORE", str(path))
+    monkeypatch.setenv("COLUMNS", "200")
+    return path
+
+
+def kcnn(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run the kcnn command in a subprocess."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "kcnn.cli", *args], capture_output=True, text=True, timeout=timeout, env=full_env
+    )
+
+
+def start_worker(*args: str, env: dict | None = None, log: Path | None = None) -> subprocess.Popen:
+    """Start `kcnn worker` in the background (its output, children's included, goes to `log`)."""
+    out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 - closed with the process
+    return subprocess.Popen(
+        [sys.executable, "-m", "kcnn.cli", "worker", *args],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def wait_for(predicate, timeout: float = 120, interval: float = 0.05, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def running_child(store_path: Path, run_id: int, min_epochs: int = 0):
+    """(child pid, run record) while `run_id` is running with at least `min_epochs` epochs, else None."""
+    with Store(store_path) as store:
+        run = store.get_run(run_id)
+    if run.state == "running" and run.epochs_done >= min_epochs and run.worker_id:
+        return int(run.worker_id.rsplit(":", 1)[1]), run
+    return None
+
+
+def assert_store_healthy(store_path: Path) -> None:
+    """Integrity ok, and no run is `running` once every worker has exited."""
+    with Store(store_path) as store:
+        assert store.integrity_check() == "ok"
+        assert store.count_by_state()["running"] == 0
+
+
+def stop(process: subprocess.Popen, timeout: float = 60) -> int:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    return process.wait(timeout=timeout)
+
+
+def runs_json(store_path: Path) -> list[dict]:
+    done = kcnn("runs", "--json", "--store", str(store_path))
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)

@@ -1,0 +1,119 @@
+import json
+
+from kcnn.cli import main
+from kcnn.store import Store
+
+TINY = ["--input-size", "16", "--channels", "4", "--dense-units", "8", "--epochs", "2"]
+
+
+def test_queue_add_expands_grid_and_repeats(store_path, capsys):
+    assert main(["queue", "add", "--kernel", "2", "3", "--dilation", "1", "2", "--repeats", "3", *TINY]) == 0
+    out = capsys.readouterr().out
+    assert "queued 12 run(s)" in out
+    with Store(store_path) as store:
+        runs = store.list_runs()
+    assert len(runs) == 12
+    assert len({run.config_key for run in runs}) == 4
+    assert sorted({run.seed for run in runs}) == [0, 1, 2]
+
+
+def test_queue_add_dry_run_queues_nothing(store_path, capsys):
+    assert main(["queue", "add", "--kernel", "2", "3", "--dry-run", *TINY]) == 0
+    assert "Would queue (dry run): 2 run(s)" in capsys.readouterr().out
+    with Store(store_path) as store:
+        assert store.list_runs() == []
+
+
+def test_queue_add_says_when_runs_exist(store_path, capsys):
+    main(["queue", "add", "--kernel", "2", *TINY])
+    capsys.readouterr()
+    assert main(["queue", "add", "--kernel", "2", "3", *TINY]) == 0
+    out = capsys.readouterr().out
+    assert "queued 1 run(s)" in out
+    assert "1 config+seed pair(s) already in the store, not added again: runs 1" in out
+
+
+def test_invalid_combinations_are_rejected_and_listed(store_path, capsys):
+    argv = ["queue", "add", "--kernel", "2", "9", "--input-size", "16", "--channels", "4,8"]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert "Invalid: 1 of 2 configurations" in captured.out
+    assert "Conv layer 2 would produce an empty feature map" in captured.out
+    assert captured.err.strip() == (
+        "error: 1 of 2 configurations are invalid (listed above); nothing was queued. Fix the values, or pass "
+        "--skip-invalid to queue the rest."
+    )
+    with Store(store_path) as store:
+        assert store.list_runs() == []
+    assert main([*argv, "--skip-invalid"]) == 0
+    with Store(store_path) as store:
+        assert len(store.list_runs()) == 1
+
+
+def test_random_sampling(store_path, capsys):
+    assert main(["queue", "add", "--kernel", "2", "3", "4", "--dilation", "1", "2", "--random", "3", *TINY]) == 0
+    with Store(store_path) as store:
+        assert len(store.list_runs()) == 3
+
+
+def test_queue_sweep_file(store_path, tmp_path, capsys):
+    sweep = tmp_path / "s.toml"
+    sweep.write_text("repeats = 2\npriority = 4\n[fixed]\ninput_size = 16\nepochs = 1\n[grid]\nkernel_size = [2, 3]\n")
+    assert main(["queue", "sweep", str(sweep)]) == 0
+    with Store(store_path) as store:
+        runs = store.list_runs()
+    assert len(runs) == 4 and {run.priority for run in runs} == {4}
+
+
+def test_cancel_retry_prioritize(store_path, capsys):
+    main(["queue", "add", "--seed", "0", "1", "2", *TINY])
+    assert main(["queue", "prioritize", "3", "7"]) == 0
+    assert main(["queue", "cancel", "1"]) == 0
+    assert main(["queue", "cancel", "1"]) == 2
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith("error: Run 1 is cancelled; only queued or running runs can be cancelled.")
+    )
+    assert main(["queue", "retry", "1"]) == 0
+    assert main(["queue", "retry", "2"]) == 2
+    assert main(["queue", "cancel", "--all-queued"]) == 0
+    with Store(store_path) as store:
+        assert store.count_by_state()["cancelled"] == 3
+        assert store.get_run(3).priority == 7
+    assert main(["queue", "cancel", "x1"]) == 2
+    assert "Run ids are positive whole numbers" in capsys.readouterr().err
+    assert main(["queue", "cancel"]) == 2
+
+
+def test_runs_and_show(store_path, capsys):
+    main(["queue", "add", "--kernel", "2", "3", *TINY])
+    capsys.readouterr()
+    assert main(["runs"]) == 0
+    out = capsys.readouterr().out
+    assert "2 runs · 2 queued" in out
+    assert main(["runs", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [row["id"] for row in rows] == [2, 1] and rows[0]["config.kernel_size"] == "3"
+    assert main(["runs", "--csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].startswith("id,state,seed")
+    assert main(["runs", "--state", "done"]) == 0
+    assert main(["show", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "Run 1" in out and "Shape plan" in out and "queued" in out
+    assert main(["show", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["events"][0]["kind"] == "queued"
+    assert main(["show", "99"]) == 2
+    assert "There is no run 99 in this store" in capsys.readouterr().err
+
+
+def test_reap_command(store_path, capsys):
+    assert main(["queue", "reap"]) == 0
+    assert "reaped 0 run(s)" in capsys.readouterr().out
+
+
+def test_bad_worker_flags(store_path, capsys):
+    assert main(["worker", "--gpus", "a"]) == 2
+    assert "`--gpus` takes comma-separated GPU indices" in capsys.readouterr().err
+    assert main(["worker", "--jobs", "0"]) == 2
+    assert "`--jobs` must be at least 1; got 0." in capsys.readouterr().err

@@ -1,0 +1,155 @@
+"""The queue end to end: real workers, real child processes, real faults (tiny models on the CPU)."""
+
+import os
+import random
+import signal
+
+import pytest
+
+from kcnn.store import Store
+
+from .conftest import TINY, assert_store_healthy, kcnn, running_child, runs_json, start_worker, stop, wait_for
+
+# Long enough per epoch (80 steps) that signals land mid-epoch.
+SLOW = ["--input-size", "32", "--channels", "4", "8", "--dense-units", "8", "--batch-size", "8"]
+
+
+def _queue(*args: str) -> None:
+    done = kcnn("queue", "add", *args)
+    assert done.returncode == 0, done.stderr
+
+
+def _epochs(store_path, run_id):
+    with Store(store_path) as store:
+        return store.epochs(run_id), store.events(run_id), store.get_run(run_id)
+
+
+def test_grid_of_twelve_runs_trained_by_two_jobs(store_path, tmp_path):
+    _queue("--kernel", "2", "3", "--dilation", "1", "2", "--repeats", "3", *TINY, "--epochs", "2")
+    done = kcnn("worker", "--once", "--jobs", "2", timeout=600)
+    assert done.returncode == 0, done.stderr
+    rows = runs_json(store_path)
+    assert len(rows) == 12 and {row["state"] for row in rows} == {"done"}
+    assert all(row["epochs_done"] == 2 and 0 <= row["best_val_accuracy"] <= 1 for row in rows)
+    listing = kcnn("runs")
+    assert "12 runs · 12 done" in listing.stdout
+    workers = {event["worker_id"] for event in Store(store_path).events() if event["kind"] == "claimed"}
+    assert len(workers) == 2  # two long-lived children trained all twelve runs
+    for row in rows:
+        assert (store_path / "artifacts" / str(row["id"]) / "model-a1.keras").exists()
+    assert_store_healthy(store_path)
+
+
+def test_child_killed_mid_epoch_repeatedly_still_finishes_every_epoch(store_path, tmp_path):
+    epochs = 8
+    _queue(*SLOW, "--epochs", str(epochs), "--max-attempts", "10")
+    worker = start_worker("--once", "--lease", "5", log=tmp_path / "worker.log")
+    rng = random.Random(11)
+    kills = 0
+    try:
+        for _ in range(3):
+            found = wait_for(lambda: running_child(store_path, 1, min_epochs=kills + 1), what="a running epoch")
+            if found[1].epochs_done >= epochs - 1:
+                break
+            os.kill(found[0], signal.SIGKILL)
+            kills += 1
+            wait_for(
+                lambda pid=found[0]: running_child(store_path, 1) is None or running_child(store_path, 1)[0] != pid,
+                what="the crash to be recorded",
+            )
+            rng.random()
+        assert worker.wait(timeout=300) == 0
+    finally:
+        stop(worker)
+    rows, events, run = _epochs(store_path, 1)
+    assert run.state == "done" and kills >= 2
+    assert [row["epoch"] for row in rows] == list(range(1, epochs + 1))
+    assert run.retries == kills and run.attempt == kills + 1
+    resumed = [e for e in events if e["kind"] == "claimed" and (e["message"] or "").startswith("resume after epoch")]
+    assert len(resumed) == kills
+    crashes = [e for e in events if e["kind"] == "requeued"]
+    assert all("killed by SIGKILL" in e["message"] for e in crashes) and len(crashes) == kills
+    assert_store_healthy(store_path)
+
+
+def test_stopped_worker_is_fenced_out_after_takeover(store_path, tmp_path):
+    epochs = 5
+    _queue(*SLOW, "--epochs", str(epochs))
+    first = start_worker("--once", "--lease", "1.5", log=tmp_path / "first.log")
+    second = None
+    try:
+        child, run = wait_for(lambda: running_child(store_path, 1, min_epochs=1), what="epoch 1")
+        for pid in (first.pid, child):
+            os.kill(pid, signal.SIGSTOP)
+        stopped_at = run.epochs_done
+        wait_for(
+            lambda: Store(store_path).now() > Store(store_path).get_run(1).lease_expires + 0.2,
+            what="the lease to expire",
+        )
+        second = start_worker("--once", "--lease", "1.5", log=tmp_path / "second.log")
+        assert second.wait(timeout=300) == 0
+        for pid in (child, first.pid):
+            os.kill(pid, signal.SIGCONT)
+        assert first.wait(timeout=120) == 0
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                os.kill(process.pid, signal.SIGCONT)
+                stop(process)
+    rows, events, run = _epochs(store_path, 1)
+    assert (run.state, run.attempt, run.model) == ("done", 2, "model-a2.keras")
+    assert [row["epoch"] for row in rows] == list(range(1, epochs + 1))
+    assert all(row["attempt"] == 2 for row in rows if row["epoch"] > stopped_at + 1)
+    assert [e["attempt"] for e in events if e["kind"] == "done"] == [2]
+    assert "run 1 attempt 1: lost" in (tmp_path / "first.log").read_text()
+    assert_store_healthy(store_path)
+
+
+def test_sigterm_requeues_at_checkpoint_and_the_run_resumes(store_path, tmp_path):
+    epochs = 6
+    _queue(*SLOW, "--epochs", str(epochs))
+    worker = start_worker("--lease", "10", log=tmp_path / "worker.log")
+    try:
+        wait_for(lambda: running_child(store_path, 1, min_epochs=2), what="epoch 2")
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=60) == 0
+    finally:
+        stop(worker)
+    rows, events, run = _epochs(store_path, 1)
+    assert run.state == "queued" and run.checkpoint_epoch == run.epochs_done >= 2
+    assert events[-1]["kind"] == "requeued" and events[-1]["message"].startswith("interrupted")
+    checkpoint = run.checkpoint_epoch
+    assert_store_healthy(store_path)
+
+    done = kcnn("worker", "--once", timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows, events, run = _epochs(store_path, 1)
+    assert run.state == "done" and run.retries == 0
+    assert [row["epoch"] for row in rows] == list(range(1, epochs + 1))
+    assert [row["attempt"] for row in rows] == [1] * checkpoint + [2] * (epochs - checkpoint)
+    assert events[-2]["message"] == f"resume after epoch {checkpoint}"
+    assert_store_healthy(store_path)
+
+
+def test_nan_is_diverged_and_oom_does_not_take_the_worker_down(store_path):
+    _queue(*TINY, "--epochs", "4", "--seed", "0", "1", "2")
+    faults = {"KCNN_INJECT_FAULTS": "nan@seed=0,epoch=3;oom@seed=1,epoch=2"}
+    done = kcnn("worker", "--once", "--jobs", "1", env=faults, timeout=300)
+    assert done.returncode == 0, done.stderr
+    by_seed = {row["seed"]: row for row in runs_json(store_path)}
+    assert (by_seed[0]["state"], by_seed[0]["error_kind"], by_seed[0]["attempt"]) == ("failed", "diverged", 1)
+    rows, _, _ = _epochs(store_path, by_seed[0]["id"])
+    assert [row["epoch"] for row in rows] == [1, 2]
+    assert (by_seed[1]["state"], by_seed[1]["error_kind"], by_seed[1]["attempt"]) == ("failed", "out_of_memory", 1)
+    assert by_seed[2]["state"] == "done"
+    events = Store(store_path).events()
+    claimers = {e["run_id"]: e["worker_id"] for e in events if e["kind"] == "claimed"}
+    assert claimers[by_seed[1]["id"]] == claimers[by_seed[2]["id"]]  # same child, still alive
+    assert_store_healthy(store_path)
+
+
+@pytest.mark.parametrize("argv", [["--data", "builtin:nope"]])
+def test_unknown_dataset_rejected_at_queue_time(store_path, argv):
+    done = kcnn("queue", "add", *argv)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: Unknown dataset 'builtin:nope'")

@@ -1,0 +1,67 @@
+from pathlib import Path
+
+import pytest
+
+from kcnn.errors import ConfigError
+from kcnn.sweep import SweepSpec, expand, load_sweep
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_grid_times_repeats():
+    expansion = expand(SweepSpec(grid={"kernel_size": [2, 3], "dilation": [1, 2]}, repeats=3))
+    assert expansion.grid_points == 4 and not expansion.invalid
+    assert len(expansion.configs) == 12
+    assert sorted({c.seed for c in expansion.configs}) == [0, 1, 2]
+    assert len({c.config_key for c in expansion.configs}) == 4
+
+
+def test_per_layer_values_and_seed_lists():
+    expansion = expand(SweepSpec(grid={"dilation": [[2, 1], 1], "seed": [10, 20]}, repeats=2))
+    assert [c.dilation for c in expansion.configs[:1]] == [(2, 1)]
+    assert sorted({c.seed for c in expansion.configs}) == [10, 11, 20, 21]
+
+
+def test_invalid_points_are_listed_with_reasons():
+    expansion = expand(SweepSpec(grid={"kernel_size": [2, 9], "input_size": [16]}))
+    assert len(expansion.configs) == 1
+    [invalid] = expansion.invalid
+    assert invalid.values == {"kernel_size": 9, "input_size": 16}
+    assert invalid.reason.startswith("Conv layer 2 would produce an empty feature map")
+
+
+def test_random_sampling_is_seeded_and_bounded():
+    spec = SweepSpec(grid={"kernel_size": [2, 3, 4], "dilation": [1, 2], "input_size": [32, 64]}, random=5)
+    first = [c.config_key for c in expand(spec).configs]
+    assert len(first) == 5 and len(set(first)) == 5
+    assert first == [c.config_key for c in expand(spec).configs]
+    assert len(expand(SweepSpec(grid={"kernel_size": [2, 3]}, random=50)).configs) == 2
+
+
+def test_example_sweep_file():
+    spec = load_sweep(ROOT / "examples" / "dilation_sweep.toml")
+    expansion = expand(spec)
+    assert spec.repeats == 3 and expansion.grid_points == 18
+    assert len(expansion.configs) == 54
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[grid]\nkernal = [2]\n", "Unknown field `kernal` in the grid"),
+        ("repeat = 2\n[grid]\nkernel_size = [2]\n", "has an unknown key `repeat`"),
+        ("[grid]\n", "needs a [grid] table"),
+        ("[grid\n", "is not valid TOML"),
+        ("[grid]\nkernel_size = []\n", "`kernel_size` in the grid has no values"),
+    ],
+)
+def test_bad_sweep_files(tmp_path, text, message):
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[")):
+        expand(load_sweep(path))
+
+
+def test_missing_sweep_file(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_sweep(tmp_path / "nope.toml")
