@@ -3,6 +3,7 @@
 import os
 import random
 import signal
+import time
 
 import pytest
 
@@ -48,9 +49,10 @@ def test_child_killed_mid_epoch_repeatedly_still_finishes_every_epoch(store_path
     kills = 0
     try:
         for _ in range(3):
-            found = wait_for(lambda: running_child(store_path, 1, min_epochs=kills + 1), what="a running epoch")
+            found = wait_for(lambda done=kills + 1: running_child(store_path, 1, min_epochs=done), what="an epoch")
             if found[1].epochs_done >= epochs - 1:
                 break
+            time.sleep(rng.uniform(0.0, 0.3))  # a random point inside the next epoch
             os.kill(found[0], signal.SIGKILL)
             kills += 1
             wait_for(

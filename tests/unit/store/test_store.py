@@ -159,7 +159,7 @@ def test_finished_runs_refuse_changes(store):
 
 def test_retry_resumes_or_starts_fresh(store):
     store.add_runs([CONFIG, CONFIG.replace(seed=1)])
-    for run_id in (1, 2):
+    for _ in (1, 2):
         claim = store.claim("w")
         store.record_epoch(claim, _epoch(1), checkpoint="c.keras")
         store.fail(claim, FailureKind.DIVERGED, "nan")
