@@ -31,15 +31,24 @@ def main() -> None:
             for _ in range(heartbeats):
                 store.heartbeat(claim)
             for epoch in range(1, epochs + 1):
-                record = {"epoch": epoch, "loss": 1.0, "accuracy": 0.5, "val_loss": 1.0, "val_accuracy": 0.5,
-                          "seconds": 1.0, "images_per_second": 500.0}
+                record = {
+                    "epoch": epoch,
+                    "loss": 1.0,
+                    "accuracy": 0.5,
+                    "val_loss": 1.0,
+                    "val_accuracy": 0.5,
+                    "seconds": 1.0,
+                    "images_per_second": 500.0,
+                }
                 store.record_epoch(claim, record, checkpoint=f"checkpoint-e{epoch}-a1.keras")
             store.finish(claim, {"params": 1, "flops_per_image": 1, "device": "cpu"}, model="model-a1.keras")
             timings.append((time.perf_counter() - start) * 1000)
     timings.sort()
     p95 = timings[int(len(timings) * 0.95) - 1]
-    print(f"queue overhead per run ({runs} runs, {epochs} epoch writes + {heartbeats} heartbeats each): "
-          f"median {statistics.median(timings):.2f} ms, p95 {p95:.2f} ms (target < 20 ms)")
+    print(
+        f"queue overhead per run ({runs} runs, {epochs} epoch writes + {heartbeats} heartbeats each): "
+        f"median {statistics.median(timings):.2f} ms, p95 {p95:.2f} ms (target < 20 ms)"
+    )
 
 
 if __name__ == "__main__":

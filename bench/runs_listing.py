@@ -23,8 +23,9 @@ def populate(path: Path, runs: int) -> None:
         store.add_runs(configs)
         with store._write() as conn:  # bench-only shortcut: mark every run done with 15 epochs
             conn.execute(
-                "UPDATE runs SET state = 'done', epochs_done = epochs_total, best_val_accuracy = 0.6 + (id % 17) / 100, "
-                "final_val_accuracy = 0.6, train_seconds = 20.0, started = created, finished = created + 20"
+                "UPDATE runs SET state = 'done', epochs_done = epochs_total, "
+                "best_val_accuracy = 0.6 + (id % 17) / 100, final_val_accuracy = 0.6, train_seconds = 20.0, "
+                "started = created, finished = created + 20"
             )
             conn.executemany(
                 "INSERT INTO epochs (run_id, epoch, attempt, loss, accuracy, val_loss, val_accuracy, seconds, "

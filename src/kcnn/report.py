@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from kcnn.config import ExperimentConfig
 from kcnn.geometry import ShapePlan
@@ -27,6 +28,28 @@ def _compact(number: int) -> str:
         if number >= scale:
             return f"{number / scale:.1f}{unit}"
     return str(number)
+
+
+def kernel_footprint(kernel: int, dilation: int, layer: int = 1) -> Text:
+    """Draw which input pixels one output pixel of a conv layer reads (per layer, before pooling).
+
+    A 2×2 kernel with dilation 2 reads the four corners of a 3×3 window.
+    """
+    span = dilation * (kernel - 1) + 1
+    text = Text(
+        f"Conv layer {layer} footprint: {kernel}×{kernel} kernel, dilation {dilation} → reads {kernel * kernel} of "
+        f"the {span}×{span} pixels it spans\n",
+        style="bold",
+    )
+    if span > 25:
+        return text.append(f"(too wide to draw: {span}×{span})\n", style="dim")
+    for row in range(span):
+        text.append("  ")
+        for column in range(span):
+            tapped = row % dilation == 0 and column % dilation == 0
+            text.append("■ " if tapped else "· ", style="bold cyan" if tapped else "dim")
+        text.append("\n")
+    return text
 
 
 def config_table(config: ExperimentConfig) -> Table:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -84,18 +82,6 @@ def run_rows(runs: Sequence[RunRecord]) -> list[dict[str, Any]]:
             row[f"config.{name}"] = ",".join(map(str, value)) if isinstance(value, list) else value
         rows.append(row)
     return rows
-
-
-def runs_csv(runs: Sequence[RunRecord]) -> str:
-    """The runs as CSV text."""
-    rows = run_rows(runs)
-    if not rows:
-        return ""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
 
 
 def run_summary_table(run: RunRecord) -> Table:

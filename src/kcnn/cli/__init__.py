@@ -7,6 +7,7 @@ inside the commands that train.
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -16,6 +17,7 @@ from rich.markup import escape
 
 from kcnn import __version__
 from kcnn.cli import queue as queue_commands
+from kcnn.cli import reports as report_commands
 from kcnn.cli import runs as runs_commands
 from kcnn.cli import train as train_commands
 from kcnn.cli import worker as worker_commands
@@ -51,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     queue_commands.register(commands)
     worker_commands.register(commands)
     runs_commands.register(commands)
+    report_commands.register(commands)
     return parser
 
 
@@ -76,6 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _print_error("interrupted")
         return EXIT_INTERRUPTED
+    except sqlite3.DatabaseError as error:
+        _print_error(f"the store's database could not be read ({error}); is it from a newer or damaged kcnn store?")
+        return 1
 
 
 if __name__ == "__main__":

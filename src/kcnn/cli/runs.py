@@ -39,7 +39,8 @@ def register(commands: Any) -> None:
 
 def run_runs(args: argparse.Namespace) -> int:
     """Print the run list."""
-    from kcnn.report_runs import run_rows, runs_csv, runs_table
+    from kcnn.export import export_runs
+    from kcnn.report_runs import run_rows, runs_table
 
     machine = args.json or args.csv
     limit = None if (args.limit == 0 or (machine and args.limit == DEFAULT_LIMIT)) else args.limit
@@ -50,7 +51,7 @@ def run_runs(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(run_rows(runs), indent=2))
     elif args.csv:
-        print(runs_csv(runs), end="")
+        print(export_runs(runs, "csv"), end="")
     else:
         Console().print(runs_table(runs, counts, now))
     return 0
@@ -79,7 +80,10 @@ def run_show(args: argparse.Namespace) -> int:
     except ConfigError as error:
         parts.append(f"[red]config no longer validates:[/] {error}")
     if epochs:
+        from kcnn.curves import run_curves
+
         parts.append(epochs_table(epochs))
+        parts.extend(run_curves(epochs))
     parts.append(events_table(events))
     Console().print(Group(*parts))
     if run.error_message and "\n" in run.error_message:

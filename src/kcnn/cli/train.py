@@ -57,7 +57,11 @@ def run_plan(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"config": config.to_dict(), "plan": plan.to_dict()}, indent=2))
         return 0
-    Console().print(plan_table(plan))
+    console = Console()
+    console.print(plan_table(plan))
+    from kcnn.report import kernel_footprint
+
+    console.print(kernel_footprint(config.kernel_sizes[0], config.dilations[0]))
     return 0
 
 

@@ -625,6 +625,16 @@ class Store:
             params.append(limit)
         return [RunRecord(*row) for row in self._conn.execute(query, params).fetchall()]
 
+    def finished_metrics(self) -> list[tuple[int, str, str, int, float | None, float | None, float | None, int]]:
+        """``(id, config, config_key, seed, best, final, train_seconds, epochs_done)`` of every done run."""
+        return [
+            tuple(row)  # type: ignore[misc]
+            for row in self._conn.execute(
+                "SELECT id, config, config_key, seed, best_val_accuracy, final_val_accuracy, train_seconds, "
+                "epochs_done FROM runs WHERE state = 'done' ORDER BY id"
+            )
+        ]
+
     def count_by_state(self) -> dict[str, int]:
         """How many runs are in each state."""
         counts = {state.value: 0 for state in RunState}
@@ -638,6 +648,14 @@ class Store:
             "SELECT epoch, attempt, loss, accuracy, val_loss, val_accuracy, seconds, images_per_second "
             "FROM epochs WHERE run_id = ? ORDER BY epoch",
             (run_id,),
+        ).fetchall()
+        return [dict(row) for row in rows]
+
+    def all_epochs(self) -> list[dict[str, Any]]:
+        """Every recorded epoch of every run, by run then epoch."""
+        rows = self._conn.execute(
+            "SELECT run_id, epoch, attempt, loss, accuracy, val_loss, val_accuracy, seconds, images_per_second "
+            "FROM epochs ORDER BY run_id, epoch"
         ).fetchall()
         return [dict(row) for row in rows]
 

@@ -1,4 +1,8 @@
-import multiprocessing
+import json
+import subprocess
+import sys
+import textwrap
+import time
 
 from kcnn.config import ExperimentConfig
 from kcnn.store import Store
@@ -6,35 +10,42 @@ from kcnn.store import Store
 PROCESSES = 8
 RUNS = 200
 
+CLAIMER = textwrap.dedent(
+    """
+    import json, os, sys, time
+    from kcnn.store import Store
 
-def _claim_all(path, name, start, results) -> None:
+    path, name, start_file = sys.argv[1:4]
+    claimed = []
     try:
-        claimed = []
         with Store(path) as store:
-            start.wait(60)  # all processes begin claiming at the same moment
+            while not os.path.exists(start_file):  # all processes begin claiming at the same moment
+                time.sleep(0.001)
             while (claim := store.claim(name, lease_seconds=60)) is not None:
                 claimed.append(claim.run_id)
                 store.record_epoch(claim, {"epoch": 1, "val_accuracy": 0.5})
                 store.finish(claim, {})
-        results.put((name, claimed))
+        print(json.dumps(claimed))
     except BaseException as error:  # report every failure, "database is locked" included
-        results.put((name, f"{type(error).__name__}: {error}"))
+        print(json.dumps(f"{type(error).__name__}: {error}"))
+    """
+)
 
 
 def test_eight_processes_claim_every_run_exactly_once(tmp_path):
     path = str(tmp_path / "store")
+    start_file = tmp_path / "start"
     with Store(path) as store:
         store.add_runs([ExperimentConfig(input_size=16, channels=(4,), seed=seed) for seed in range(RUNS)])
-    context = multiprocessing.get_context("spawn")
-    results = context.Queue()
-    start = context.Event()
-    workers = [context.Process(target=_claim_all, args=(path, f"w{i}", start, results)) for i in range(PROCESSES)]
-    for worker in workers:
-        worker.start()
-    start.set()
-    outcomes = dict(results.get(timeout=120) for _ in workers)
-    for worker in workers:
-        worker.join(timeout=30)
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", CLAIMER, path, f"w{i}", str(start_file)], stdout=subprocess.PIPE, text=True
+        )
+        for i in range(PROCESSES)
+    ]
+    time.sleep(1.0)  # let every process import kcnn and open the store
+    start_file.touch()
+    outcomes = {f"w{i}": json.loads(worker.communicate(timeout=120)[0]) for i, worker in enumerate(workers)}
     errors = {name: value for name, value in outcomes.items() if isinstance(value, str)}
     assert not errors
     claimed = [run_id for ids in outcomes.values() for run_id in ids]
@@ -43,5 +54,4 @@ def test_eight_processes_claim_every_run_exactly_once(tmp_path):
     with Store(path) as store:
         assert store.count_by_state()["done"] == RUNS
         assert store.integrity_check() == "ok"
-        claims = [e for e in store.events() if e["kind"] == "claimed"]
-        assert len(claims) == RUNS
+        assert len([e for e in store.events() if e["kind"] == "claimed"]) == RUNS

@@ -1,0 +1,333 @@
+"""Group finished runs by configuration and hyperparameter: the numbers behind the reports.
+
+Only runs in state ``done`` enter the statistics; the others are counted and
+reported as excluded, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from kcnn import stats
+from kcnn.config import ExperimentConfig
+from kcnn.errors import ConfigError, KcnnError
+from kcnn.sweep import CONFIG_FIELDS
+
+METRICS = ("best", "final")
+#: Short names users may type in --filter and --by, beside the field names and flag spellings.
+ALIASES = {"kernel": "kernel_size", "input": "input_size", "batch": "batch_size", "lr": "learning_rate",
+           "data": "dataset", "dense": "dense_units", "pool": "pool_size"}  # fmt: skip
+#: A best run counts as a likely outlier when it beats the mean of the other runs of its config by more
+#: than this many of their standard deviations (and by at least `OUTLIER_MIN_GAP` accuracy).
+OUTLIER_SIGMAS = 3.0
+OUTLIER_MIN_GAP = 0.02
+
+
+@dataclass(frozen=True)
+class RunPoint:
+    """One finished run, reduced to what the reports need."""
+
+    run_id: int
+    config: dict[str, Any]
+    config_key: str
+    seed: int
+    best: float
+    final: float
+    epoch_seconds: float | None
+
+    def metric(self, name: str) -> float:
+        """The run's `best` or `final` validation accuracy."""
+        return self.best if name == "best" else self.final
+
+
+@dataclass
+class ConfigSummary:
+    """Statistics of one configuration over its seeds."""
+
+    config_key: str
+    config: dict[str, Any]
+    values: list[float] = field(default_factory=list)
+    run_ids: list[int] = field(default_factory=list)
+    epoch_seconds: list[float] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        """Number of finished runs (seeds)."""
+        return len(self.values)
+
+    @property
+    def mean(self) -> float:
+        """Mean of the metric."""
+        return stats.mean(self.values)
+
+    @property
+    def std(self) -> float:
+        """Sample standard deviation (NaN for one run)."""
+        return stats.sample_std(self.values)
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """95% Student-t confidence interval of the mean."""
+        return stats.t_interval(self.values)
+
+    @property
+    def best(self) -> float:
+        """Best single run."""
+        return max(self.values)
+
+    @property
+    def best_run(self) -> int:
+        """Id of the best single run."""
+        return self.run_ids[self.values.index(self.best)]
+
+    @property
+    def mean_epoch_seconds(self) -> float | None:
+        """Mean seconds per epoch."""
+        return stats.mean(self.epoch_seconds) if self.epoch_seconds else None
+
+    @property
+    def likely_outlier(self) -> bool:
+        """Whether the best run lies far above the other runs of this config."""
+        if self.n < 3:
+            return False
+        others = list(self.values)
+        others.remove(self.best)
+        gap = self.best - stats.mean(others)
+        return gap > max(OUTLIER_SIGMAS * stats.sample_std(others), OUTLIER_MIN_GAP)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every number of the row, for scripts."""
+        low, high = self.interval
+        return {
+            "config_key": self.config_key,
+            "config": {k: v for k, v in self.config.items() if k != "seed"},
+            "n": self.n,
+            "mean": self.mean,
+            "std": _none_if_nan(self.std),
+            "ci95_low": _none_if_nan(low),
+            "ci95_high": _none_if_nan(high),
+            "best": self.best,
+            "best_run": self.best_run,
+            "mean_epoch_seconds": self.mean_epoch_seconds,
+            "likely_outlier": self.likely_outlier,
+            "unreplicated": self.n == 1,
+            "run_ids": self.run_ids,
+            "values": self.values,
+        }
+
+
+@dataclass(frozen=True)
+class Excluded:
+    """Runs left out of the statistics, by state."""
+
+    counts: dict[str, int]
+
+    @property
+    def text(self) -> str:
+        """E.g. ``excluded: 2 failed, 1 running``."""
+        parts = [f"{count} {state}" for state, count in self.counts.items() if count and state != "done"]
+        return "excluded: " + ", ".join(parts) if parts else "no runs excluded"
+
+
+def load_points(rows: Iterable[Sequence[Any]]) -> list[RunPoint]:
+    """Turn `Store.finished_metrics` rows into run points (runs without a metric are skipped)."""
+    points = []
+    for run_id, config, key, seed, best, final, seconds, epochs in rows:
+        if best is None or final is None:
+            continue
+        epoch_seconds = seconds / epochs if seconds is not None and epochs else None
+        points.append(RunPoint(run_id, json.loads(config), key, seed, best, final, epoch_seconds))
+    return points
+
+
+def field_name(name: str) -> str:
+    """Resolve a user-typed hyperparameter name (field, flag spelling or alias).
+
+    Raises:
+        ConfigError: For an unknown name.
+    """
+    cleaned = name.strip().lstrip("-").replace("-", "_")
+    cleaned = ALIASES.get(cleaned, cleaned)
+    if cleaned not in CONFIG_FIELDS or cleaned == "seed":
+        known = ", ".join(f for f in CONFIG_FIELDS if f != "seed")
+        raise ConfigError(f"Unknown hyperparameter {name!r}; use one of {known} (or kernel, input, batch, lr).")
+    return cleaned
+
+
+def value_text(value: Any) -> str:
+    """A config value as users type it: per-layer lists collapse when equal (``[2, 2]`` → ``2``)."""
+    if isinstance(value, list):
+        return str(value[0]) if len(set(value)) == 1 else ",".join(map(str, value))
+    return str(value)
+
+
+def parse_filters(items: Sequence[str]) -> dict[str, str]:
+    """Parse ``name=value`` filters.
+
+    Raises:
+        ConfigError: For a malformed item or an unknown name.
+    """
+    filters = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not value:
+            raise ConfigError(f"A filter is `name=value`, such as `kernel=2` or `dilation=2,1`; got {item!r}.")
+        filters[field_name(name)] = value.strip()
+    return filters
+
+
+def apply_filters(points: Iterable[RunPoint], filters: Mapping[str, str]) -> list[RunPoint]:
+    """Keep the runs whose config matches every filter (values compared as users type them)."""
+    return [p for p in points if all(value_text(p.config.get(k)) == v for k, v in filters.items())]
+
+
+def leaderboard(points: Iterable[RunPoint], metric: str = "best") -> list[ConfigSummary]:
+    """One summary per configuration, best mean first."""
+    groups: dict[str, ConfigSummary] = {}
+    for point in points:
+        summary = groups.setdefault(point.config_key, ConfigSummary(point.config_key, point.config))
+        summary.values.append(point.metric(metric))
+        summary.run_ids.append(point.run_id)
+        if point.epoch_seconds is not None:
+            summary.epoch_seconds.append(point.epoch_seconds)
+    return sorted(groups.values(), key=lambda s: (-s.mean, -s.n, s.config_key))
+
+
+def varying_fields(summaries: Sequence[ConfigSummary]) -> list[str]:
+    """The config fields (seed excluded) whose values differ between summaries, in field order."""
+    return [
+        name for name in CONFIG_FIELDS
+        if name != "seed" and len({value_text(s.config.get(name)) for s in summaries}) > 1
+    ]  # fmt: skip
+
+
+@dataclass
+class EffectCell:
+    """Runs sharing one value (or pair of values) of the hyperparameters compared."""
+
+    key: tuple[str, ...]
+    values: list[float] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        """Number of runs."""
+        return len(self.values)
+
+    def to_dict(self, by: Sequence[str]) -> dict[str, Any]:
+        """Every number of the cell, for scripts."""
+        return {
+            **dict(zip(by, self.key, strict=True)),
+            "n": self.n,
+            "mean": stats.mean(self.values),
+            "std": _none_if_nan(stats.sample_std(self.values)),
+            "best": max(self.values),
+        }
+
+
+def effects(points: Iterable[RunPoint], by: Sequence[str], metric: str = "best") -> list[EffectCell]:
+    """Group every run by the values of one or two hyperparameters.
+
+    Raises:
+        ConfigError: For more than two names, or an unknown one.
+    """
+    if not 1 <= len(by) <= 2:
+        raise ConfigError(f"`--by` takes one or two hyperparameters, such as `kernel_size,dilation`; got {len(by)}.")
+    cells: dict[tuple[str, ...], EffectCell] = {}
+    for point in points:
+        key = tuple(value_text(point.config.get(name)) for name in by)
+        cells.setdefault(key, EffectCell(key)).values.append(point.metric(metric))
+    return sorted(cells.values(), key=lambda cell: tuple(_sort_key(v) for v in cell.key))
+
+
+def _sort_key(text: str) -> tuple[int, float, str]:
+    try:
+        return (0, float(text.split(",")[0]), text)
+    except ValueError:
+        return (1, 0.0, text)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Is configuration A really better than B?"""
+
+    a: ConfigSummary
+    b: ConfigSummary
+    test: stats.WelchResult | None
+    verdict: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every number, for scripts."""
+        test = self.test
+        return {
+            "a": self.a.to_dict(),
+            "b": self.b.to_dict(),
+            "difference": self.a.mean - self.b.mean,
+            "ci95_low": test.low if test else None,
+            "ci95_high": test.high if test else None,
+            "t": test.t if test else None,
+            "df": test.df if test else None,
+            "p_value": test.p_value if test else None,
+            "verdict": self.verdict,
+        }
+
+
+def find_summary(summaries: Sequence[ConfigSummary], key: str) -> ConfigSummary:
+    """The summary whose config key starts with `key`.
+
+    Raises:
+        KcnnError: If none or several match.
+    """
+    matches = [s for s in summaries if s.config_key.startswith(key)]
+    if len(matches) != 1:
+        what = "no configuration" if not matches else f"{len(matches)} configurations"
+        raise KcnnError(
+            f"{what.capitalize()} with finished runs has a key starting with {key!r}; "
+            "`kcnn leaderboard` lists the keys."
+        )
+    return matches[0]
+
+
+def compare(a: ConfigSummary, b: ConfigSummary) -> Comparison:
+    """Welch's test of a − b, and a plain-words verdict."""
+    if a.n < 2 or b.n < 2:
+        verdict = (
+            f"Cannot tell: {a.config_key[:8]} has {a.n} run(s) and {b.config_key[:8]} has {b.n}; "
+            "queue at least 2 seeds of each (`--repeats 3` or more) to compare."
+        )
+        return Comparison(a, b, None, verdict)
+    test = stats.welch_test(a.values, b.values)
+    pooled = math.sqrt((a.std**2 + b.std**2) / 2)
+    if test.p_value < 0.05:
+        verdict = (
+            f"{a.config_key[:8]} is better by {test.difference:+.2%} (95% CI {test.low:+.2%} to {test.high:+.2%}, "
+            f"p = {test.p_value:.3g}): a real difference at the 5% level."
+        )
+    else:
+        needed = stats.repeats_for_power(test.difference, pooled)
+        more = (
+            f" About {needed} runs per configuration would detect a difference of {abs(test.difference):.2%} "
+            "80% of the time."
+            if needed
+            else ""
+        )
+        verdict = (
+            f"Not distinguishable yet: difference {test.difference:+.2%} (95% CI {test.low:+.2%} to "
+            f"{test.high:+.2%}, p = {test.p_value:.3g}) with {a.n} and {b.n} runs. More repeats are needed.{more}"
+        )
+    return Comparison(a, b, test, verdict)
+
+
+def _none_if_nan(value: float) -> float | None:
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def config_from_dict(data: Mapping[str, Any]) -> ExperimentConfig | None:
+    """The config of a stored dict, or `None` if it no longer validates."""
+    try:
+        return ExperimentConfig.from_dict(data)
+    except ConfigError:
+        return None

@@ -1,0 +1,183 @@
+"""`kcnn leaderboard`, `kcnn compare`, `kcnn curves`, `kcnn export`: which configuration really wins."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console, Group
+
+from kcnn.cli.common import add_store_option, open_store, run_ids
+from kcnn.errors import KcnnError
+
+
+def register(commands: Any) -> None:
+    """Add the report sub-commands."""
+    board = commands.add_parser(
+        "leaderboard",
+        help="configurations ranked by mean validation accuracy over seeds",
+        description="Group finished runs by configuration (everything but the seed): n, mean ± std, 95% CI, "
+        "best run, time per epoch. Failed and unfinished runs are excluded and counted.",
+        epilog="Example: kcnn leaderboard --top 10 --filter dilation=2",
+    )
+    _add_metric(board)
+    board.add_argument("--top", type=int, default=None, metavar="N", help="show the N best configurations")
+    board.add_argument("--filter", nargs="+", default=[], metavar="NAME=VALUE", help="e.g. kernel=2 dilation=2,1")
+    board.add_argument("--json", action="store_true", help="print every number as JSON")
+    add_store_option(board)
+    board.set_defaults(handler=run_leaderboard)
+
+    compare = commands.add_parser(
+        "compare",
+        help="effect of a hyperparameter (--by), or is config A really better than B?",
+        description="With --by: mean ± std per value of one hyperparameter, or a matrix of two. Otherwise: "
+        "compare two configurations (config key prefixes; default the top two) with Welch's t-test.",
+        epilog="Examples: kcnn compare --by kernel_size,dilation · kcnn compare 1a2b3c4d 5e6f7a8b",
+    )
+    compare.add_argument("configs", nargs="*", metavar="CONFIG", help="two config keys (or prefixes)")
+    compare.add_argument("--by", default=None, help="one or two hyperparameters, comma-separated")
+    compare.add_argument("--filter", nargs="+", default=[], metavar="NAME=VALUE", help="only runs matching these")
+    _add_metric(compare)
+    compare.add_argument("--json", action="store_true", help="print every number as JSON")
+    add_store_option(compare)
+    compare.set_defaults(handler=run_compare)
+
+    curves = commands.add_parser("curves", help="training and validation curves of runs")
+    curves.add_argument("runs", nargs="+", metavar="RUN")
+    curves.add_argument("--png", type=Path, default=None, metavar="FILE", help="also write a PNG (needs matplotlib)")
+    add_store_option(curves)
+    curves.set_defaults(handler=run_curves)
+
+    export = commands.add_parser("export", help="runs or per-epoch histories as CSV or JSON")
+    export.add_argument("--format", choices=("csv", "json"), default="csv", help="output format (default: csv)")
+    export.add_argument("--epochs", action="store_true", help="one row per epoch instead of one per run")
+    export.add_argument("--state", nargs="+", default=None, help="only runs in these states")
+    export.add_argument("--output", "-o", type=Path, default=None, help="write to FILE instead of stdout")
+    add_store_option(export)
+    export.set_defaults(handler=run_export)
+
+
+def _add_metric(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--metric",
+        choices=("best", "final"),
+        default="best",
+        help="best epoch's or final epoch's validation accuracy (default: best)",
+    )
+
+
+def _points(args: argparse.Namespace) -> tuple[list[Any], Any]:
+    from kcnn.analysis import Excluded, apply_filters, load_points, parse_filters
+
+    filters = parse_filters(args.filter)
+    with open_store(args) as store:
+        rows = store.finished_metrics()
+        counts = store.count_by_state()
+    return apply_filters(load_points(rows), filters), Excluded(counts)
+
+
+def run_leaderboard(args: argparse.Namespace) -> int:
+    """Print the leaderboard."""
+    from kcnn.analysis import leaderboard
+    from kcnn.report_analysis import leaderboard_table
+
+    points, excluded = _points(args)
+    summaries = leaderboard(points, args.metric)
+    shown = summaries[: args.top] if args.top else summaries
+    if args.json:
+        print(
+            json.dumps(
+                {"metric": args.metric, "excluded": excluded.counts, "configs": [s.to_dict() for s in shown]}, indent=2
+            )
+        )
+        return 0
+    if not summaries:
+        raise KcnnError(f"No finished runs to rank ({excluded.text}); `kcnn worker` trains queued runs.")
+    Console().print(leaderboard_table(shown, args.metric, excluded, len(summaries)))
+    return 0
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    """Print an effect table, or an A/B comparison."""
+    from kcnn.analysis import compare, effects, field_name, find_summary, leaderboard
+    from kcnn.report_analysis import comparison_table, effects_table
+
+    points, excluded = _points(args)
+    if args.by:
+        if args.configs:
+            raise KcnnError("Give either `--by NAME` or two configurations, not both.")
+        by = [field_name(name) for name in args.by.split(",") if name.strip()]
+        cells = effects(points, by, args.metric)
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "by": by,
+                        "metric": args.metric,
+                        "excluded": excluded.counts,
+                        "cells": [c.to_dict(by) for c in cells],
+                    },
+                    indent=2,
+                )
+            )
+            return 0
+        if not cells:
+            raise KcnnError(f"No finished runs to compare ({excluded.text}).")
+        Console().print(effects_table(cells, by, args.metric, excluded))
+        return 0
+    summaries = leaderboard(points, args.metric)
+    if len(args.configs) not in (0, 2):
+        raise KcnnError(f"`kcnn compare` takes two configuration keys (or none: the top two); got {len(args.configs)}.")
+    if args.configs:
+        a, b = (find_summary(summaries, key) for key in args.configs)
+    elif len(summaries) >= 2:
+        a, b = summaries[0], summaries[1]
+    else:
+        raise KcnnError(f"Comparing needs two configurations with finished runs; found {len(summaries)}.")
+    comparison = compare(a, b)
+    if args.json:
+        print(json.dumps({"metric": args.metric, **comparison.to_dict()}, indent=2))
+        return 0
+    Console().print(comparison_table(comparison, args.metric))
+    return 0
+
+
+def run_curves(args: argparse.Namespace) -> int:
+    """Draw curves of runs."""
+    from kcnn.curves import line_chart, run_curves, write_png
+
+    ids = run_ids(args.runs)
+    with open_store(args) as store:
+        histories = {f"run {run_id}": store.epochs(store.get_run(run_id).id) for run_id in ids}
+    console = Console()
+    if len(histories) == 1:
+        [(label, epochs)] = histories.items()
+        console.print(Group(*run_curves(epochs, label)))
+    else:
+        console.print(
+            line_chart({k: [e["val_accuracy"] for e in v] for k, v in histories.items()}, "validation accuracy")
+        )
+        console.print(
+            line_chart({k: [e["val_loss"] for e in v] for k, v in histories.items()}, "validation loss", percent=False)
+        )
+    if args.png:
+        console.print(f"wrote {write_png(histories, args.png)}")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Write runs or epochs as CSV or JSON."""
+    from kcnn.export import epoch_rows, export_runs, render
+
+    with open_store(args) as store:
+        runs = store.list_runs(args.state)
+        text = render(epoch_rows(store, runs), args.format) if args.epochs else export_runs(runs, args.format)
+    if args.output:
+        args.output.write_text(text)
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0

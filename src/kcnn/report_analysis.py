@@ -1,0 +1,132 @@
+"""Rich tables of the analyses: leaderboard, effect tables, A/B comparison. Returned, never printed."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from kcnn import stats
+from kcnn.analysis import Comparison, ConfigSummary, EffectCell, Excluded, value_text, varying_fields
+
+SHORT = {"kernel_size": "k", "dilation": "d", "input_size": "input", "channels": "ch", "batch_size": "batch",
+         "learning_rate": "lr", "stride": "s", "pool_size": "pool", "dense_units": "dense"}  # fmt: skip
+
+
+def _pm(mean: float, std: float) -> str:
+    return f"{mean:.2%}" if math.isnan(std) else f"{mean:.2%} ± {std:.2%}"
+
+
+def leaderboard_table(summaries: Sequence[ConfigSummary], metric: str, excluded: Excluded, total: int) -> Table:
+    """Configurations ranked by mean validation accuracy over their seeds."""
+    fields = varying_fields(summaries) if len(summaries) > 1 else []
+    table = Table(
+        title=f"Leaderboard: {metric} validation accuracy, mean over seeds",
+        title_justify="left",
+        caption=(
+            f"{len(summaries)} of {total} configuration(s) · {excluded.text} · "
+            "(1) unreplicated: a single run · ! best run far above its config's other runs (likely outlier)"
+        ),
+        caption_justify="left",
+    )
+    table.add_column("#", justify="right")
+    table.add_column("config")
+    for name in fields:
+        table.add_column(SHORT.get(name, name), justify="right")
+    for column in ("n", "mean ± std", "95% CI", "best (run)", "s/epoch"):
+        table.add_column(column, justify="right", no_wrap=column != "95% CI")
+    for rank, summary in enumerate(summaries, start=1):
+        low, high = summary.interval
+        interval = "" if math.isnan(low) else f"{low:.1%}–{high:.1%}"
+        best = f"{summary.best:.2%} ({summary.best_run})" + (" [bold red]![/]" if summary.likely_outlier else "")
+        n = f"{summary.n}" if summary.n > 1 else "[yellow]1 (1)[/]"
+        seconds = summary.mean_epoch_seconds
+        table.add_row(
+            str(rank),
+            summary.config_key[:8],
+            *(escape(value_text(summary.config.get(name))) for name in fields),
+            n,
+            _pm(summary.mean, summary.std),
+            interval,
+            best,
+            "" if seconds is None else f"{seconds:.2f}",
+            style="bold" if rank == 1 else None,
+        )
+    return table
+
+
+def effects_table(cells: Sequence[EffectCell], by: Sequence[str], metric: str, excluded: Excluded) -> Table:
+    """Mean ± std per value of one hyperparameter, or a matrix for two."""
+    caption = f"{metric} validation accuracy over every finished run · {excluded.text}"
+    if len(by) == 1:
+        table = Table(title=f"Effect of {by[0]}", title_justify="left", caption=caption, caption_justify="left")
+        for column in (by[0], "n", "mean ± std", "best"):
+            table.add_column(column, justify="right")
+        top = max((stats.mean(c.values) for c in cells), default=None)
+        for cell in cells:
+            center = stats.mean(cell.values)
+            table.add_row(
+                escape(cell.key[0]),
+                str(cell.n),
+                _pm(center, stats.sample_std(cell.values)),
+                f"{max(cell.values):.2%}",
+                style="bold green" if center == top else None,
+            )
+        return table
+    rows = sorted({c.key[0] for c in cells}, key=_natural)
+    columns = sorted({c.key[1] for c in cells}, key=_natural)
+    lookup = {c.key: c for c in cells}
+    table = Table(
+        title=f"Effect of {by[0]} × {by[1]}",
+        title_justify="left",
+        caption=caption + " · cells: mean ± std (n)",
+        caption_justify="left",
+    )
+    table.add_column(f"{by[0]} \\ {by[1]}", style="bold")
+    for column in columns:
+        table.add_column(escape(column), justify="right")
+    for row in rows:
+        cells_text: list[Text | str] = []
+        for column in columns:
+            found = lookup.get((row, column))
+            if found is None:
+                cells_text.append(Text("–", style="dim"))
+            else:
+                cells_text.append(f"{_pm(stats.mean(found.values), stats.sample_std(found.values))} ({found.n})")
+        table.add_row(escape(row), *cells_text)
+    return table
+
+
+def _natural(text: str) -> tuple[int, float, str]:
+    try:
+        return (0, float(text.split(",")[0]), text)
+    except ValueError:
+        return (1, 0.0, text)
+
+
+def comparison_table(comparison: Comparison, metric: str) -> Table:
+    """Two configurations side by side, with the difference and the verdict."""
+    a, b = comparison.a, comparison.b
+    fields = varying_fields([a, b])
+    table = Table(
+        title=f"A/B: {metric} validation accuracy",
+        title_justify="left",
+        caption=comparison.verdict,
+        caption_justify="left",
+    )
+    table.add_column("")
+    table.add_column(f"A {a.config_key[:8]}", justify="right")
+    table.add_column(f"B {b.config_key[:8]}", justify="right")
+    for name in fields:
+        table.add_row(name, escape(value_text(a.config.get(name))), escape(value_text(b.config.get(name))))
+    table.add_row("n", str(a.n), str(b.n))
+    table.add_row("mean ± std", _pm(a.mean, a.std), _pm(b.mean, b.std))
+    table.add_row("best", f"{a.best:.2%}", f"{b.best:.2%}")
+    test = comparison.test
+    if test is not None:
+        table.add_row("A − B", f"{test.difference:+.2%}", f"95% CI {test.low:+.2%} … {test.high:+.2%}")
+        table.add_row("Welch t-test", f"t = {test.t:.2f}, df = {test.df:.1f}", f"p = {test.p_value:.3g}")
+    return table

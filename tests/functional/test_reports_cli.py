@@ -1,0 +1,124 @@
+import csv
+import io
+import json
+
+import pytest
+
+from kcnn.cli import main
+from kcnn.config import ExperimentConfig
+from kcnn.store import FailureKind, Store
+
+
+@pytest.fixture
+def swept(store_path):
+    """A store as a real sweep leaves it: 2 kernels × 2 dilations × 3 seeds done, one failed, one queued."""
+    accuracies = {
+        (2, 1): [0.61, 0.63, 0.62],
+        (2, 2): [0.70, 0.72, 0.74],
+        (3, 1): [0.58, 0.60, 0.59],
+        (3, 2): [0.60, 0.61, 0.80],
+    }
+    with Store(store_path) as store:
+        for (kernel, dilation), values in accuracies.items():
+            for seed, best in enumerate(values):
+                config = ExperimentConfig(kernel_size=kernel, dilation=dilation, seed=seed, epochs=3)
+                [added] = store.add_runs([config])
+                claim = store.claim("w", run_id=added.run_id)
+                for epoch, accuracy in enumerate((best - 0.1, best, best - 0.02), start=1):
+                    store.record_epoch(
+                        claim,
+                        {
+                            "epoch": epoch,
+                            "loss": 1.5 / epoch,
+                            "accuracy": accuracy + 0.1,
+                            "val_loss": 1.6 / epoch,
+                            "val_accuracy": accuracy,
+                            "seconds": 2.0,
+                            "images_per_second": 300.0,
+                        },
+                    )
+                store.finish(claim, {"params": 1000, "flops_per_image": 2000, "device": "cpu"})
+        store.add_runs([ExperimentConfig(kernel_size=2, dilation=2, seed=9)])
+        store.fail(store.claim("w"), FailureKind.DIVERGED, "nan")
+        store.add_runs([ExperimentConfig(kernel_size=2, dilation=2, seed=10)])
+    return store_path
+
+
+def test_leaderboard_table_and_json(swept, capsys):
+    assert main(["leaderboard"]) == 0
+    out = capsys.readouterr().out
+    assert "excluded: 1 queued, 1 failed" in out
+    assert "72.00% ± 2.00%" in out and "80.00% (12) !" in out
+    assert main(["leaderboard", "--json", "--top", "2"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert len(data["configs"]) == 2 and data["excluded"]["failed"] == 1
+    top = data["configs"][0]
+    assert top["n"] == 3 and top["mean"] == pytest.approx(0.72) and top["std"] == pytest.approx(0.02)
+    assert top["config"]["kernel_size"] == [2, 2]
+    assert main(["leaderboard", "--filter", "kernel=3", "--json"]) == 0
+    assert {c["config"]["kernel_size"][0] for c in json.loads(capsys.readouterr().out)["configs"]} == {3}
+    assert main(["leaderboard", "--metric", "final", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["configs"][0]["mean"] == pytest.approx(0.70)
+
+
+def test_effect_tables(swept, capsys):
+    assert main(["compare", "--by", "kernel_size,dilation"]) == 0
+    out = capsys.readouterr().out
+    assert "Effect of kernel_size × dilation" in out and "72.00% ± 2.00% (3)" in out
+    assert main(["compare", "--by", "dilation", "--json"]) == 0
+    cells = json.loads(capsys.readouterr().out)["cells"]
+    assert [(c["dilation"], c["n"]) for c in cells] == [("1", 6), ("2", 6)]
+    assert main(["compare", "--by", "colour"]) == 2
+    assert "Unknown hyperparameter 'colour'" in capsys.readouterr().err
+
+
+def test_ab_comparison_defaults_to_top_two(swept, capsys):
+    assert main(["compare", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["a"]["mean"] == pytest.approx(0.72) and 0 <= data["p_value"] <= 1
+    assert data["ci95_low"] < data["difference"] < data["ci95_high"]
+    key_a, key_b = data["a"]["config_key"][:6], data["b"]["config_key"][:6]
+    assert main(["compare", key_a, key_b]) == 0
+    assert "Welch t-test" in capsys.readouterr().out
+    assert main(["compare", key_a]) == 2
+
+
+def test_curves_and_show(swept, capsys):
+    assert main(["curves", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "run 1 accuracy" in out and "val accuracy" in out and "epoch 3" in out
+    assert main(["curves", "1", "2", "4"]) == 0
+    assert "run 4" in capsys.readouterr().out
+    assert main(["show", "2"]) == 0
+    assert "accuracy" in capsys.readouterr().out
+
+
+def test_curves_png(swept, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    assert main(["curves", "1", "2", "--png", str(tmp_path / "c.png")]) == 0
+    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_export_runs_and_epochs(swept, tmp_path, capsys):
+    assert main(["export", "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert len(rows) == 14 and {"id", "state", "best_val_accuracy", "config.kernel_size"} <= set(rows[0])
+    assert main(["export", "--format", "json", "--epochs", "--state", "done"]) == 0
+    epochs = json.loads(capsys.readouterr().out)
+    assert len(epochs) == 12 * 3 and {"run_id", "epoch", "val_accuracy", "config.dilation"} <= set(epochs[0])
+    assert main(["export", "--epochs", "-o", str(tmp_path / "e.csv")]) == 0
+    assert (tmp_path / "e.csv").read_text().startswith("run_id,config_key,seed,state")
+
+
+def test_plan_draws_the_dilated_footprint(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["plan", "--kernel", "2", "--dilation", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "reads 4 of the 3×3 pixels it spans" in out
+    assert "■ · ■\n" in out.replace(" \n", "\n") and "· · ·" in out
+
+
+def test_empty_store_reports_say_what_to_do(store_path, capsys):
+    assert main(["leaderboard"]) == 2
+    assert "No finished runs to rank" in capsys.readouterr().err
+    assert main(["compare"]) == 2
