@@ -136,11 +136,14 @@ class Excluded:
 def load_points(rows: Iterable[Sequence[Any]]) -> list[RunPoint]:
     """Turn `Store.finished_metrics` rows into run points (runs without a metric are skipped)."""
     points = []
+    parsed: dict[str, dict[str, Any]] = {}  # runs of one config differ only by seed: parse each config once
     for run_id, config, key, seed, best, final, seconds, epochs in rows:
         if best is None or final is None:
             continue
+        if key not in parsed:
+            parsed[key] = json.loads(config)
         epoch_seconds = seconds / epochs if seconds is not None and epochs else None
-        points.append(RunPoint(run_id, json.loads(config), key, seed, best, final, epoch_seconds))
+        points.append(RunPoint(run_id, parsed[key], key, seed, best, final, epoch_seconds))
     return points
 
 

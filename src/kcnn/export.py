@@ -1,4 +1,8 @@
-"""Export runs and per-epoch histories as CSV or JSON, one row per run or per epoch (what pandas loads)."""
+"""Export runs and per-epoch histories as CSV or JSON, one row per run or per epoch (what pandas loads).
+
+Built for large stores: each distinct config is parsed once, rows are plain
+lists, and JSON is written compactly.
+"""
 
 from __future__ import annotations
 
@@ -8,42 +12,68 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from kcnn.report_runs import run_rows
 from kcnn.store import RunRecord, Store
 
 FORMATS = ("csv", "json")
+RUN_COLUMNS = (
+    "id", "state", "seed", "config_key", "epochs_done", "epochs_total", "best_val_accuracy", "final_val_accuracy",
+    "train_seconds", "images_per_second", "params", "flops_per_image", "device", "attempt", "retries",
+    "error_kind", "created", "started", "finished",
+)  # fmt: skip
 
 
-def epoch_rows(store: Store, runs: Sequence[RunRecord]) -> list[dict[str, Any]]:
-    """One flat dict per recorded epoch of `runs`: run id, config key, seed, state, config fields, metrics."""
-    by_id = {run.id: run for run in runs}
-    rows = []
-    for epoch in store.all_epochs():
-        run = by_id.get(epoch["run_id"])
-        if run is None:
-            continue
-        row: dict[str, Any] = {"run_id": run.id, "config_key": run.config_key, "seed": run.seed, "state": run.state}
-        for name, value in run.config_dict.items():
-            if name != "seed":
-                row[f"config.{name}"] = ",".join(map(str, value)) if isinstance(value, list) else value
-        row.update({k: v for k, v in epoch.items() if k != "run_id"})
-        rows.append(row)
-    return rows
+class _ConfigColumns:
+    """Flattens stored config JSON into ``config.NAME`` columns, parsing each distinct config once."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self._cache: dict[str, list[Any]] = {}
+
+    def values(self, config_json: str) -> list[Any]:
+        cached = self._cache.get(config_json)
+        if cached is None:
+            data = {k: v for k, v in json.loads(config_json).items() if k != "seed"}
+            if not self.names:
+                self.names = sorted(data)
+            cached = [_flat(data.get(name)) for name in self.names]
+            self._cache[config_json] = cached
+        return cached
 
 
-def render(rows: Sequence[dict[str, Any]], fmt: str) -> str:
-    """Rows as CSV (header from the first row) or a JSON array."""
+def _flat(value: Any) -> Any:
+    return ",".join(map(str, value)) if isinstance(value, list) else value
+
+
+def run_table(runs: Sequence[RunRecord]) -> tuple[list[str], list[list[Any]]]:
+    """Header and rows: one row per run, its columns then every hyperparameter as ``config.NAME``."""
+    configs = _ConfigColumns()
+    rows = [[getattr(run, column) for column in RUN_COLUMNS] + configs.values(run.config) for run in runs]
+    return [*RUN_COLUMNS, *(f"config.{name}" for name in configs.names)], rows
+
+
+def export_epochs(store: Store, fmt: str, states: Sequence[str] | None = None) -> str:
+    """One row per recorded epoch: run id, config key, seed, state and the epoch's metrics.
+
+    Hyperparameters are not repeated on every epoch: join with the run export on ``run_id``.
+    """
     if fmt == "json":
-        return json.dumps(list(rows), indent=2) + "\n"
+        return store.epoch_export_json(states) + "\n"
+    return render(*store.epoch_export_rows(states), "csv")
+
+
+def render(header: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> str:
+    """CSV text, or a compact JSON array of objects."""
+    if fmt == "json":
+        return json.dumps([dict(zip(header, row, strict=True)) for row in rows], separators=(",", ":")) + "\n"
     if not rows:
         return ""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-    writer.writeheader()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
     writer.writerows(rows)
     return buffer.getvalue()
 
 
 def export_runs(runs: Sequence[RunRecord], fmt: str) -> str:
     """One row per run: state, metrics, and every hyperparameter."""
-    return render(run_rows(runs), fmt)
+    return render(*run_table(runs), fmt)

@@ -12,11 +12,6 @@ from rich.table import Table
 from kcnn.store import RunRecord
 
 STATE_STYLES = {"queued": "cyan", "running": "yellow", "done": "green", "failed": "red", "cancelled": "dim"}
-RUN_COLUMNS = (
-    "id", "state", "input_size", "kernel_size", "dilation", "channels", "batch_size", "seed",
-    "epochs_done", "epochs_total", "best_val_accuracy", "final_val_accuracy", "train_seconds",
-    "images_per_second", "attempt", "error_kind", "config_key",
-)  # fmt: skip
 
 
 def _layers(value: Any) -> str:
@@ -70,18 +65,10 @@ def runs_table(runs: Sequence[RunRecord], counts: Mapping[str, int], now: float 
 
 def run_rows(runs: Sequence[RunRecord]) -> list[dict[str, Any]]:
     """One flat dict per run: the main columns plus every config field (prefixed ``config.``)."""
-    rows = []
-    for run in runs:
-        data = run.to_dict()
-        row = {
-            column: data.get(column)
-            for column in RUN_COLUMNS
-            if column not in ("input_size", "kernel_size", "dilation", "channels", "batch_size")
-        }
-        for name, value in run.config_dict.items():
-            row[f"config.{name}"] = ",".join(map(str, value)) if isinstance(value, list) else value
-        rows.append(row)
-    return rows
+    from kcnn.export import run_table
+
+    header, rows = run_table(runs)
+    return [dict(zip(header, row, strict=True)) for row in rows]
 
 
 def run_summary_table(run: RunRecord) -> Table:

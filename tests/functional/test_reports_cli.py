@@ -105,7 +105,8 @@ def test_export_runs_and_epochs(swept, tmp_path, capsys):
     assert len(rows) == 14 and {"id", "state", "best_val_accuracy", "config.kernel_size"} <= set(rows[0])
     assert main(["export", "--format", "json", "--epochs", "--state", "done"]) == 0
     epochs = json.loads(capsys.readouterr().out)
-    assert len(epochs) == 12 * 3 and {"run_id", "epoch", "val_accuracy", "config.dilation"} <= set(epochs[0])
+    assert len(epochs) == 12 * 3 and {"run_id", "config_key", "epoch", "val_accuracy"} <= set(epochs[0])
+    assert [(e["run_id"], e["epoch"]) for e in epochs[:4]] == [(1, 1), (1, 2), (1, 3), (2, 1)]
     assert main(["export", "--epochs", "-o", str(tmp_path / "e.csv")]) == 0
     assert (tmp_path / "e.csv").read_text().startswith("run_id,config_key,seed,state")
 

@@ -170,11 +170,13 @@ def run_curves(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     """Write runs or epochs as CSV or JSON."""
-    from kcnn.export import epoch_rows, export_runs, render
+    from kcnn.export import export_epochs, export_runs
 
     with open_store(args) as store:
-        runs = store.list_runs(args.state)
-        text = render(epoch_rows(store, runs), args.format) if args.epochs else export_runs(runs, args.format)
+        if args.epochs:
+            text = export_epochs(store, args.format, args.state)
+        else:
+            text = export_runs(store.list_runs(args.state), args.format)
     if args.output:
         args.output.write_text(text)
         print(f"wrote {args.output}", file=sys.stderr)

@@ -651,13 +651,31 @@ class Store:
         ).fetchall()
         return [dict(row) for row in rows]
 
-    def all_epochs(self) -> list[dict[str, Any]]:
-        """Every recorded epoch of every run, by run then epoch."""
-        rows = self._conn.execute(
-            "SELECT run_id, epoch, attempt, loss, accuracy, val_loss, val_accuracy, seconds, images_per_second "
-            "FROM epochs ORDER BY run_id, epoch"
-        ).fetchall()
-        return [dict(row) for row in rows]
+    _EPOCH_EXPORT = (
+        ("run_id", "r.id"), ("config_key", "r.config_key"), ("seed", "r.seed"), ("state", "r.state"),
+        ("epoch", "e.epoch"), ("attempt", "e.attempt"), ("loss", "e.loss"), ("accuracy", "e.accuracy"),
+        ("val_loss", "e.val_loss"), ("val_accuracy", "e.val_accuracy"), ("seconds", "e.seconds"),
+        ("images_per_second", "e.images_per_second"),
+    )  # fmt: skip
+
+    def _epoch_export_query(self, select: str, states: Sequence[str] | None) -> tuple[str, tuple[str, ...]]:
+        where = f" WHERE r.state IN ({', '.join('?' * len(states))})" if states else ""
+        query = f"SELECT {select} FROM epochs e JOIN runs r ON r.id = e.run_id{where} ORDER BY e.run_id, e.epoch"
+        return query, tuple(states or ())
+
+    def epoch_export_rows(self, states: Sequence[str] | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Header and rows of every recorded epoch (of runs in `states`), by run then epoch."""
+        query, params = self._epoch_export_query(", ".join(sql for _, sql in self._EPOCH_EXPORT), states)
+        cursor = self._conn.cursor()
+        cursor.row_factory = None
+        return [name for name, _ in self._EPOCH_EXPORT], cursor.execute(query, params).fetchall()
+
+    def epoch_export_json(self, states: Sequence[str] | None = None) -> str:
+        """The same rows as `epoch_export_rows`, as a JSON array of objects built by SQLite itself (fast)."""
+        fields = ", ".join(f"'{name}', {sql}" for name, sql in self._EPOCH_EXPORT)
+        inner, params = self._epoch_export_query(f"json_object({fields}) AS item", states)
+        row = self._conn.execute(f"SELECT json_group_array(json(item)) FROM ({inner})", params).fetchone()
+        return str(row[0] or "[]")
 
     def events(self, run_id: int | None = None) -> list[dict[str, Any]]:
         """The event log, oldest first (of one run, or all)."""
