@@ -21,7 +21,8 @@ from kcnn.geometry import ShapePlan, plan_network
 ACTIVATIONS = ("relu", "elu", "gelu", "leaky_relu", "selu", "silu", "tanh", "sigmoid")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 PADDINGS = ("valid", "same")
-COLOR_MODES = ("grayscale", "rgb")
+COLOR_MODES = ("auto", "grayscale", "rgb")
+RESIZE_POLICIES = ("stretch", "crop", "pad")
 MAX_CONV_LAYERS = 8
 
 #: Fields that may hold one int for all conv layers or one int per layer.
@@ -72,8 +73,12 @@ class ExperimentConfig:
     """Seed of the train/validation split, fixed so that seeds are compared on the same split."""
     dataset: str = "builtin:shapes"
     """``builtin:NAME`` or a path to an image folder."""
-    color_mode: str = "rgb"
-    """``grayscale`` (1 channel) or ``rgb`` (3 channels)."""
+    color_mode: str = "auto"
+    """``grayscale`` (1 channel), ``rgb`` (3 channels) or ``auto`` (what most of the dataset's files are)."""
+    resize: str = "stretch"
+    """How images become square: ``stretch``, ``crop`` (centre square) or ``pad`` (letterbox)."""
+    skip_bad: bool = False
+    """Train without unreadable image files (listed with the run) instead of refusing to start."""
 
     def __post_init__(self) -> None:
         layers = self._check_channels()
@@ -112,6 +117,9 @@ class ExperimentConfig:
         _check_choice("activation", self.activation, ACTIVATIONS)
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("color_mode", self.color_mode, COLOR_MODES)
+        _check_choice("resize", self.resize, RESIZE_POLICIES)
+        if not isinstance(self.skip_bad, bool):
+            raise ConfigError(f"`skip_bad` must be true or false; got {self.skip_bad!r}.")
         _check_float("learning_rate", self.learning_rate, low=0.0, high=10.0)
         _check_float("val_split", self.val_split, low=0.0, high=1.0)
         if not isinstance(self.dataset, str) or not self.dataset.strip():
@@ -144,21 +152,22 @@ class ExperimentConfig:
 
     @property
     def in_channels(self) -> int:
-        """Channels of one input image: 1 for grayscale, 3 for RGB."""
+        """Channels of one input image: 1 for grayscale, 3 for RGB (and for ``auto``, until the data decides)."""
         return 1 if self.color_mode == "grayscale" else 3
 
-    def plan(self, num_classes: int | None = None) -> ShapePlan:
+    def plan(self, num_classes: int | None = None, in_channels: int | None = None) -> ShapePlan:
         """The shape plan of this config's network.
 
         Args:
             num_classes: Classes of the output layer; `None` leaves it out.
+            in_channels: Channels of the images, once the data is known. Defaults to `in_channels`.
 
         Raises:
             ConfigError: If a feature map would vanish.
         """
         return plan_network(
             self.input_size,
-            self.in_channels,
+            in_channels or self.in_channels,
             self.channels,
             self.kernel_sizes,
             self.dilations,

@@ -85,6 +85,7 @@ def execute_claim(
     stop: threading.Event | None = None,
     on_epoch: Callable[[Any], None] | None = None,
     stall_seconds: float | None = None,
+    dataset: Any = None,
 ) -> Execution:
     """Train the claimed run to the end, or until stopped, recording everything in the store.
 
@@ -97,6 +98,7 @@ def execute_claim(
         stop: When set, the current epoch is abandoned and the run goes back to the queue.
         on_epoch: Called with each finished `EpochRecord`.
         stall_seconds: End the process if no training step finishes for this long.
+        dataset: An already loaded `ImageSet` to train on instead of loading ``config.dataset``.
 
     Returns:
         How the execution ended.
@@ -143,7 +145,11 @@ def execute_claim(
             resume_from=resume_from if resuming else None,
             initial_epoch=claim.checkpoint_epoch if resuming else 0,
             extra_callbacks=fault_callbacks(config.seed),
+            dataset=dataset,
         )
+        if result.skipped_files:
+            listed = "; ".join(f"{path} ({reason})" for path, reason in result.skipped_files)
+            store.note(claim, "skipped_files", f"{len(result.skipped_files)} unreadable file(s) left out: {listed}")
         model_name = None
         if last_model:
             model_name = MODEL_PATTERN.format(attempt=claim.attempt)
@@ -165,7 +171,9 @@ def execute_claim(
     except DivergedError as error:
         return _fail(store, claim, FailureKind.DIVERGED, str(error))
     except DataError as error:
-        return _fail(store, claim, FailureKind.DATA_ERROR, str(error))
+        bad = getattr(error, "bad", [])
+        details = "".join(f"\n{path}: {reason}" for path, reason in bad)
+        return _fail(store, claim, FailureKind.DATA_ERROR, str(error).replace(" (listed above)", "") + details)
     except (ConfigError, DeviceError) as error:
         return _fail(store, claim, FailureKind.INVALID_CONFIG, str(error))
     except KeyboardInterrupt:

@@ -7,8 +7,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from kcnn.config import ExperimentConfig
-from kcnn.data import ImageSet, load_dataset, stratified_split
+from kcnn.data import ImageSet, Split, load_dataset, stratified_split
 from kcnn.devices import check_precision, resolve_device
 from kcnn.errors import TrainingError
 
@@ -50,6 +52,8 @@ class RunResult:
     """Validation images."""
     class_names: tuple[str, ...] = field(default_factory=tuple)
     """Class names, in label order."""
+    skipped_files: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    """Unreadable files left out with ``skip_bad``, and why."""
 
     @property
     def best_val_accuracy(self) -> float:
@@ -82,6 +86,7 @@ class RunResult:
             "precision": self.precision,
             "num_train": self.num_train,
             "num_val": self.num_val,
+            "skipped_files": [list(item) for item in self.skipped_files],
             "history": [record.to_dict() for record in self.history],
         }
 
@@ -136,8 +141,11 @@ def train(
         StopRequested: If `should_stop` asked to stop.
     """
     resolved, precision = prepare_device(device, precision)
-    data = dataset or load_dataset(config.dataset, config.input_size, config.color_mode)
-    split = stratified_split(data.labels, config.val_split, config.split_seed, data.class_names)
+    data = dataset or load_dataset(config.dataset, config.input_size, config.color_mode, config.resize, config.skip_bad)
+    if data.val_mask is not None:
+        split = Split(train=np.flatnonzero(~data.val_mask), val=np.flatnonzero(data.val_mask))
+    else:
+        split = stratified_split(data.labels, config.val_split, config.split_seed, data.class_names)
     x_train, y_train = data.images[split.train], data.labels[split.train]
     x_val, y_val = data.images[split.val], data.labels[split.val]
 
@@ -179,10 +187,11 @@ def train(
         history=recorder.records,
         seconds=seconds,
         params=model.count_params(),
-        flops_per_image=config.plan(data.num_classes).flops,
+        flops_per_image=config.plan(data.num_classes, x_train.shape[-1]).flops,
         device=resolved,
         precision=precision,
         num_train=len(x_train),
         num_val=len(x_val),
         class_names=data.class_names,
+        skipped_files=data.skipped,
     )

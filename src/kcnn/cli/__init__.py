@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from kcnn import __version__
+from kcnn.cli import data as data_commands
 from kcnn.cli import queue as queue_commands
 from kcnn.cli import reports as report_commands
 from kcnn.cli import runs as runs_commands
@@ -40,6 +41,17 @@ def _print_error(message: str) -> None:
     Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}")
 
 
+def _print_bad_files(bad: list[tuple[str, str]]) -> None:
+    from rich.table import Table
+
+    table = Table(title="Unreadable files", title_justify="left", title_style="bold red")
+    table.add_column("file")
+    table.add_column("reason")
+    for path, reason in bad:
+        table.add_row(escape(path), escape(reason))
+    Console(stderr=True).print(table)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole `kcnn` argument parser."""
     parser = _Parser(
@@ -54,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker_commands.register(commands)
     runs_commands.register(commands)
     report_commands.register(commands)
+    data_commands.register(commands)
     return parser
 
 
@@ -74,6 +87,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except KcnnError as error:
+        bad = getattr(error, "bad", None)
+        if bad:
+            _print_bad_files(bad)
         _print_error(flagify(str(error)))
         return EXIT_USAGE
     except KeyboardInterrupt:

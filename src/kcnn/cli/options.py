@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kcnn.config import ACTIVATIONS, COLOR_MODES, OPTIMIZERS, PADDINGS, ExperimentConfig
+from kcnn.config import ACTIVATIONS, COLOR_MODES, OPTIMIZERS, PADDINGS, RESIZE_POLICIES, ExperimentConfig
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,9 @@ CONFIG_FLAGS = (
     ConfigFlag("--seed", "seed", int, "seed of weights and batch order"),
     ConfigFlag("--val-split", "val_split", float, "fraction of each class held out for validation"),
     ConfigFlag("--split-seed", "split_seed", int, "seed of the train/validation split"),
-    ConfigFlag("--data", "dataset", str, "builtin:shapes"),
+    ConfigFlag("--data", "dataset", str, "builtin:shapes, or a folder of class sub-folders"),
     ConfigFlag("--color-mode", "color_mode", str, "colour mode of the images", choices=COLOR_MODES),
+    ConfigFlag("--resize", "resize", str, "how images become square", choices=RESIZE_POLICIES),
 )
 
 
@@ -92,6 +93,14 @@ def add_config_flags(parser: argparse.ArgumentParser, grid: bool = False) -> Non
         if option.per_layer or grid:
             kwargs["nargs"] = "+"
         group.add_argument(option.flag, **kwargs)
+    group.add_argument(
+        "--skip-bad",
+        dest="skip_bad",
+        action="store_const",
+        const=[True] if grid else True,
+        default=None,
+        help="train without unreadable image files (listed with the run) instead of refusing",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
@@ -110,6 +119,8 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
             if option.field != "channels" and len(value) == 1:
                 value = value[0]
         values[option.field] = value
+    if getattr(args, "skip_bad", None):
+        values["skip_bad"] = True
     return ExperimentConfig(**values)
 
 
@@ -123,6 +134,8 @@ def grid_from_args(args: argparse.Namespace) -> dict[str, list[Any]]:
         if option.per_layer:
             values = [v if len(v) > 1 or option.field == "channels" else v[0] for v in values]
         grid[option.field] = list(dict.fromkeys(values))
+    if getattr(args, "skip_bad", None):
+        grid["skip_bad"] = [True]
     return grid
 
 

@@ -80,6 +80,10 @@ def run_train(args: argparse.Namespace) -> int:
 
     check_dataset(config.dataset)
     device, precision = prepare_device(args.device, args.precision)
+    from kcnn.data import load_dataset
+
+    # Decode (or read from the cache) before the run exists: unreadable files stop here, with their list.
+    dataset = load_dataset(config.dataset, config.input_size, config.color_mode, config.resize, config.skip_bad)
     console = Console(stderr=True)
     with open_store(args) as store:
         [added] = store.add_runs([config], source="train", dedupe=False)
@@ -90,12 +94,12 @@ def run_train(args: argparse.Namespace) -> int:
         progress = _progress(console)
         try:
             if args.json:
-                execution = execute_claim(store, claim, device=device, precision=precision)
+                execution = execute_claim(store, claim, device=device, precision=precision, dataset=dataset)
             else:
                 with progress:
                     task = progress.add_task("train", total=config.epochs, metrics="loading data and model…")
                     execution = execute_claim(
-                        store, claim, device=device, precision=precision,
+                        store, claim, device=device, precision=precision, dataset=dataset,
                         on_epoch=lambda record: _report_epoch(progress, task, record, config.epochs),
                     )  # fmt: skip
         except KeyboardInterrupt:
@@ -117,7 +121,11 @@ def run_train(args: argparse.Namespace) -> int:
         return 0
     from kcnn.report import result_table
 
-    Console().print(Group(config_table(config), plan_table(config.plan(len(result.class_names))), result_table(result)))
+    plan = config.plan(len(result.class_names), dataset.images.shape[-1])
+    Console().print(Group(config_table(config), plan_table(plan), result_table(result)))
+    if result.skipped_files:
+        skipped = len(result.skipped_files)
+        console.print(f"[yellow]skipped {skipped} unreadable file(s)[/] (see `kcnn show {claim.run_id}`)")
     return 0
 
 

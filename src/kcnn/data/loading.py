@@ -1,9 +1,9 @@
-"""Resolve a dataset name to uint8 image arrays at the size a config asks for."""
+"""Resolve a dataset name (``builtin:NAME`` or a folder path) to uint8 image arrays at the size a config asks for."""
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
@@ -25,6 +25,12 @@ class ImageSet:
     """int64 array ``(N,)`` of class indices."""
     class_names: tuple[str, ...]
     """Class names, in label order."""
+    val_mask: np.ndarray | None = None
+    """For pre-split folders: True for validation images. `None`: split by `val_split`."""
+    skipped: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    """Unreadable files left out (``--skip-bad``), with the reason."""
+    color_mode: str = "rgb"
+    """The colour mode the images were decoded in."""
 
     @property
     def num_classes(self) -> int:
@@ -32,42 +38,62 @@ class ImageSet:
         return len(self.class_names)
 
 
+def is_builtin(spec: str) -> bool:
+    """Whether `spec` names a built-in dataset (``builtin:NAME``)."""
+    return spec.startswith(BUILTIN_PREFIX)
+
+
 def check_dataset(spec: str) -> None:
-    """Check that a dataset name can be resolved, without loading it.
+    """Check that a dataset can be found, without decoding it (cheap: fit for queue time).
 
     Raises:
-        DataError: If the dataset is unknown.
+        DataError: If the built-in dataset is unknown, or the folder is unusable.
     """
-    name = spec[len(BUILTIN_PREFIX) :] if spec.startswith(BUILTIN_PREFIX) else spec
-    if name not in BUILTIN_DATASETS:
-        known = ", ".join(BUILTIN_PREFIX + n for n in BUILTIN_DATASETS)
-        raise DataError(
-            f"Unknown dataset {spec!r}: built-in datasets are {known}. Image folders are not supported yet."
-        )
+    if is_builtin(spec):
+        name = spec[len(BUILTIN_PREFIX) :]
+        if name not in BUILTIN_DATASETS:
+            known = ", ".join(BUILTIN_PREFIX + n for n in BUILTIN_DATASETS)
+            raise DataError(f"Unknown dataset {spec!r}: built-in datasets are {known}; or give a folder path.")
+        return
+    from kcnn.data.folder import scan_folder
+
+    scan_folder(spec)
 
 
-def load_dataset(spec: str, input_size: int, color_mode: str = "rgb") -> ImageSet:
-    """Load a dataset by name and resize it.
+def load_dataset(
+    spec: str, input_size: int, color_mode: str = "auto", resize: str = "stretch", skip_bad: bool = False
+) -> ImageSet:
+    """Load a dataset and resize it.
 
     Args:
-        spec: ``builtin:NAME`` (``builtin:shapes``) or ``shapes``.
+        spec: ``builtin:shapes``, or a folder with one sub-folder per class (or ``train/`` and ``val/``).
         input_size: Side of the square output images.
-        color_mode: ``rgb`` or ``grayscale``. Defaults to ``rgb``.
+        color_mode: ``rgb``, ``grayscale`` or ``auto`` (what most files are). Defaults to ``auto``.
+        resize: ``stretch``, ``crop`` or ``pad``. Defaults to ``stretch``.
+        skip_bad: Leave unreadable files out instead of refusing to load. Defaults to `False`.
 
     Returns:
         The images, labels and class names.
 
     Raises:
-        DataError: If the dataset is unknown.
+        DataError: If the dataset is unknown or unusable, or has unreadable files and `skip_bad` is False.
     """
-    name = spec[len(BUILTIN_PREFIX) :] if spec.startswith(BUILTIN_PREFIX) else spec
-    if name not in BUILTIN_DATASETS:
-        known = ", ".join(BUILTIN_PREFIX + n for n in BUILTIN_DATASETS)
-        raise DataError(
-            f"Unknown dataset {spec!r}: built-in datasets are {known}. Image folders are not supported yet."
-        )
-    images, labels = _resized_shapes(input_size, color_mode)
-    return ImageSet(images=images, labels=labels, class_names=tuple(builtin.CLASSES))
+    if is_builtin(spec):
+        check_dataset(spec)
+        mode = "rgb" if color_mode == "auto" else color_mode
+        images, labels = _resized_shapes(input_size, mode, resize)
+        return ImageSet(images=images, labels=labels, class_names=tuple(builtin.CLASSES), color_mode=mode)
+    from kcnn.data.imagefolder import load_folder
+
+    cached = load_folder(spec, input_size, color_mode, resize, skip_bad)
+    return ImageSet(
+        images=cached.images,
+        labels=cached.labels,
+        class_names=cached.class_names,
+        val_mask=cached.is_val if cached.presplit else None,
+        skipped=cached.skipped,
+        color_mode=cached.color_mode,
+    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -76,7 +102,7 @@ def _rendered_shapes() -> tuple[np.ndarray, np.ndarray]:
 
 
 @functools.lru_cache(maxsize=8)
-def _resized_shapes(input_size: int, color_mode: str) -> tuple[np.ndarray, np.ndarray]:
+def _resized_shapes(input_size: int, color_mode: str, resize: str) -> tuple[np.ndarray, np.ndarray]:
     images, labels = _rendered_shapes()
     resized = resize_images(images, input_size, color_mode)
     resized.flags.writeable = False
@@ -84,7 +110,7 @@ def _resized_shapes(input_size: int, color_mode: str) -> tuple[np.ndarray, np.nd
 
 
 def resize_images(images: np.ndarray, size: int, color_mode: str) -> np.ndarray:
-    """Resize RGB uint8 images to ``size×size`` (antialiased bilinear) in a colour mode.
+    """Resize square RGB uint8 images to ``size×size`` (antialiased bilinear) in a colour mode.
 
     Returns:
         uint8 ``(N, size, size, 1 or 3)``.

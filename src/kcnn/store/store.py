@@ -454,6 +454,16 @@ class Store:
             )
         return state
 
+    def note(self, claim: Claim, kind: str, message: str) -> None:
+        """Append an event about the claim's run (e.g. the files it skipped), fenced.
+
+        Raises:
+            LeaseLost: If the claim is no longer valid.
+        """
+        with self._write() as conn:
+            self._fenced(conn, claim, "heartbeat = heartbeat", ())
+            self._event(conn, claim.run_id, kind, claim.attempt, claim.worker_id, message)
+
     def release(self, claim: Claim, reason: str = "worker stopped") -> None:
         """Put the claim's run back in the queue without counting a failure (polite stop), fenced.
 

@@ -46,7 +46,10 @@ def test_load_dataset_resizes(size, mode, channels):
 
 
 def test_unknown_dataset_is_a_data_error():
-    with pytest.raises(DataError, match=r"^Unknown dataset 'builtin:mnist': built-in datasets are builtin:shapes\."):
+    with pytest.raises(
+        DataError,
+        match=r"^Unknown dataset 'builtin:mnist': built-in datasets are builtin:shapes; or give a folder path\.$",
+    ):
         load_dataset("builtin:mnist", 32)
 
 

@@ -1,0 +1,114 @@
+"""`kcnn data info PATH`: what kcnn sees in an image folder, before any training."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from typing import Any
+
+from rich.console import Console, Group
+from rich.markup import escape
+from rich.table import Table
+
+
+def register(commands: Any) -> None:
+    """Add `data` and its sub-commands."""
+    data = commands.add_parser("data", help="inspect image folders and the decode cache")
+    actions = data.add_subparsers(dest="data_command", metavar="ACTION", required=True, parser_class=type(data))
+    info = actions.add_parser(
+        "info",
+        help="classes, counts, image sizes and modes, skipped and unreadable files, cache entries",
+        description="Scan and decode every file of an image folder (PATH/<class>/… or PATH/train|val/<class>/…).",
+    )
+    info.add_argument("path", metavar="PATH")
+    info.add_argument("--json", action="store_true", help="print JSON")
+    info.set_defaults(handler=run_info)
+
+
+def run_info(args: argparse.Namespace) -> int:
+    """Print a folder dataset's report."""
+    from kcnn.data.cache import cache_entries
+    from kcnn.data.decode import probe
+    from kcnn.data.folder import scan_folder
+    from kcnn.data.imagefolder import majority_mode
+
+    scan = scan_folder(args.path)
+    probes = [probe(str(scan.root / relative)) for relative in scan.files]
+    bad = [(relative, p.error) for relative, p in zip(scan.files, probes, strict=True) if p.error]
+    good = [p for p in probes if not p.error]
+    sizes = Counter(f"{p.width}×{p.height}" for p in good)
+    modes = Counter(p.mode for p in good)
+    entries = cache_entries(scan.root)
+    per_class = {name: {"train": 0, "val": 0} for name in scan.class_names}
+    for label, is_val in zip(scan.labels, scan.is_val, strict=True):
+        per_class[scan.class_names[label]]["val" if is_val else "train"] += 1
+    report = {
+        "path": str(scan.root),
+        "layout": "train/val folders" if scan.presplit else "one folder per class",
+        "classes": per_class,
+        "images": len(scan.files),
+        "sizes": dict(sizes.most_common()),
+        "modes": dict(modes.most_common()),
+        "default_color_mode": majority_mode(scan),
+        "hidden_ignored": scan.hidden,
+        "non_images_ignored": scan.non_images,
+        "unreadable": bad,
+        "cache_entries": [{"file": str(path), **{k: meta[k] for k in ("shape", "color_mode")},
+                           "skipped": len(meta.get("skipped", []))} for path, meta in entries],  # type: ignore[arg-type]
+    }  # fmt: skip
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    Console().print(Group(*_tables(report, scan.presplit)))
+    return 0
+
+
+def _tables(report: dict[str, Any], presplit: bool) -> list[Any]:
+    classes = Table(title=f"{escape(report['path'])} · {report['layout']}", title_justify="left")
+    classes.add_column("class")
+    classes.add_column("images", justify="right")
+    if presplit:
+        classes.add_column("train", justify="right")
+        classes.add_column("val", justify="right")
+    for name, counts in report["classes"].items():
+        total = counts["train"] + counts["val"]
+        row = [escape(name), str(total)] + ([str(counts["train"]), str(counts["val"])] if presplit else [])
+        classes.add_row(*row)
+    files = Table(title="Files", title_justify="left", show_header=False)
+    files.add_column("what", style="bold")
+    files.add_column("value")
+    sizes = ", ".join(f"{size} ({n})" for size, n in list(report["sizes"].items())[:5])
+    more = f", … {len(report['sizes']) - 5} more" if len(report["sizes"]) > 5 else ""
+    files.add_row("images", str(report["images"]))
+    files.add_row("sizes", sizes + more)
+    files.add_row("modes", ", ".join(f"{mode} ({n})" for mode, n in report["modes"].items()))
+    files.add_row("default --color-mode", report["default_color_mode"])
+    files.add_row("ignored", f"{report['hidden_ignored']} hidden, {len(report['non_images_ignored'])} not images")
+    unreadable = report["unreadable"]
+    files.add_row("unreadable", f"[red]{len(unreadable)}[/]" if unreadable else "0")
+    parts: list[Any] = [classes, files]
+    if unreadable:
+        table = Table(
+            title="Unreadable files (refused unless --skip-bad)", title_justify="left", title_style="bold red"
+        )
+        table.add_column("file")
+        table.add_column("reason")
+        for path, reason in unreadable:
+            table.add_row(escape(path), escape(reason))
+        parts.append(table)
+    cache = Table(title="Cache entries", title_justify="left")
+    for column in ("file", "images", "color mode", "skipped"):
+        cache.add_column(column)
+    for entry in report["cache_entries"]:
+        shape = entry["shape"]
+        cache.add_row(
+            escape(entry["file"]),
+            f"{shape[0]} × {shape[1]}×{shape[2]}×{shape[3]}",
+            entry["color_mode"],
+            str(entry["skipped"]),
+        )
+    if not report["cache_entries"]:
+        cache.add_row("(none yet: the first training run decodes and caches)", "", "", "")
+    parts.append(cache)
+    return parts
