@@ -27,7 +27,7 @@ def install_cpu_torch(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Run the whole test suite on the CPU."""
     install_cpu_torch(session)
-    session.install("-e", ".[test]")
+    session.install("-e", ".[test]", "-c", "tests/constraints.txt")
     session.run("pytest", *session.posargs, env={"KERAS_BACKEND": "torch"})
 
 

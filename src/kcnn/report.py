@@ -77,7 +77,12 @@ def plan_table(plan: ShapePlan) -> Table:
         caption_justify="left",
     )
     for column in ("layer", "output", "k", "d", "span", "s", "RF", "params", "MACs"):
-        table.add_column(column, justify="left" if column in ("layer", "output") else "right", no_wrap=True)
+        table.add_column(
+            column,
+            justify="left" if column in ("layer", "output") else "right",
+            no_wrap=True,
+            min_width=len(column) if column not in ("layer", "output") else 5,
+        )
     for layer in plan.layers:
         spatial = layer.kind in ("conv", "pool")
         table.add_row(

@@ -203,6 +203,15 @@ class Worker:
                 signal.signal(sig, handler)
 
     def _loop(self) -> int:
+        from kcnn import worker_registry
+
+        worker_registry.register(self.store_path, [slot.label for slot in self.slots], self.once)
+        try:
+            return self._supervise()
+        finally:
+            worker_registry.unregister(self.store_path)
+
+    def _supervise(self) -> int:
         with Store(self.store_path) as store:
             reaped = store.reap()
             if reaped:

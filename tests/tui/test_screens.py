@@ -1,0 +1,243 @@
+import subprocess
+import sys
+
+from kcnn_tui.screens.experiment import ExperimentScreen
+from kcnn_tui.screens.leaderboard import LeaderboardScreen
+from kcnn_tui.screens.queue import QueueScreen
+from kcnn_tui.screens.run import RunScreen
+from kcnn_tui.screens.sweep import SweepScreen
+from kcnn_tui.screens.workers import WorkersScreen
+from textual.widgets import Button, DataTable, Input, Static
+
+from kcnn.store import Store
+
+from .conftest import finish_runs
+
+SIZE = (120, 36)
+
+
+async def settle(pilot, app):
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def rendered(widget: Static) -> str:
+    from rich.console import Console
+
+    content = getattr(widget, "content", None)
+    if content is None:
+        content = widget.renderable
+    console = Console(width=200, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
+    console.print(content)
+    return console.export_text()
+
+
+async def set_input(pilot, screen, selector, value):
+    screen.query_one(selector, Input).value = value
+    await pilot.pause()
+
+
+async def test_queue_screen_lists_runs_and_summary(app, store_path):
+    finish_runs(store_path, {(2, 2): [0.7, 0.72]})
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        screen = app.screen
+        assert isinstance(screen, QueueScreen)
+        assert screen.query_one("#runs", DataTable).row_count == 4
+        summary = rendered(screen.query_one("#summary", Static))
+        assert "1 queued" in summary and "2 done" in summary and "1 failed" in summary
+        await pilot.press("f")  # filter: queued only
+        await settle(pilot, app)
+        assert screen.query_one("#runs", DataTable).row_count == 1
+
+
+def test_first_screen_imports_neither_keras_nor_torch():
+    code = (
+        "import asyncio, sys, tempfile\n"
+        "from kcnn_tui.app import make_app\n"
+        "async def main():\n"
+        "    app = make_app(tempfile.mkdtemp())\n"
+        "    async with app.run_test() as pilot:\n"
+        "        await pilot.pause()\n"
+        "asyncio.run(main())\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('keras', 'torch')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+async def test_queue_a_run_from_the_form_see_it_and_cancel_it(app, store_path):
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("n")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, ExperimentScreen)
+        await set_input(pilot, form, "#f-kernel_size", "2")
+        await set_input(pilot, form, "#f-dilation", "2 1")
+        await set_input(pilot, form, "#f-repeats", "2")
+        assert "reads 4 of the 3×3 pixels" in rendered(form.query_one("#shape", Static))
+        await pilot.press("ctrl+s")
+        await settle(pilot, app)
+        assert isinstance(app.screen, QueueScreen)
+        with Store(store_path) as store:
+            runs = store.list_runs()
+        assert [(r.seed, r.config_dict["dilation"]) for r in runs] == [(1, [2, 1]), (0, [2, 1])]
+        assert app.screen.query_one("#runs", DataTable).row_count == 2
+        await pilot.press("c")
+        await settle(pilot, app)
+        with Store(store_path) as store:
+            assert store.get_run(2).state == "cancelled"
+
+
+async def test_invalid_config_disables_submit_and_shows_the_reason(app, store_path):
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n")
+        await pilot.pause()
+        form = app.screen
+        await set_input(pilot, form, "#f-input_size", "4")
+        await set_input(pilot, form, "#f-kernel_size", "5")
+        await set_input(pilot, form, "#f-dilation", "3")
+        assert form.query_one("#submit", Button).disabled
+        assert "would produce an empty feature map" in rendered(form.query_one("#reason", Static))
+        await set_input(pilot, form, "#f-channels", "16 x")
+        assert "`channels` must be whole numbers" in rendered(form.query_one("#reason", Static))
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, ExperimentScreen)
+        with Store(store_path) as store:
+            assert store.list_runs() == []
+
+
+async def test_build_a_sweep(app, store_path):
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        await pilot.pause()
+        sweep = app.screen
+        assert isinstance(sweep, SweepScreen)
+        await set_input(pilot, sweep, "#g-kernel_size", "2 3 9")
+        await set_input(pilot, sweep, "#g-dilation", "1 2")
+        await set_input(pilot, sweep, "#g-input_size", "16")
+        await set_input(pilot, sweep, "#g-repeats", "2")
+        count = rendered(sweep.query_one("#count", Static))
+        assert "8 run(s)" in count and "2 invalid combination(s)" in count
+        await pilot.press("ctrl+s")
+        await settle(pilot, app)
+        with Store(store_path) as store:
+            assert len(store.list_runs()) == 8
+
+
+async def test_leaderboard_with_a_prefilled_store(app, store_path):
+    finish_runs(store_path, {(2, 2): [0.70, 0.72, 0.74], (3, 1): [0.60, 0.61, 0.73]})
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("l")
+        await settle(pilot, app)
+        board = app.screen
+        assert isinstance(board, LeaderboardScreen)
+        table = board.query_one("#board", DataTable)
+        assert table.row_count == 2
+        first = [str(cell) for cell in table.get_row_at(0)]
+        assert "72.0% ± 2.0%" in first and "3" in first
+        assert any("outlier" in str(cell) for cell in table.get_row_at(1))
+        assert "excluded: 1 queued, 1 failed" in rendered(board.query_one("#summary", Static))
+        await pilot.press("m")
+        await settle(pilot, app)
+        assert "final validation accuracy" in rendered(board.query_one("#summary", Static))
+        await pilot.press("b")
+        await settle(pilot, app)
+
+
+async def test_run_screen_and_help(app, store_path):
+    finish_runs(store_path, {(2, 2): [0.7]})
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("o")
+        await settle(pilot, app)
+        assert isinstance(app.screen, RunScreen)
+        await pilot.press("escape")
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "HelpScreen"
+        await pilot.press("escape")
+
+
+async def test_workers_screen_starts_and_stops_a_worker(app, store_path):
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("w")
+        await settle(pilot, app)
+        assert isinstance(app.screen, WorkersScreen)
+        await pilot.press("a")
+        await pilot.pause()
+        await pilot.press("enter")  # default: 2 jobs
+        for _ in range(150):
+            await pilot.pause(0.1)
+            await app.workers.wait_for_complete()
+            if app.screen.query_one("#workers", DataTable).row_count:
+                break
+        assert app.screen.query_one("#workers", DataTable).row_count == 1
+        await pilot.press("x")
+        assert app.started_workers[0].wait(timeout=60) == 0
+
+
+async def test_quit_asks_about_started_workers(app, store_path):
+    async with app.run_test(size=SIZE) as pilot:
+        process = app.start_worker(["--jobs", "1"])
+        await pilot.press("q")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "QuitScreen"
+        await pilot.press("s")
+        await pilot.pause()
+    assert process.wait(timeout=60) == 0
+
+
+def test_entry_point_store_error(tmp_path, capsys):
+    from kcnn_tui.app import main
+
+    (tmp_path / "file").write_text("x")
+    assert main(["--store", str(tmp_path / "file")]) == 2
+    assert "is a file" in capsys.readouterr().err
+
+
+async def test_end_to_end_queue_two_runs_start_a_worker_and_watch_them_finish(app, store_path):
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n")
+        await pilot.pause()
+        form = app.screen
+        for field, value in (
+            ("input_size", "16"),
+            ("channels", "4"),
+            ("dense_units", "8"),
+            ("epochs", "2"),
+            ("kernel_size", "2"),
+            ("dilation", "2"),
+            ("repeats", "2"),
+        ):
+            await set_input(pilot, form, f"#f-{field}", value)
+        await pilot.press("ctrl+s")
+        await settle(pilot, app)
+        await pilot.press("w")
+        await pilot.pause()
+        await pilot.press("a")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("escape")
+        queue = app.screen
+        assert isinstance(queue, QueueScreen)
+        for _ in range(600):
+            await pilot.pause(0.2)
+            await app.workers.wait_for_complete()
+            summary = rendered(queue.query_one("#summary", Static))
+            if "2 done" in summary:
+                break
+        assert "2 done" in summary
+        table = queue.query_one("#runs", DataTable)
+        rows = [[str(cell) for cell in table.get_row_at(index)] for index in range(table.row_count)]
+        assert all(row[1] == "done" and row[9].endswith("%") for row in rows)
+        await pilot.press("q")
+        await pilot.pause()
+        await pilot.press("s")  # stop the worker this TUI started
+        await pilot.pause()
+    assert app.started_workers[0].wait(timeout=60) == 0

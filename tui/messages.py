@@ -1,0 +1,51 @@
+"""Messages posted by background store reads back to the screens (small dataclasses)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from textual.message import Message
+
+
+@dataclass
+class RunsLoaded(Message):
+    """A fresh snapshot of the run list."""
+
+    runs: list[Any]
+    counts: dict[str, int]
+    workers: int
+    now: float
+
+
+@dataclass
+class LeaderboardLoaded(Message):
+    """Leaderboard summaries and, optionally, an effect table."""
+
+    summaries: list[Any]
+    excluded: Any
+    effects: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class RunLoaded(Message):
+    """One run with its epochs and events."""
+
+    run: Any
+    epochs: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+
+
+@dataclass
+class WorkersLoaded(Message):
+    """Live worker supervisors and the runs they train."""
+
+    workers: list[Any]
+    running: list[Any]
+
+
+@dataclass
+class StoreFailed(Message):
+    """A store operation failed; shown as a notification."""
+
+    text: str

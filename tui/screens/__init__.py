@@ -1,0 +1,1 @@
+"""The screens of kcnn-tui, one module each."""

@@ -1,0 +1,51 @@
+"""The help screen: what each screen shows and its keys."""
+
+from __future__ import annotations
+
+from rich.markdown import Markdown
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+HELP = """\
+# kcnn-tui
+
+kcnn trains small CNNs in **workers**; this app queues experiments, starts workers and shows
+results. Everything lives in the store (`--store`, default `./kcnn-runs`); closing the app never
+stops training.
+
+**Queue** (start screen): `n` new experiment · `s` sweep · `o`/Enter open run · `c` cancel ·
+`r` retry · `p` priority · `l` leaderboard · `w` workers · `f` filter by state · `q` quit
+
+**New experiment**: type values; the shape panel shows each layer's output size, receptive field,
+parameters and the first layer's dilated kernel footprint. Invalid configs show the reason in red
+and cannot be queued. `Repeats` queues that many seeds. `ctrl+s` queues · `escape` back.
+
+**Sweep**: several values per field separated by spaces (`2 3 4`); a comma sets one value per conv
+layer (`2,1`). The count of runs and of invalid combinations updates as you type; or load a TOML
+sweep file. `ctrl+s` queues · `escape` back.
+
+**Leaderboard**: configurations ranked by mean validation accuracy over seeds (n, ± std, 95% CI,
+`!` likely outlier). `m` best/final metric · `b` effect table by another hyperparameter ·
+`escape` back.
+
+**Run**: summary, config, shape plan, epochs, curves and events of one run. `escape` back.
+
+**Workers**: `a` start a CPU worker (jobs) · `g` start a GPU worker · `x` stop the selected worker
+(its runs go back to the queue at their last checkpoint) · `escape` back.
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    """Keys and screens."""
+
+    BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="dialog"):
+            yield Static(Markdown(HELP))  # rendered at once (the Markdown widget renders asynchronously)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

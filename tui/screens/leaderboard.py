@@ -1,0 +1,111 @@
+"""The Leaderboard screen: configurations ranked by mean accuracy over seeds, and effect tables."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from kcnn_tui.messages import LeaderboardLoaded, StoreFailed
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+EFFECT_KEYS = ("kernel_size", "dilation", "input_size", "channels", "batch_size", "learning_rate", None)
+
+
+class LeaderboardScreen(Screen[None]):
+    """Grouped leaderboard, refreshed as runs finish."""
+
+    BINDINGS = [
+        Binding("m", "metric", "Best/final"),
+        Binding("b", "effects", "Effect by…"),
+        Binding("escape", "back", "Back"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.metric = "best"
+        self.effect_key: str | None = "kernel_size"
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="summary")
+        table: DataTable[Any] = DataTable(id="board", cursor_type="row", zebra_stripes=True)
+        yield table
+        with VerticalScroll(id="effects"):
+            yield Static(id="effect-table")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.load()
+        self.set_interval(max(self.app.refresh_seconds * 3, 2.0), self.load)  # type: ignore[attr-defined]
+
+    @work(thread=True, exclusive=True, group="leaderboard", exit_on_error=False)
+    def load(self) -> None:
+        """Read finished runs and compute the statistics in a background thread."""
+        from kcnn.analysis import Excluded, effects, leaderboard, load_points
+        from kcnn.store import Store
+
+        try:
+            with Store(self.app.store_path) as store:  # type: ignore[attr-defined]
+                rows, counts = store.finished_metrics(), store.count_by_state()
+            points = load_points(rows)
+            cells = effects(points, [self.effect_key], self.metric) if self.effect_key else []
+            self.post_message(LeaderboardLoaded(leaderboard(points, self.metric), Excluded(counts), cells))
+        except Exception as error:
+            self.post_message(StoreFailed(f"Cannot compute the leaderboard: {error}"))
+
+    @on(LeaderboardLoaded)
+    def show(self, message: LeaderboardLoaded) -> None:
+        from kcnn.analysis import value_text, varying_fields
+        from kcnn.report_analysis import SHORT, effects_table
+
+        summaries = message.summaries
+        fields = varying_fields(summaries) if len(summaries) > 1 else []
+        table = self.query_one("#board", DataTable)
+        table.clear(columns=True)
+        table.add_columns("#", "config", *(SHORT.get(f, f) for f in fields), "n", "mean ± std", "95% CI", "best",
+                          "s/epoch")  # fmt: skip
+        for rank, summary in enumerate(summaries, start=1):
+            low, high = summary.interval
+            std = "" if math.isnan(summary.std) else f" ± {summary.std:.1%}"
+            table.add_row(
+                str(rank),
+                summary.config_key[:8],
+                *(value_text(summary.config.get(f)) for f in fields),
+                str(summary.n) if summary.n > 1 else "1 (unreplicated)",
+                f"{summary.mean:.1%}{std}",
+                "" if math.isnan(low) else f"{low:.1%}–{high:.1%}",
+                f"{summary.best:.1%}" + (" ! outlier?" if summary.likely_outlier else ""),
+                "" if summary.mean_epoch_seconds is None else f"{summary.mean_epoch_seconds:.2f}",
+                key=summary.config_key,
+            )
+        self.query_one("#summary", Static).update(
+            f"{len(summaries)} configuration(s) · {self.metric} validation accuracy, mean over seeds · "
+            f"{message.excluded.text}"
+        )
+        effect = self.query_one("#effect-table", Static)
+        if message.effects and self.effect_key:
+            effect.update(effects_table(message.effects, [self.effect_key], self.metric, message.excluded))
+        else:
+            effect.update("")
+
+    @on(StoreFailed)
+    def failed(self, message: StoreFailed) -> None:
+        self.notify(message.text, severity="error")
+
+    def action_metric(self) -> None:
+        self.metric = "final" if self.metric == "best" else "best"
+        self.load()
+
+    def action_effects(self) -> None:
+        index = EFFECT_KEYS.index(self.effect_key)
+        self.effect_key = EFFECT_KEYS[(index + 1) % len(EFFECT_KEYS)]
+        self.notify(f"effect table: {self.effect_key or 'hidden'}")
+        self.load()
+
+    def action_back(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,216 @@
+"""The Queue screen (start screen): a live table of runs, refreshed from the store off the UI thread."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kcnn_tui.messages import RunsLoaded, StoreFailed
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+STATE_STYLES = {"queued": "cyan", "running": "yellow", "done": "green", "failed": "red", "cancelled": "dim"}
+FILTERS = (None, "queued", "running", "done", "failed", "cancelled")
+COLUMNS = ("id", "state", "input", "k", "d", "channels", "seed", "progress", "val acc", "best", "elapsed", "eta")
+
+
+def _layers(value: Any) -> str:
+    if isinstance(value, list):
+        return str(value[0]) if len(set(value)) == 1 else ",".join(map(str, value))
+    return str(value)
+
+
+def _bar(done: int, total: int, width: int = 8) -> Text:
+    filled = round(width * done / total) if total else 0
+    return Text("█" * filled, style="green") + Text("░" * (width - filled), style="dim") + Text(f" {done}/{total}")
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    seconds = max(seconds, 0)
+    return f"{seconds / 60:.0f}m{seconds % 60:02.0f}s" if seconds >= 60 else f"{seconds:.0f}s"
+
+
+def run_cells(run: Any, now: float) -> list[Any]:
+    """The table cells of one run."""
+    config = run.config_dict
+    elapsed = eta = None
+    if run.state == "running" and run.started:
+        elapsed = now - run.started
+        if run.epochs_done:
+            eta = elapsed / run.epochs_done * (run.epochs_total - run.epochs_done)
+    elif run.train_seconds is not None:
+        elapsed = run.train_seconds
+    note = run.error_kind or ""
+    state = Text(run.state + (f" ({note})" if note and run.state == "failed" else ""), STATE_STYLES.get(run.state, ""))
+    return [
+        str(run.id),
+        state,
+        str(config.get("input_size", "")),
+        _layers(config.get("kernel_size")),
+        _layers(config.get("dilation")),
+        ",".join(map(str, config.get("channels", []))),
+        str(run.seed),
+        _bar(run.epochs_done, run.epochs_total),
+        "" if run.final_val_accuracy is None else f"{run.final_val_accuracy:.1%}",
+        "" if run.best_val_accuracy is None else f"{run.best_val_accuracy:.1%}",
+        _duration(elapsed),
+        _duration(eta),
+    ]
+
+
+class QueueScreen(Screen[None]):
+    """Every run in the store, newest first."""
+
+    BINDINGS = [
+        Binding("n", "new_experiment", "New"),
+        Binding("s", "sweep", "Sweep"),
+        Binding("enter", "open_run", "Open", show=False),
+        Binding("o", "open_run", "Open"),
+        Binding("c", "cancel", "Cancel"),
+        Binding("r", "retry", "Retry"),
+        Binding("p", "prioritize", "Prioritize"),
+        Binding("l", "leaderboard", "Leaderboard"),
+        Binding("w", "workers", "Workers"),
+        Binding("f", "filter", "Filter"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.state_filter: str | None = None
+        self.limit = 500
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("loading…", id="summary")
+        table: DataTable[Any] = DataTable(id="runs", cursor_type="row", zebra_stripes=True)
+        table.add_columns(*COLUMNS)
+        yield table
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_runs()
+        self.set_interval(self.app.refresh_seconds, self.refresh_runs)  # type: ignore[attr-defined]
+
+    def on_screen_resume(self) -> None:
+        self.refresh_runs()
+
+    @work(thread=True, exclusive=True, group="queue-refresh", exit_on_error=False)
+    def refresh_runs(self) -> None:
+        """Read the run list in a background thread."""
+        from kcnn.store import Store
+        from kcnn.worker_registry import live_workers
+
+        path = self.app.store_path  # type: ignore[attr-defined]
+        try:
+            with Store(path) as store:
+                states = [self.state_filter] if self.state_filter else None
+                runs, counts, now = store.list_runs(states, self.limit), store.count_by_state(), store.now()
+            self.post_message(RunsLoaded(runs, counts, len(live_workers(path)), now))
+        except Exception as error:
+            self.post_message(StoreFailed(f"Cannot read the store: {error}"))
+
+    @on(RunsLoaded)
+    def show_runs(self, message: RunsLoaded) -> None:
+        table = self.query_one("#runs", DataTable)
+        selected = self.selected_run()
+        table.clear()
+        for run in message.runs:
+            table.add_row(*run_cells(run, message.now), key=str(run.id))
+        if selected is not None and str(selected) in table.rows:
+            table.move_cursor(row=table.get_row_index(str(selected)))
+        parts = [f"{message.counts.get(state, 0)} {state}" for state in ("queued", "running", "done", "failed")]
+        shown = f" · showing {self.state_filter}" if self.state_filter else ""
+        self.query_one("#summary", Static).update(" · ".join(parts) + f" · workers alive: {message.workers}{shown}")
+
+    @on(StoreFailed)
+    def show_failure(self, message: StoreFailed) -> None:
+        self.notify(message.text, severity="error")
+
+    def selected_run(self) -> int | None:
+        """The id of the run under the cursor."""
+        table = self.query_one("#runs", DataTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return int(key) if key is not None else None
+
+    def _store_action(self, action: str, run_id: int, priority: int | None = None) -> None:
+        from kcnn.errors import KcnnError
+        from kcnn.store import Store
+
+        try:
+            with Store(self.app.store_path) as store:  # type: ignore[attr-defined]
+                if action == "cancel":
+                    store.cancel([run_id])
+                elif action == "retry":
+                    store.retry([run_id])
+                else:
+                    store.prioritize(run_id, priority or 0)
+        except KcnnError as error:
+            self.notify(str(error), severity="warning")
+            return
+        self.notify(f"run {run_id}: {action}" + (f" {priority}" if priority is not None else ""))
+        self.refresh_runs()
+
+    def action_cancel(self) -> None:
+        if (run_id := self.selected_run()) is not None:
+            self._store_action("cancel", run_id)
+
+    def action_retry(self) -> None:
+        if (run_id := self.selected_run()) is not None:
+            self._store_action("retry", run_id)
+
+    def action_prioritize(self) -> None:
+        run_id = self.selected_run()
+        if run_id is None:
+            return
+        from kcnn_tui.screens.confirm import PromptScreen
+
+        def apply(text: str | None) -> None:
+            if text is None:
+                return
+            try:
+                priority = int(text)
+            except ValueError:
+                self.notify(f"A priority is a whole number; got {text!r}.", severity="warning")
+                return
+            self._store_action("prioritize", run_id, priority)
+
+        self.app.push_screen(PromptScreen(f"Priority of run {run_id} (higher runs first):", "10"), apply)
+
+    def action_filter(self) -> None:
+        index = FILTERS.index(self.state_filter)
+        self.state_filter = FILTERS[(index + 1) % len(FILTERS)]
+        self.notify(f"showing {self.state_filter or 'all'} runs")
+        self.refresh_runs()
+
+    def action_open_run(self) -> None:
+        if (run_id := self.selected_run()) is not None:
+            from kcnn_tui.screens.run import RunScreen
+
+            self.app.push_screen(RunScreen(run_id))
+
+    def action_new_experiment(self) -> None:
+        from kcnn_tui.screens.experiment import ExperimentScreen
+
+        self.app.push_screen(ExperimentScreen())
+
+    def action_sweep(self) -> None:
+        from kcnn_tui.screens.sweep import SweepScreen
+
+        self.app.push_screen(SweepScreen())
+
+    def action_leaderboard(self) -> None:
+        from kcnn_tui.screens.leaderboard import LeaderboardScreen
+
+        self.app.push_screen(LeaderboardScreen())
+
+    def action_workers(self) -> None:
+        from kcnn_tui.screens.workers import WorkersScreen
+
+        self.app.push_screen(WorkersScreen())

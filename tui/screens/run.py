@@ -1,0 +1,76 @@
+"""The Run screen: summary, config, shape plan, epochs, curves, events and error of one run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kcnn_tui.messages import RunLoaded, StoreFailed
+from rich.console import Group
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+
+class RunScreen(Screen[None]):
+    """Everything about one run; refreshes while it trains."""
+
+    BINDINGS = [Binding("escape", "back", "Back")]
+
+    def __init__(self, run_id: int) -> None:
+        super().__init__()
+        self.run_id = run_id
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll():
+            yield Static("loading…", id="detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.load()
+        self.timer = self.set_interval(max(self.app.refresh_seconds * 2, 1.0), self.load)  # type: ignore[attr-defined]
+
+    @work(thread=True, exclusive=True, group="run", exit_on_error=False)
+    def load(self) -> None:
+        """Read the run in a background thread."""
+        from kcnn.store import Store
+
+        try:
+            with Store(self.app.store_path) as store:  # type: ignore[attr-defined]
+                self.post_message(RunLoaded(store.get_run(self.run_id), store.epochs(self.run_id),
+                                            store.events(self.run_id)))  # fmt: skip
+        except Exception as error:
+            self.post_message(StoreFailed(f"Cannot read run {self.run_id}: {error}"))
+
+    @on(RunLoaded)
+    def show(self, message: RunLoaded) -> None:
+        from kcnn.analysis import config_from_dict
+        from kcnn.curves import run_curves
+        from kcnn.report import config_table, kernel_footprint, plan_table
+        from kcnn.report_runs import epochs_table, events_table, run_summary_table
+
+        run = message.run
+        parts: list[Any] = [run_summary_table(run)]
+        if run.error_message:
+            parts.append(f"[red]error ({run.error_kind}):[/red] {run.error_message}")
+        config = config_from_dict(run.config_dict)
+        if config is not None:
+            classes = 10 if config.dataset.startswith("builtin:") else None
+            parts += [config_table(config), plan_table(config.plan(classes)),
+                      kernel_footprint(config.kernel_sizes[0], config.dilations[0])]  # fmt: skip
+        if message.epochs:
+            parts += [epochs_table(message.epochs), *run_curves(message.epochs)]
+        parts.append(events_table(message.events))
+        self.query_one("#detail", Static).update(Group(*parts))
+        if run.state not in ("running", "queued"):
+            self.timer.stop()  # a finished run no longer changes
+
+    @on(StoreFailed)
+    def failed(self, message: StoreFailed) -> None:
+        self.notify(message.text, severity="error")
+
+    def action_back(self) -> None:
+        self.dismiss(None)

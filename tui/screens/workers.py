@@ -1,0 +1,120 @@
+"""The Workers screen: start and stop local workers (they outlive the TUI), with their slots and runs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from typing import Any
+
+from kcnn_tui.messages import StoreFailed, WorkersLoaded
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+
+class WorkersScreen(Screen[None]):
+    """Live worker supervisors on this store."""
+
+    BINDINGS = [
+        Binding("a", "start_cpu", "Start CPU worker"),
+        Binding("g", "start_gpu", "Start GPU worker"),
+        Binding("x", "stop", "Stop selected"),
+        Binding("escape", "back", "Back"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="summary")
+        table: DataTable[Any] = DataTable(id="workers", cursor_type="row")
+        table.add_columns("pid", "slots", "mode", "up", "training")
+        yield table
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.load()
+        self.set_interval(self.app.refresh_seconds, self.load)  # type: ignore[attr-defined]
+
+    @work(thread=True, exclusive=True, group="workers", exit_on_error=False)
+    def load(self) -> None:
+        """Read the registry and the running runs in a background thread."""
+        from kcnn.store import Store
+        from kcnn.worker_registry import live_workers
+
+        try:
+            with Store(self.app.store_path) as store:  # type: ignore[attr-defined]
+                running = store.list_runs(["running"])
+            self.post_message(WorkersLoaded(live_workers(self.app.store_path), running))  # type: ignore[attr-defined]
+        except Exception as error:
+            self.post_message(StoreFailed(f"Cannot read the workers: {error}"))
+
+    @on(WorkersLoaded)
+    def show(self, message: WorkersLoaded) -> None:
+        table = self.query_one("#workers", DataTable)
+        table.clear()
+        for worker in message.workers:
+            runs = [r for r in message.running if r.worker_id and f":{worker.pid}:" in r.worker_id]
+            training = ", ".join(f"run {r.id} ({r.epochs_done}/{r.epochs_total})" for r in runs) or "idle"
+            up = time.time() - worker.started
+            table.add_row(
+                str(worker.pid),
+                ", ".join(worker.slots),
+                "until queue empty" if worker.once else "waits",
+                f"{up / 60:.0f} min" if up >= 60 else f"{up:.0f} s",
+                training,
+                key=str(worker.pid),
+            )
+        self.query_one("#summary", Static).update(
+            f"{len(message.workers)} worker(s) alive · {len(message.running)} run(s) training · "
+            "a: start CPU worker · g: start GPU worker · x: stop the selected one"
+        )
+
+    @on(StoreFailed)
+    def failed(self, message: StoreFailed) -> None:
+        self.notify(message.text, severity="error")
+
+    def _start(self, arguments: list[str]) -> None:
+        process = self.app.start_worker(arguments)  # type: ignore[attr-defined]
+        self.notify(f"started worker pid {process.pid}: kcnn worker {' '.join(arguments)}")
+        self.load()
+
+    def action_start_cpu(self) -> None:
+        from kcnn_tui.screens.confirm import PromptScreen
+
+        def start(text: str | None) -> None:
+            if text is None:
+                return
+            if not text.strip().isdigit() or int(text) < 1:
+                self.notify(f"Jobs is a whole number of at least 1; got {text!r}.", severity="warning")
+                return
+            self._start(["--jobs", text.strip()])
+
+        self.app.push_screen(PromptScreen("CPU jobs (child processes; cores are split among them):", "2"), start)
+
+    def action_start_gpu(self) -> None:
+        from kcnn_tui.screens.confirm import PromptScreen
+
+        def start(text: str | None) -> None:
+            if not text:
+                return
+            gpus, _, per_gpu = text.partition("x")
+            self._start(["--gpus", gpus.strip(), "--per-gpu", per_gpu.strip() or "1"])
+
+        self.app.push_screen(PromptScreen("GPUs and runs per GPU, e.g. `0,1 x 2`:", "0 x 1"), start)
+
+    def action_stop(self) -> None:
+        table = self.query_one("#workers", DataTable)
+        if not table.row_count:
+            return
+        pid = int(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value or 0)
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            self.notify(f"worker {pid} has already exited")
+            return
+        self.notify(f"stopping worker {pid}: its runs go back to the queue at their last checkpoint")
+
+    def action_back(self) -> None:
+        self.dismiss(None)
