@@ -82,13 +82,15 @@ class QueueScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.state_filter: str | None = None
-        self.limit = 500
+        self.limit = 200
+        self.shown: dict[str, tuple[str, ...]] = {}
+        self.column_keys: list[Any] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("loading…", id="summary")
         table: DataTable[Any] = DataTable(id="runs", cursor_type="row", zebra_stripes=True)
-        table.add_columns(*COLUMNS)
+        self.column_keys = list(table.add_columns(*COLUMNS))
         yield table
         yield Footer()
 
@@ -116,16 +118,30 @@ class QueueScreen(Screen[None]):
 
     @on(RunsLoaded)
     def show_runs(self, message: RunsLoaded) -> None:
+        """Update the table: only the cells that changed, or every row when runs were added or removed."""
         table = self.query_one("#runs", DataTable)
-        selected = self.selected_run()
-        table.clear()
-        for run in message.runs:
-            table.add_row(*run_cells(run, message.now), key=str(run.id))
-        if selected is not None and str(selected) in table.rows:
-            table.move_cursor(row=table.get_row_index(str(selected)))
+        rows = {str(run.id): run_cells(run, message.now) for run in message.runs}
+        plain = {key: tuple(str(cell) for cell in cells) for key, cells in rows.items()}
+        if list(plain) != list(self.shown):
+            selected = self.selected_run()
+            table.clear()
+            for key, cells in rows.items():
+                table.add_row(*cells, key=key)
+            if selected is not None and str(selected) in table.rows:
+                table.move_cursor(row=table.get_row_index(str(selected)))
+        else:
+            for key, texts in plain.items():
+                for column, (old, new) in enumerate(zip(self.shown[key], texts, strict=True)):
+                    if old != new:
+                        table.update_cell(key, self.column_keys[column], rows[key][column])
+        self.shown = plain
         parts = [f"{message.counts.get(state, 0)} {state}" for state in ("queued", "running", "done", "failed")]
         shown = f" · showing {self.state_filter}" if self.state_filter else ""
-        self.query_one("#summary", Static).update(" · ".join(parts) + f" · workers alive: {message.workers}{shown}")
+        total = sum(message.counts.values())
+        more = f" · newest {len(rows)} of {total}" if len(rows) < total and not self.state_filter else ""
+        self.query_one("#summary", Static).update(
+            " · ".join(parts) + f" · workers alive: {message.workers}{shown}{more}"
+        )
 
     @on(StoreFailed)
     def show_failure(self, message: StoreFailed) -> None:
