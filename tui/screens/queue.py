@@ -14,7 +14,9 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 STATE_STYLES = {"queued": "cyan", "running": "yellow", "done": "green", "failed": "red", "cancelled": "dim"}
 FILTERS = (None, "queued", "running", "done", "failed", "cancelled")
-COLUMNS = ("id", "state", "input", "k", "d", "channels", "seed", "progress", "val acc", "best", "elapsed", "eta")
+#: Fixed widths: the layout does not jump as values change, and is the same at every refresh.
+COLUMNS = {"id": 5, "state": 18, "input": 5, "k": 3, "d": 3, "channels": 9, "seed": 5, "progress": 14,
+           "val acc": 7, "best": 6, "elapsed": 7, "eta": 6}  # fmt: skip
 
 
 def _layers(value: Any) -> str:
@@ -90,7 +92,7 @@ class QueueScreen(Screen[None]):
         yield Header()
         yield Static("loading…", id="summary")
         table: DataTable[Any] = DataTable(id="runs", cursor_type="row", zebra_stripes=True)
-        self.column_keys = list(table.add_columns(*COLUMNS))
+        self.column_keys = [table.add_column(name, width=width) for name, width in COLUMNS.items()]
         yield table
         yield Footer()
 
