@@ -10,6 +10,12 @@ from kcnn.config import ExperimentConfig
 if TYPE_CHECKING:
     import keras
 
+#: Layout of the conv/pool stack. Keras 3's torch backend re-lays a channels-last tensor out to NCHW
+#: and back around every conv and pooling call (and CPU max pooling then takes a slow path); in
+#: channels-first the stack runs in torch's own layout, with a single transpose of each input batch.
+#: The model still takes ``(height, width, channels)`` images.
+CONV_DATA_FORMAT = "channels_first"
+
 
 def build_model(
     config: ExperimentConfig,
@@ -38,6 +44,8 @@ def build_model(
     layers = keras.layers
     inputs = keras.Input(shape=input_shape, name="image")
     x = layers.Rescaling(1.0 / 255.0, name="rescale", dtype=precision)(inputs)
+    if CONV_DATA_FORMAT == "channels_first":
+        x = layers.Permute((3, 1, 2), name="to_channels_first", dtype=precision)(x)
     blocks = zip(config.channels, config.kernel_sizes, config.dilations, config.strides, strict=True)
     for index, (filters, kernel, dilation, stride) in enumerate(blocks, start=1):
         x = layers.Conv2D(
@@ -47,11 +55,14 @@ def build_model(
             padding=config.padding,
             dilation_rate=dilation,
             activation=config.activation,
+            data_format=CONV_DATA_FORMAT,
             name=f"conv{index}",
             dtype=precision,
         )(x)
         if config.pool_size > 1:
-            x = layers.MaxPooling2D(config.pool_size, name=f"pool{index}", dtype=precision)(x)
+            x = layers.MaxPooling2D(
+                config.pool_size, data_format=CONV_DATA_FORMAT, name=f"pool{index}", dtype=precision
+            )(x)
     x = layers.Flatten(name="flatten", dtype=precision)(x)
     x = layers.Dense(config.dense_units, activation=config.activation, name="dense", dtype=precision)(x)
     outputs = layers.Dense(num_classes, activation="softmax", name="output", dtype="float32")(x)

@@ -5,7 +5,7 @@ import pytest
 
 from kcnn.config import ExperimentConfig
 from kcnn.errors import ConfigError
-from kcnn.model import build_model
+from kcnn.model import CONV_DATA_FORMAT, build_model
 
 
 def _random_valid_configs(count: int, seed: int):
@@ -38,7 +38,10 @@ def test_model_shapes_and_params_equal_the_plan(config):
     model = build_model(config, (config.input_size, config.input_size, config.in_channels), classes)
     plan = config.plan(classes)
     for layer in plan.layers:
-        assert tuple(model.get_layer(layer.name).output.shape[1:]) == layer.output_shape, layer.name
+        shape = tuple(model.get_layer(layer.name).output.shape[1:])
+        if layer.kind in ("conv", "pool") and CONV_DATA_FORMAT == "channels_first":
+            shape = (shape[1], shape[2], shape[0])  # (C, H, W) → (H, W, C), the plan's order
+        assert shape == layer.output_shape, layer.name
     assert model.count_params() == plan.params
 
 
@@ -60,3 +63,14 @@ def test_mixed_precision_keeps_float32_output():
     model = build_model(config, (16, 16, 3), 3, precision="mixed_bfloat16")
     assert model.get_layer("conv1").compute_dtype == "bfloat16"
     assert model.get_layer("output").compute_dtype == "float32"
+
+
+def test_model_saves_and_loads_with_the_same_predictions(tmp_path):
+    import keras
+
+    config = ExperimentConfig(input_size=20, channels=(3, 4), kernel_size=2, dilation=(2, 1))
+    model = build_model(config, (20, 20, 3), 5)
+    images = np.random.default_rng(0).integers(0, 256, size=(4, 20, 20, 3)).astype(np.uint8)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert np.allclose(model.predict(images, verbose=0), loaded.predict(images, verbose=0), atol=1e-6)
