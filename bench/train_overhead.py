@@ -85,10 +85,11 @@ def main() -> None:
         times: dict[str, list[float]] = {"kcnn": [], "torch NCHW": [], "torch channels-last": []}
         accuracy: dict[str, float] = {}
         for _ in range(repeats):  # interleaved
-            for name, run in (("kcnn", lambda: kcnn_seconds(size, data)),
-                              ("torch NCHW", lambda: torch_seconds(size, data, False)),
-                              ("torch channels-last", lambda: torch_seconds(size, data, True))):  # fmt: skip
-                seconds, accuracy[name] = run()
+            for name in times:
+                if name == "kcnn":
+                    seconds, accuracy[name] = kcnn_seconds(size, data)
+                else:
+                    seconds, accuracy[name] = torch_seconds(size, data, channels_last=name.endswith("last"))
                 times[name].append(seconds)
         medians = {name: statistics.median(values) for name, values in times.items()}
         best = min(medians["torch NCHW"], medians["torch channels-last"])
