@@ -37,3 +37,15 @@ def test_no_module_of_kcnn_imports_textual():
     modules = _modules_after("import importlib\n" + "".join(f"importlib.import_module({n!r})\n" for n in names))
     assert set(names) <= modules
     assert "textual" not in {name.split(".")[0] for name in modules}
+
+
+def test_kcnn_runs_and_reports_import_neither_keras_nor_torch(tmp_path):
+    store = str(tmp_path / "store")
+    modules = _modules_after(
+        "import contextlib, io\nfrom kcnn.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+        f"    assert main(['runs', '--store', {store!r}]) == 0\n"
+        f"    main(['leaderboard', '--store', {store!r}])\n"
+        f"    assert main(['export', '--store', {store!r}]) == 0\n"
+    )
+    assert not {name for name in modules if name.split(".")[0] in HEAVY}
