@@ -163,7 +163,7 @@ def field_name(name: str) -> str:
 
 def value_text(value: Any) -> str:
     """A config value as users type it: per-layer lists collapse when equal (``[2, 2]`` → ``2``)."""
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return str(value[0]) if len(set(value)) == 1 else ",".join(map(str, value))
     return str(value)
 
@@ -243,10 +243,11 @@ def effects(points: Iterable[RunPoint], by: Sequence[str], metric: str = "best")
     for point in points:
         key = tuple(value_text(point.config.get(name)) for name in by)
         cells.setdefault(key, EffectCell(key)).values.append(point.metric(metric))
-    return sorted(cells.values(), key=lambda cell: tuple(_sort_key(v) for v in cell.key))
+    return sorted(cells.values(), key=lambda cell: tuple(natural_key(v) for v in cell.key))
 
 
-def _sort_key(text: str) -> tuple[int, float, str]:
+def natural_key(text: str) -> tuple[int, float, str]:
+    """Sort key for value texts: numbers by value (``2`` before ``10``), then the rest by name."""
     try:
         return (0, float(text.split(",")[0]), text)
     except ValueError:

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from kcnn import stats
-from kcnn.analysis import Comparison, ConfigSummary, EffectCell, Excluded, value_text, varying_fields
+from kcnn.analysis import Comparison, ConfigSummary, EffectCell, Excluded, natural_key, value_text, varying_fields
 
 SHORT = {"kernel_size": "k", "dilation": "d", "input_size": "input", "channels": "ch", "batch_size": "batch",
          "learning_rate": "lr", "stride": "s", "pool_size": "pool", "dense_units": "dense"}  # fmt: skip
@@ -76,8 +76,8 @@ def effects_table(cells: Sequence[EffectCell], by: Sequence[str], metric: str, e
                 style="bold green" if center == top else None,
             )
         return table
-    rows = sorted({c.key[0] for c in cells}, key=_natural)
-    columns = sorted({c.key[1] for c in cells}, key=_natural)
+    rows = sorted({c.key[0] for c in cells}, key=natural_key)
+    columns = sorted({c.key[1] for c in cells}, key=natural_key)
     lookup = {c.key: c for c in cells}
     table = Table(
         title=f"Effect of {by[0]} × {by[1]}",
@@ -98,13 +98,6 @@ def effects_table(cells: Sequence[EffectCell], by: Sequence[str], metric: str, e
                 cells_text.append(f"{_pm(stats.mean(found.values), stats.sample_std(found.values))} ({found.n})")
         table.add_row(escape(row), *cells_text)
     return table
-
-
-def _natural(text: str) -> tuple[int, float, str]:
-    try:
-        return (0, float(text.split(",")[0]), text)
-    except ValueError:
-        return (1, 0.0, text)
 
 
 def comparison_table(comparison: Comparison, metric: str) -> Table:

@@ -9,15 +9,10 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
+from kcnn.analysis import value_text
 from kcnn.store import RunRecord
 
 STATE_STYLES = {"queued": "cyan", "running": "yellow", "done": "green", "failed": "red", "cancelled": "dim"}
-
-
-def _layers(value: Any) -> str:
-    if isinstance(value, list):
-        return str(value[0]) if len(set(value)) == 1 else ",".join(map(str, value))
-    return str(value)
 
 
 def _percent(value: float | None) -> str:
@@ -51,8 +46,8 @@ def runs_table(runs: Sequence[RunRecord], counts: Mapping[str, int], now: float 
             str(run.id),
             f"[{STATE_STYLES.get(run.state, '')}]{run.state}[/]",
             str(config.get("input_size", "")),
-            _layers(config.get("kernel_size")),
-            _layers(config.get("dilation")),
+            value_text(config.get("kernel_size")),
+            value_text(config.get("dilation")),
             ",".join(map(str, config.get("channels", []))),
             str(run.seed),
             f"{run.epochs_done}/{run.epochs_total}",

@@ -44,10 +44,12 @@ def test_leaderboard_groups_by_config_and_sorts_by_mean():
 
 
 def test_outlier_flag_and_unreplicated():
-    summaries = {s.config["kernel_size"][0]: s for s in leaderboard(load_points(_rows(SPEC)))}
-    assert summaries[3].likely_outlier  # 0.73 vs 0.60, 0.61
-    assert not summaries[2].likely_outlier or summaries[2].config["dilation"] == [2, 1]
-    single = summaries[4].to_dict()
+    summaries = {(s.config["kernel_size"][0], tuple(s.config["dilation"])): s
+                 for s in leaderboard(load_points(_rows(SPEC)))}  # fmt: skip
+    assert summaries[(3, (1, 1))].likely_outlier  # 0.73 vs 0.60, 0.61
+    assert not summaries[(2, (2, 2))].likely_outlier  # 0.70, 0.72, 0.74: an even spread
+    assert not summaries[(2, (2, 1))].likely_outlier  # n = 2: too few runs to call an outlier
+    single = summaries[(4, (1, 1))].to_dict()
     assert single["unreplicated"] and single["std"] is None and single["ci95_low"] is None
     json.dumps(single)
 

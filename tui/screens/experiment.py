@@ -119,7 +119,9 @@ class ExperimentScreen(Screen[None]):
             reason.update(f"✗ {text}")
             submit.disabled = True
             return None
-        plan = config.plan(10 if config.dataset.startswith("builtin:") else None)
+        from kcnn.data import builtin_class_count
+
+        plan = config.plan(builtin_class_count(config.dataset))
         reason.update("")
         shape.update(
             Group(

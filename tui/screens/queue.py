@@ -12,17 +12,13 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-STATE_STYLES = {"queued": "cyan", "running": "yellow", "done": "green", "failed": "red", "cancelled": "dim"}
+from kcnn.analysis import value_text
+from kcnn.report_runs import STATE_STYLES
+
 FILTERS = (None, "queued", "running", "done", "failed", "cancelled")
 #: Fixed widths: the layout does not jump as values change, and is the same at every refresh.
 COLUMNS = {"id": 5, "state": 18, "input": 5, "k": 3, "d": 3, "channels": 9, "seed": 5, "progress": 14,
            "val acc": 7, "best": 6, "elapsed": 7, "eta": 6}  # fmt: skip
-
-
-def _layers(value: Any) -> str:
-    if isinstance(value, list):
-        return str(value[0]) if len(set(value)) == 1 else ",".join(map(str, value))
-    return str(value)
 
 
 def _bar(done: int, total: int, width: int = 8) -> Text:
@@ -53,8 +49,8 @@ def run_cells(run: Any, now: float) -> list[Any]:
         str(run.id),
         state,
         str(config.get("input_size", "")),
-        _layers(config.get("kernel_size")),
-        _layers(config.get("dilation")),
+        value_text(config.get("kernel_size")),
+        value_text(config.get("dilation")),
         ",".join(map(str, config.get("channels", []))),
         str(run.seed),
         _bar(run.epochs_done, run.epochs_total),

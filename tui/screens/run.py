@@ -58,7 +58,9 @@ class RunScreen(Screen[None]):
             parts.append(f"[red]error ({run.error_kind}):[/red] {run.error_message}")
         config = config_from_dict(run.config_dict)
         if config is not None:
-            classes = 10 if config.dataset.startswith("builtin:") else None
+            from kcnn.data import builtin_class_count
+
+            classes = builtin_class_count(config.dataset)
             parts += [config_table(config), plan_table(config.plan(classes)),
                       kernel_footprint(config.kernel_sizes[0], config.dilations[0])]  # fmt: skip
         if message.epochs:

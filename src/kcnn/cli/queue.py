@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from kcnn.analysis import value_text
 from kcnn.cli.common import add_store_option, open_store, run_ids
 from kcnn.cli.options import add_config_flags, flagify, grid_from_args
 from kcnn.errors import ConfigError, KcnnError
@@ -85,10 +86,6 @@ def run_add(args: argparse.Namespace) -> int:
         priority=args.priority,
         max_attempts=args.max_attempts,
     )
-    if not spec.grid:
-        spec = SweepSpec(
-            grid={"seed": [0]}, repeats=args.repeats, priority=args.priority, max_attempts=args.max_attempts
-        )
     return _queue(args, spec)
 
 
@@ -138,12 +135,6 @@ def _id_list(ids: list[int], limit: int = 20) -> str:
     return shown + (f", … ({len(ids)} in all)" if len(ids) > limit else "")
 
 
-def _short(value: Any) -> str:
-    if isinstance(value, tuple):
-        return str(value[0]) if len(set(value)) == 1 else ",".join(map(str, value))
-    return str(value)
-
-
 def _plan_table(
     expansion: Expansion, title: str, ids: list[int] | None = None, existing: set[int] | None = None
 ) -> Table:
@@ -158,8 +149,8 @@ def _plan_table(
         table.add_row(
             label,
             str(config.input_size),
-            _short(config.kernel_size),
-            _short(config.dilation),
+            value_text(config.kernel_size),
+            value_text(config.dilation),
             ",".join(map(str, config.channels)),
             str(config.batch_size),
             str(config.epochs),
@@ -178,7 +169,7 @@ def _invalid_table(expansion: Expansion) -> Table:
     table.add_column("values")
     table.add_column("reason")
     for item in expansion.invalid:
-        values = " ".join(f"{name}={_short(value)}" for name, value in item.values.items())
+        values = " ".join(f"{name}={value_text(value)}" for name, value in item.values.items())
         table.add_row(escape(values), escape(flagify(item.reason)))
     return table
 

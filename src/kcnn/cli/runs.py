@@ -59,8 +59,8 @@ def run_runs(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     """Print one run in detail."""
-    from kcnn.config import ExperimentConfig
-    from kcnn.errors import ConfigError
+    from kcnn.analysis import config_from_dict
+    from kcnn.data import builtin_class_count
     from kcnn.report import config_table, plan_table
     from kcnn.report_runs import epochs_table, events_table, run_summary_table
 
@@ -73,12 +73,11 @@ def run_show(args: argparse.Namespace) -> int:
         print(json.dumps({**run.to_dict(), "epochs": epochs, "events": events}, indent=2))
         return 0
     parts: list[Any] = [run_summary_table(run)]
-    try:
-        config = ExperimentConfig.from_json(run.config)
-        classes = 10 if config.dataset in ("builtin:shapes", "shapes") else None
-        parts += [config_table(config), plan_table(config.plan(classes))]
-    except ConfigError as error:
-        parts.append(f"[red]config no longer validates:[/] {error}")
+    config = config_from_dict(run.config_dict)
+    if config is None:
+        parts.append("[red]this run's config no longer validates with this version of kcnn[/]")
+    else:
+        parts += [config_table(config), plan_table(config.plan(builtin_class_count(config.dataset)))]
     if epochs:
         from kcnn.curves import run_curves
 

@@ -52,7 +52,9 @@ def register(commands: Any) -> None:
 def run_plan(args: argparse.Namespace) -> int:
     """Print the shape plan of the config the flags describe."""
     config = config_from_args(args)
-    classes = args.classes if args.classes is not None else _dataset_classes(config.dataset)
+    from kcnn.data import builtin_class_count
+
+    classes = args.classes if args.classes is not None else builtin_class_count(config.dataset)
     plan = config.plan(classes)
     if args.json:
         print(json.dumps({"config": config.to_dict(), "plan": plan.to_dict()}, indent=2))
@@ -63,12 +65,6 @@ def run_plan(args: argparse.Namespace) -> int:
 
     console.print(kernel_footprint(config.kernel_sizes[0], config.dilations[0]))
     return 0
-
-
-def _dataset_classes(dataset: str) -> int | None:
-    from kcnn.data.builtin import CLASSES
-
-    return len(CLASSES) if dataset in ("builtin:shapes", "shapes") else None
 
 
 def run_train(args: argparse.Namespace) -> int:

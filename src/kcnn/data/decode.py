@@ -8,6 +8,7 @@ to 8 bits. Truncated files are errors: nothing is ever padded silently.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,7 +30,7 @@ class Probe:
 
     @property
     def is_grayscale(self) -> bool:
-        """Whether the file has no colour (L, LA, 1, I, I;16, F, or a palette of greys is not checked)."""
+        """Whether the file has no colour channels (modes 1, L, LA, I, I;16 and F; palettes count as colour)."""
         return self.mode in ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
 
 
@@ -45,8 +46,6 @@ def probe(path: str) -> Probe:
 
 
 def _reason(path: str, error: Exception) -> str:
-    import os
-
     if os.path.getsize(path) == 0:
         return "empty file (0 bytes)"
     text = str(error)
@@ -103,12 +102,3 @@ def load_pixels(path: str, size: int, color_mode: str, policy: str) -> np.ndarra
         converted = to_mode(image, color_mode)
     pixels = np.asarray(fit(converted, size, policy), dtype=np.uint8)
     return pixels.reshape(size, size, 1 if color_mode == "grayscale" else 3)
-
-
-def load_many(paths: list[str], size: int, color_mode: str, policy: str) -> np.ndarray:
-    """`load_pixels` for each path, stacked (used in worker processes)."""
-    channels = 1 if color_mode == "grayscale" else 3
-    out = np.empty((len(paths), size, size, channels), dtype=np.uint8)
-    for index, path in enumerate(paths):
-        out[index] = load_pixels(path, size, color_mode, policy)
-    return out

@@ -76,10 +76,12 @@ def load_folder(path: str, size: int, color_mode: str = "auto", policy: str = "s
         BadFilesError: If files cannot be decoded and `skip_bad` is False.
     """
     scan = scan_folder(path)
-    mode = majority_mode(scan) if color_mode == "auto" else color_mode
-    cache_file = cache_path(cache_key(scan.fingerprint(), size, mode, policy))
+    # Keyed by the requested mode: with `auto`, the headers are read for the majority vote only when
+    # the cache misses (the resolved mode is stored in the cache).
+    cache_file = cache_path(cache_key(scan.fingerprint(), size, color_mode, policy))
     cached = read_cache(cache_file)
     if cached is None:
+        mode = majority_mode(scan) if color_mode == "auto" else color_mode
         cached = _build(scan, size, mode, policy)
         write_cache(cache_file, cached)
     if cached.skipped and not skip_bad:

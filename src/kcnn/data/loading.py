@@ -43,6 +43,11 @@ def is_builtin(spec: str) -> bool:
     return spec.startswith(BUILTIN_PREFIX)
 
 
+def builtin_class_count(spec: str) -> int | None:
+    """Classes of a built-in dataset (known without loading it); `None` for a folder."""
+    return len(builtin.CLASSES) if spec == BUILTIN_PREFIX + "shapes" else None
+
+
 def check_dataset(spec: str) -> None:
     """Check that a dataset can be found, without decoding it (cheap: fit for queue time).
 
@@ -81,7 +86,7 @@ def load_dataset(
     if is_builtin(spec):
         check_dataset(spec)
         mode = "rgb" if color_mode == "auto" else color_mode
-        images, labels = _resized_shapes(input_size, mode, resize)
+        images, labels = _resized_shapes(input_size, mode)  # square images: every resize policy agrees
         return ImageSet(images=images, labels=labels, class_names=tuple(builtin.CLASSES), color_mode=mode)
     from kcnn.data.imagefolder import load_folder
 
@@ -102,7 +107,7 @@ def _rendered_shapes() -> tuple[np.ndarray, np.ndarray]:
 
 
 @functools.lru_cache(maxsize=8)
-def _resized_shapes(input_size: int, color_mode: str, resize: str) -> tuple[np.ndarray, np.ndarray]:
+def _resized_shapes(input_size: int, color_mode: str) -> tuple[np.ndarray, np.ndarray]:
     images, labels = _rendered_shapes()
     resized = resize_images(images, input_size, color_mode)
     resized.flags.writeable = False
@@ -115,11 +120,10 @@ def resize_images(images: np.ndarray, size: int, color_mode: str) -> np.ndarray:
     Returns:
         uint8 ``(N, size, size, 1 or 3)``.
     """
-    mode = "L" if color_mode == "grayscale" else "RGB"
-    out = np.empty((len(images), size, size, 1 if mode == "L" else 3), dtype=np.uint8)
+    from kcnn.data.decode import fit, to_mode
+
+    out = np.empty((len(images), size, size, 1 if color_mode == "grayscale" else 3), dtype=np.uint8)
     for index, pixels in enumerate(images):
-        image = Image.fromarray(pixels, "RGB").convert(mode)
-        if image.size != (size, size):
-            image = image.resize((size, size), Image.Resampling.BILINEAR)
-        out[index] = np.asarray(image).reshape(size, size, -1)
+        image = to_mode(Image.fromarray(pixels, "RGB"), color_mode)
+        out[index] = np.asarray(fit(image, size, "stretch")).reshape(size, size, -1)
     return out

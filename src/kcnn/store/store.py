@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sqlite3
 import time
@@ -88,8 +89,6 @@ class RunRecord:
     @property
     def config_dict(self) -> dict[str, Any]:
         """The config as stored (not re-validated)."""
-        import json
-
         data: dict[str, Any] = json.loads(self.config)
         return data
 
