@@ -152,6 +152,7 @@ def train(
     from kcnn.backend import import_keras
     from kcnn.callbacks import EpochRecorder
     from kcnn.model import build_model
+    from kcnn.torch_loop import choose_forward, fit_torch
 
     keras = import_keras()
     keras.utils.set_random_seed(config.seed + initial_epoch)
@@ -163,18 +164,33 @@ def train(
             model = keras.saving.load_model(resume_from)
         else:
             model = build_model(config, x_train.shape[1:], data.num_classes, precision)
+        forward = choose_forward(model, keras.__version__)
         start = time.perf_counter()
-        model.fit(
-            x_train,
-            y_train,
-            batch_size=config.batch_size,
-            epochs=config.epochs,
-            initial_epoch=initial_epoch,
-            validation_data=(x_val, y_val),
-            shuffle=True,
-            verbose=0,
-            callbacks=[*extra_callbacks, recorder],
-        )
+        if forward is not None:
+            fit_torch(
+                model,
+                forward,
+                (x_train, y_train),
+                (x_val, y_val),
+                batch_size=config.batch_size,
+                epochs=config.epochs,
+                initial_epoch=initial_epoch,
+                seed=config.seed,
+                device=resolved,
+                callbacks=[*extra_callbacks, recorder],
+            )
+        else:
+            model.fit(
+                x_train,
+                y_train,
+                batch_size=config.batch_size,
+                epochs=config.epochs,
+                initial_epoch=initial_epoch,
+                validation_data=(x_val, y_val),
+                shuffle=True,
+                verbose=0,
+                callbacks=[*extra_callbacks, recorder],
+            )
         seconds = time.perf_counter() - start
     if recorder.diverged_at is not None:
         raise DivergedError(
