@@ -10,6 +10,7 @@ from rich.text import Text
 
 from kcnn.config import ExperimentConfig
 from kcnn.geometry import ShapePlan
+from kcnn.throughput import describe_throughput
 
 if TYPE_CHECKING:
     from kcnn.training import RunResult
@@ -133,6 +134,9 @@ def result_table(result: RunResult) -> Table:
     table.add_row("images / s", f"{result.images_per_second:,.0f}")
     table.add_row("params", f"{result.params:,}")
     table.add_row("GFLOPs / image", f"{result.flops_per_image / 1e9:.4f}")
+    table.add_row(
+        "training FLOP/s", describe_throughput(result.flops_per_second, result.peak_flops, result.device_name)
+    )
     table.add_row("images (train / val)", f"{result.num_train} / {result.num_val}")
-    table.add_row("device", f"{result.device} · {result.precision}")
+    table.add_row("device", f"{result.device} ({result.device_name}) · {result.precision} · {result.loop} loop")
     return table

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from kcnn.analysis import value_text
 from kcnn.store import RunRecord
+from kcnn.throughput import describe_throughput
 
 STATE_STYLES = {"queued": "cyan", "running": "yellow", "done": "green", "failed": "red", "cancelled": "dim"}
 
@@ -79,7 +80,9 @@ def run_summary_table(run: RunRecord) -> Table:
     if run.images_per_second is not None:
         table.add_row("images / s", f"{run.images_per_second:,.0f}")
     if run.flops_per_image is not None:
-        table.add_row("FLOPs / image", f"{run.flops_per_image:,}")
+        table.add_row("FLOPs / image", f"{run.flops_per_image:,} (forward)")
+    if run.flops_per_second is not None:
+        table.add_row("training FLOP/s", describe_throughput(run.flops_per_second, run.peak_flops, run.device_name))
     if run.params is not None:
         table.add_row("params", f"{run.params:,}")
     table.add_row("attempt", f"{run.attempt} (crashes {run.retries} of {run.max_attempts} allowed)")
@@ -87,7 +90,10 @@ def run_summary_table(run: RunRecord) -> Table:
     if run.worker_id:
         table.add_row("worker", escape(run.worker_id))
     if run.device:
-        table.add_row("device", run.device)
+        table.add_row(
+            "device",
+            " · ".join(filter(None, (run.device, run.device_name, run.train_loop and f"{run.train_loop} loop"))),
+        )
     if run.error_kind:
         table.add_row("error", f"[red]{run.error_kind}[/]: {escape((run.error_message or '').splitlines()[0])}")
     table.add_row("config_key", run.config_key)

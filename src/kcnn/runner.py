@@ -154,8 +154,7 @@ def execute_claim(
         if last_model:
             model_name = MODEL_PATTERN.format(attempt=claim.attempt)
             atomic_write(folder / model_name, lambda temporary: last_model[0].save(temporary))
-        summary = {"params": result.params, "flops_per_image": result.flops_per_image, "device": result.device}
-        store.finish(claim, summary, model=model_name)
+        store.finish(claim, result.summary, model=model_name)
         if last_model:  # the final model holds the same weights; keep one copy
             for checkpoint in folder.glob("checkpoint-*.keras"):
                 checkpoint.unlink(missing_ok=True)

@@ -304,6 +304,8 @@ def fit_torch(
             totals.count += len(batch)
             for callback in callbacks:
                 callback.on_train_batch_end(step)
+        if device.startswith("cuda"):
+            torch.cuda.synchronize(device)  # the epoch's training time must include its queued GPU work
         logs = totals.logs()
         for callback in callbacks:
             callback.on_test_begin()

@@ -13,6 +13,7 @@ from kcnn.config import ExperimentConfig
 from kcnn.data import ImageSet, Split, load_dataset, stratified_split
 from kcnn.devices import check_precision, resolve_device
 from kcnn.errors import TrainingError
+from kcnn.throughput import device_name, peak_flops, training_flops_per_second
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -54,6 +55,12 @@ class RunResult:
     """Class names, in label order."""
     skipped_files: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     """Unreadable files left out with ``skip_bad``, and why."""
+    loop: str = "fit"
+    """What trained it: ``torch`` (kcnn's torch-native loop) or ``fit`` (Keras' own)."""
+    device_name: str = "CPU"
+    """The device's model, e.g. ``NVIDIA H200``."""
+    peak_flops: float | None = None
+    """The device's peak FLOP/s at the run's precision, when known."""
 
     @property
     def best_val_accuracy(self) -> float:
@@ -71,6 +78,23 @@ class RunResult:
         rates = sorted(record.images_per_second for record in self.history)
         return rates[len(rates) // 2]
 
+    @property
+    def flops_per_second(self) -> float | None:
+        """Achieved training FLOP/s (3× forward FLOPs per image × images per second)."""
+        return training_flops_per_second(self.flops_per_image, self.images_per_second)
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """The model and device facts the store keeps with the run."""
+        return {
+            "params": self.params,
+            "flops_per_image": self.flops_per_image,
+            "device": self.device,
+            "device_name": self.device_name,
+            "peak_flops": self.peak_flops,
+            "train_loop": self.loop,
+        }
+
     def to_dict(self) -> dict[str, Any]:
         """The result as a JSON-ready dict."""
         return {
@@ -82,7 +106,11 @@ class RunResult:
             "params": self.params,
             "flops_per_image": self.flops_per_image,
             "images_per_second": self.images_per_second,
+            "flops_per_second": self.flops_per_second,
+            "peak_flops": self.peak_flops,
             "device": self.device,
+            "device_name": self.device_name,
+            "train_loop": self.loop,
             "precision": self.precision,
             "num_train": self.num_train,
             "num_val": self.num_val,
@@ -210,4 +238,7 @@ def train(
         num_val=len(x_val),
         class_names=data.class_names,
         skipped_files=data.skipped,
+        loop="fit" if forward is None else "torch",
+        device_name=device_name(resolved),
+        peak_flops=peak_flops(device_name(resolved), precision),
     )

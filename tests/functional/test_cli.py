@@ -65,7 +65,7 @@ def test_plan_table_lists_layers(capsys):
     assert "conv1" in out and "87×87×16" in out and "linear_size" in out
 
 
-def test_train_json_end_to_end_in_a_subprocess():
+def test_train_json_end_to_end_in_a_subprocess(store_path):
     argv = [
         "train",
         "--input-size",
@@ -94,13 +94,19 @@ def test_train_json_end_to_end_in_a_subprocess():
     assert {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"} <= set(data["history"][0])
     assert 0 <= data["final_val_accuracy"] <= data["best_val_accuracy"] <= 1
     assert data["seconds"] > 0
+    assert data["train_loop"] == "torch" and data["device_name"] == "CPU"
+    assert data["flops_per_second"] == pytest.approx(3 * data["flops_per_image"] * data["images_per_second"])
 
 
-def test_train_tables(capsys):
+def test_train_tables(store_path, capsys):
     argv = ["train", "--input-size", "16", "--channels", "4", "--epochs", "1", "--dense-units", "8", "--device", "cpu"]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "best val accuracy" in out and "Shape plan" in out and "config_key" in out
+    assert "training FLOP/s" in out and "GFLOP/s (CPU peak unknown" in out
+    assert main(["show", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "images / s" in out and "GFLOP/s (CPU peak unknown" in out and "cpu · CPU · torch loop" in out
 
 
 def test_no_command_prints_help(capsys):

@@ -75,5 +75,12 @@ CREATE TRIGGER events_no_delete BEFORE DELETE ON events
 BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1,)
+# V2: what trained the run and how much of its device it used (issue 7).
+_V2 = """
+ALTER TABLE runs ADD COLUMN device_name TEXT;
+ALTER TABLE runs ADD COLUMN peak_flops REAL;
+ALTER TABLE runs ADD COLUMN train_loop TEXT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -16,11 +16,14 @@ from kcnn.config import ExperimentConfig
 from kcnn.errors import FinishedRunError, LeaseLost, StoreError
 from kcnn.store.schema import MIGRATIONS, NOW, SCHEMA_VERSION
 from kcnn.store.states import FailureKind, RunState
+from kcnn.throughput import training_flops_per_second
 
 DB_NAME = "kcnn.sqlite"
 DEFAULT_STORE = "kcnn-runs"
 BUSY_TIMEOUT_MS = 30_000
 _LOCK_RETRIES = 20
+#: Model and device facts a finished (or described) run keeps.
+SUMMARY_FIELDS = ("params", "flops_per_image", "device", "device_name", "peak_flops", "train_loop")
 
 
 def default_store_path() -> Path:
@@ -80,6 +83,14 @@ class RunRecord:
     error_kind: str | None
     error_message: str | None
     source: str
+    device_name: str | None = None
+    peak_flops: float | None = None
+    train_loop: str | None = None
+
+    @property
+    def flops_per_second(self) -> float | None:
+        """Achieved training FLOP/s (3× forward FLOPs per image × images per second)."""
+        return training_flops_per_second(self.flops_per_image, self.images_per_second)
 
     @property
     def run_state(self) -> RunState:
@@ -386,7 +397,8 @@ class Store:
 
         Args:
             claim: The claim finishing.
-            summary: ``params``, ``flops_per_image``, ``device``. Training time and images per second
+            summary: ``params``, ``flops_per_image``, ``device``, ``device_name``, ``peak_flops``,
+                ``train_loop`` (missing ones are stored as NULL). Training time and images per second
                 are summed and averaged from the recorded epochs, so resumed runs count every attempt.
             model: File name of the final model (already on disk).
 
@@ -400,24 +412,19 @@ class Store:
                 f"state = 'done', finished = {NOW}, lease_expires = NULL, model = ?, "
                 "train_seconds = (SELECT SUM(seconds) FROM epochs WHERE run_id = ?), "
                 "images_per_second = (SELECT AVG(images_per_second) FROM epochs WHERE run_id = ?), "
-                "params = ?, flops_per_image = ?, device = ?",
-                [
-                    model,
-                    claim.run_id,
-                    claim.run_id,
-                    *(summary.get(name) for name in ("params", "flops_per_image", "device")),
-                ],
+                "params = ?, flops_per_image = ?, device = ?, device_name = ?, peak_flops = ?, train_loop = ?",
+                [model, claim.run_id, claim.run_id, *(summary.get(name) for name in SUMMARY_FIELDS)],
             )
             self._event(conn, claim.run_id, "done", claim.attempt, claim.worker_id)
 
     def describe(self, claim: Claim, summary: Mapping[str, Any]) -> None:
-        """Record the run's model facts (params, FLOPs, device) while it trains, fenced."""
+        """Record the run's model and device facts (`SUMMARY_FIELDS`) while it trains, fenced."""
         with self._write() as conn:
             self._fenced(
                 conn,
                 claim,
-                "params = ?, flops_per_image = ?, device = ?",
-                [summary.get(name) for name in ("params", "flops_per_image", "device")],
+                "params = ?, flops_per_image = ?, device = ?, device_name = ?, peak_flops = ?, train_loop = ?",
+                [summary.get(name) for name in SUMMARY_FIELDS],
             )
 
     def fail(self, claim: Claim, kind: FailureKind, message: str) -> RunState:
