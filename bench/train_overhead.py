@@ -1,6 +1,6 @@
 """kcnn's training time against hand-written PyTorch loops for the same model, data, batch order and epochs.
 
-Usage: python bench/train_overhead.py [REPEATS]
+Usage: python bench/train_overhead.py [REPEATS] [DEVICE]   (DEVICE: cpu, the default, or cuda)
 The study's model: Conv2D(16, 2, dilation 2) → pool → Conv2D(32, 2) → pool → Dense(64) → Dense(10),
 1,400 training and 350 validation images, 5 epochs, batch 32, Adam 1e-3, validation every epoch.
 Prints, per input size (32 and 90), the median of interleaved repeats for kcnn (`kcnn.training.train`,
@@ -31,14 +31,14 @@ def dataset(size: int) -> ImageSet:
     return ImageSet(images=images, labels=labels.astype(np.int64), class_names=tuple(map(str, range(CLASSES))))
 
 
-def kcnn_seconds(size: int, data: ImageSet) -> tuple[float, float]:
+def kcnn_seconds(size: int, data: ImageSet, device: str) -> tuple[float, float]:
     config = ExperimentConfig(input_size=size, channels=(16, 32), kernel_size=2, dilation=(2, 1), epochs=EPOCHS,
                               batch_size=BATCH, val_split=VAL / (TRAIN + VAL))  # fmt: skip
-    result = train(config, device="cpu", dataset=data)
+    result = train(config, device=device, dataset=data)
     return result.seconds, result.final_val_accuracy
 
 
-def torch_seconds(size: int, data: ImageSet, channels_last: bool) -> tuple[float, float]:
+def torch_seconds(size: int, data: ImageSet, channels_last: bool, device: str = "cpu") -> tuple[float, float]:
     import torch
     from torch import nn
 
@@ -50,18 +50,19 @@ def torch_seconds(size: int, data: ImageSet, channels_last: bool) -> tuple[float
         nn.Flatten(), nn.Linear(flat, 64), nn.ReLU(), nn.Linear(64, CLASSES),
     )  # fmt: skip
     memory = torch.channels_last if channels_last else torch.contiguous_format
-    model = model.to(memory_format=memory)
+    model = model.to(device=device, memory_format=memory)
     optimizer = torch.optim.Adam(model.parameters(), 1e-3)
-    images = torch.from_numpy(data.images).permute(0, 3, 1, 2).float().div(255).contiguous(memory_format=memory)
-    labels = torch.from_numpy(data.labels)
+    images = torch.from_numpy(data.images).to(device).permute(0, 3, 1, 2).float().div(255)
+    images = images.contiguous(memory_format=memory)
+    labels = torch.from_numpy(data.labels).to(device)
     rng = np.random.default_rng(0)
     order = rng.permutation(len(labels))
-    train_idx, val_idx = torch.from_numpy(order[:TRAIN]), torch.from_numpy(order[TRAIN:])
+    train_idx, val_idx = torch.from_numpy(order[:TRAIN]).to(device), torch.from_numpy(order[TRAIN:]).to(device)
     loss_fn = nn.CrossEntropyLoss()
     start = time.perf_counter()
     for _ in range(EPOCHS):
         model.train()
-        shuffled = train_idx[torch.from_numpy(rng.permutation(TRAIN))]
+        shuffled = train_idx[torch.from_numpy(rng.permutation(TRAIN)).to(device)]
         for begin in range(0, TRAIN, BATCH):
             batch = shuffled[begin : begin + BATCH]
             optimizer.zero_grad()
@@ -79,21 +80,22 @@ def torch_seconds(size: int, data: ImageSet, channels_last: bool) -> tuple[float
 
 def main() -> None:
     repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    device = sys.argv[2] if len(sys.argv) > 2 else "cpu"
     for size in (32, 90):
         data = dataset(size)
-        kcnn_seconds(size, data)  # warm-up: imports, first-call compilation
+        kcnn_seconds(size, data, device)  # warm-up: imports, first-call compilation
         times: dict[str, list[float]] = {"kcnn": [], "torch NCHW": [], "torch channels-last": []}
         accuracy: dict[str, float] = {}
         for _ in range(repeats):  # interleaved
             for name in times:
                 if name == "kcnn":
-                    seconds, accuracy[name] = kcnn_seconds(size, data)
+                    seconds, accuracy[name] = kcnn_seconds(size, data, device)
                 else:
-                    seconds, accuracy[name] = torch_seconds(size, data, channels_last=name.endswith("last"))
+                    seconds, accuracy[name] = torch_seconds(size, data, name.endswith("last"), device)
                 times[name].append(seconds)
         medians = {name: statistics.median(values) for name, values in times.items()}
         best = min(medians["torch NCHW"], medians["torch channels-last"])
-        print(f"input {size}×{size}, {EPOCHS} epochs, median of {repeats} interleaved repeats:")
+        print(f"input {size}×{size}, {EPOCHS} epochs on {device}, median of {repeats} interleaved repeats:")
         for name, value in medians.items():
             print(f"  {name:<20} {value:6.2f} s   ratio to best torch {value / best:4.2f}   "
                   f"final val acc {accuracy[name]:.2f}")  # fmt: skip

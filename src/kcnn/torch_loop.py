@@ -11,13 +11,15 @@ therefore stay in the Keras model: it saves, loads, resumes and predicts as afte
 
 What it covers: linear chains of ``InputLayer``, ``Rescaling``, ``Permute``, ``Conv2D`` (any
 padding, stride, dilation, data format), valid ``MaxPooling2D``, ``Flatten`` and ``Dense``, with
-kcnn's activations, float32 weights and a softmax output trained with sparse categorical
-cross-entropy. Anything else (mixed precision, another layer, a loss-scaling optimizer) trains with
-``fit``, as do Keras versions outside `AFFECTED_KERAS`: a Keras release that removes the overhead
-needs no workaround. ``KCNN_TRAIN_LOOP=fit`` or ``=torch`` forces a choice (``torch`` still needs a
-supported model). The loop moves the data to the device once per run, shuffles with its own seeded
-generator (epoch ``E`` of seed ``S`` always sees the same order, so a resumed run repeats an
-uninterrupted one) and sets ``cudnn.benchmark`` on a GPU, where the batch shape is fixed.
+kcnn's activations, the ``float32`` and ``mixed_bfloat16`` policies and a softmax output trained with
+sparse categorical cross-entropy. Anything else (``mixed_float16``, whose loss scaling is Keras' own,
+another layer, a loss or regularizer the maths would skip) trains with ``fit``, as do Keras versions
+outside `AFFECTED_KERAS`: a Keras release that removes the overhead needs no workaround.
+``KCNN_TRAIN_LOOP=fit`` or ``=torch`` forces a choice (``torch`` still needs a supported model).
+
+The loop moves the data to the device once per run, shuffles with its own seeded generator (epoch
+``E`` of seed ``S`` always sees the same order, so a resumed run repeats an uninterrupted one) and
+sets ``cudnn.benchmark`` on a GPU, where the batch shape is fixed.
 """
 
 from __future__ import annotations
@@ -53,6 +55,20 @@ _ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 
 Step = Callable[[torch.Tensor], torch.Tensor]
 
+#: Keras dtype policies the loop runs, and the torch dtype a layer computes in under each. Variables
+#: stay float32 and are cast per call, as Keras does; float16 needs loss scaling and trains with ``fit``.
+_COMPUTE_DTYPES = {"float32": torch.float32, "mixed_bfloat16": torch.bfloat16}
+
+
+def kind_of(layer: Any) -> str:
+    """The Keras layer class name, e.g. ``Conv2D``."""
+    return type(layer).__name__
+
+
+def _computed_in(step: Step, dtype: torch.dtype) -> Step:
+    """`step` with its input cast to `dtype` (its weights follow the input's dtype)."""
+    return lambda x: step(x.to(dtype))
+
 
 def keras_is_affected(version: str) -> bool:
     """Whether Keras `version` has the per-step overhead this loop works around."""
@@ -86,18 +102,22 @@ def compile_forward(model: Any) -> Step | None:
         return None
     previous = None
     steps: list[Step] = []
+    computes: list[torch.dtype] = []
     for index, layer in enumerate(layers):
         if previous is not None and _single_input(layer) is not previous:
             return None
-        if layer.dtype_policy.name != "float32":
-            return None
+        compute = _COMPUTE_DTYPES.get(layer.dtype_policy.name)
         step = _translate(layer, last=index == len(layers) - 1)
-        if step is None:
+        if step is None or compute is None:
             return None
         steps.append(step)
+        computes.append(compute)
         previous = layer.output
     if previous is not model.outputs[0] or len(model.outputs) != 1:
         return None
+    if any(compute is not torch.float32 for compute in computes):  # mixed: each layer casts its input
+        pairs = zip(steps[1:], computes[1:], strict=True)
+        steps = [steps[0], *(_computed_in(step, compute) for step, compute in pairs)]
 
     def forward(x: torch.Tensor) -> torch.Tensor:
         for step in steps:
@@ -121,7 +141,7 @@ def _single_input(layer: Any) -> Any:
 
 def _translate(layer: Any, last: bool) -> Step | None:
     """The torch maths of one Keras layer, or None if not covered."""
-    kind = type(layer).__name__
+    kind = kind_of(layer)
     config = layer.get_config()
     if kind == "InputLayer":
         return lambda x: x.float() if x.dtype == torch.uint8 else x
@@ -172,8 +192,9 @@ def _conv(layer: Any, config: dict[str, Any]) -> Step | None:
         padding: tuple[int, int] | int = 0
         if same:
             x, padding = _same_padding(x, kernel_size, strides, dilation)
-        weight = kernel.value.permute(3, 2, 0, 1)  # Keras (kh, kw, in, out) → torch (out, in, kh, kw)
-        y = activation(F.conv2d(x, weight, None if bias is None else bias.value, strides, padding, dilation))
+        weight = kernel.value.to(x.dtype).permute(3, 2, 0, 1)  # Keras (kh, kw, in, out) → torch (out, in, kh, kw)
+        shift = None if bias is None else bias.value.to(x.dtype)
+        y = activation(F.conv2d(x, weight, shift, strides, padding, dilation))
         return y.permute(0, 2, 3, 1) if channels_last else y
 
     return step
@@ -220,8 +241,8 @@ def _dense(layer: Any, config: dict[str, Any], last: bool) -> Step | None:
         return None
     kernel, bias = layer.kernel, layer.bias if config["use_bias"] else None
     if bias is None:
-        return lambda x: activation(x @ kernel.value)
-    return lambda x: activation(torch.addmm(bias.value, x, kernel.value))
+        return lambda x: activation(x @ kernel.value.to(x.dtype))
+    return lambda x: activation(torch.addmm(bias.value.to(x.dtype), x, kernel.value.to(x.dtype)))
 
 
 @dataclass

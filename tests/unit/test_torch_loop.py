@@ -61,9 +61,22 @@ def test_torch_forward_equals_the_keras_model(config, layout, monkeypatch):
     np.testing.assert_allclose(torch.softmax(logits, 1).numpy(), expected, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize("config", list(_random_configs(6, seed=11)), ids=lambda c: c.config_key)
+def test_mixed_bfloat16_forward_computes_like_keras(config):
+    images = _images(config)
+    model = build_model(config, images.shape[1:], 10, precision="mixed_bfloat16")
+    forward = compile_forward(model)
+    assert forward is not None
+    expected = np.asarray(model(images.astype(np.float32)).detach())
+    with torch.no_grad():
+        logits = forward(torch.from_numpy(images))
+    assert logits.dtype == torch.float32  # the output layer stays float32, as in Keras
+    np.testing.assert_allclose(torch.softmax(logits, 1).numpy(), expected, atol=2e-2)
+
+
 def test_models_the_loop_does_not_cover_train_with_fit():
     images = _images(TINY)
-    assert compile_forward(build_model(TINY, images.shape[1:], 10, precision="mixed_bfloat16")) is None
+    assert compile_forward(build_model(TINY, images.shape[1:], 10, precision="mixed_float16")) is None
     inputs = keras.Input((24, 24, 3))
     x = keras.layers.Flatten()(inputs)
     x = keras.layers.Dropout(0.5)(x)

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
+import os
+import tempfile
+import zipfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -103,7 +109,38 @@ def load_dataset(
 
 @functools.lru_cache(maxsize=1)
 def _rendered_shapes() -> tuple[np.ndarray, np.ndarray]:
-    return builtin.generate_shapes(seed=0)
+    """The 128×128 shapes, from the disk cache when a previous process drew them (2 s saved per process)."""
+    path = _rendered_shapes_path()
+    try:
+        with np.load(path) as stored:
+            return stored["images"], stored["labels"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        pass  # missing or unreadable: draw them again and replace the file
+    images, labels = builtin.generate_shapes(seed=0)
+    with contextlib.suppress(OSError):  # a read-only or full cache folder only costs the drawing next time
+        _write_atomically(path, images, labels)
+    return images, labels
+
+
+def _rendered_shapes_path() -> Path:
+    """Cache file of the rendered shapes, named by a hash of the generator's source (a change redraws them)."""
+    from kcnn.data.cache import cache_dir
+
+    digest = hashlib.sha256(Path(builtin.__file__).read_bytes()).hexdigest()[:16]
+    return cache_dir() / f"builtin-shapes-{digest}.npz"
+
+
+def _write_atomically(path: Path, images: np.ndarray, labels: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False) as file:
+        try:
+            np.savez(file, images=images, labels=labels)
+            file.flush()
+            os.fsync(file.fileno())
+        except BaseException:
+            os.unlink(file.name)
+            raise
+    os.replace(file.name, path)
 
 
 @functools.lru_cache(maxsize=8)

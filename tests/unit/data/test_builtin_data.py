@@ -66,3 +66,25 @@ def test_stratified_split_is_disjoint_per_class_and_seeded():
 def test_split_needs_two_images_per_class():
     with pytest.raises(DataError, match=r"^Class 'b' has 1 image\(s\)"):
         stratified_split(np.array([0, 0, 1]), 0.2, class_names=("a", "b"))
+
+
+def test_rendered_shapes_are_cached_on_disk_and_redrawn_when_unreadable(cache_in_tmp, monkeypatch):
+    from kcnn.data import builtin, loading
+
+    loading._rendered_shapes.cache_clear()
+    drawn = []
+    real = builtin.generate_shapes
+    monkeypatch.setattr(builtin, "generate_shapes", lambda seed: drawn.append(seed) or real(seed=seed))
+    first = loading._rendered_shapes()
+    path = loading._rendered_shapes_path()
+    assert path.parent == cache_in_tmp and path.exists() and drawn == [0]
+    assert not list(cache_in_tmp.glob("*.tmp"))
+    loading._rendered_shapes.cache_clear()
+    second = loading._rendered_shapes()  # a new process would do the same: read the file
+    assert drawn == [0]
+    assert np.array_equal(first[0], second[0]) and np.array_equal(first[1], second[1])
+    path.write_bytes(path.read_bytes()[:1000])  # truncated, e.g. by a full disk
+    loading._rendered_shapes.cache_clear()
+    third = loading._rendered_shapes()
+    assert drawn == [0, 0] and np.array_equal(first[0], third[0])
+    loading._rendered_shapes.cache_clear()

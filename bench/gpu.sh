@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# GPU measurements of issue 7, end to end on one GPU in under 5 minutes.
+# Usage: bash bench/gpu.sh   (from the repository root, with kcnn installed; exits 2 without a GPU)
+# 1. kcnn's training time against hand-written PyTorch loops on the GPU (bench/train_overhead.py).
+# 2. Data placement, cudnn.benchmark, images/s and FLOP/s as a fraction of peak (bench/_gpu_checks.py).
+# 3. A 12-run sweep with one run per GPU versus four concurrent runs (`--per-gpu 4`), warm workers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python}"
+if ! "$PYTHON" -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)"; then
+    echo "bench/gpu.sh: torch sees no CUDA GPU here; run it on a machine with one." >&2
+    exit 2
+fi
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+"$PYTHON" -c "import keras, torch; print(f'keras {keras.__version__}, torch {torch.__version__}')"
+start=$SECONDS
+echo "== 1. training time against hand-written PyTorch (cuda)"
+"$PYTHON" bench/train_overhead.py 3 cuda
+echo "== 2. GPU checks"
+status=0
+"$PYTHON" bench/_gpu_checks.py || status=$?
+echo "== 3. sweep: --per-gpu 1 versus --per-gpu 4"
+"$PYTHON" bench/sweep_throughput.py 10 90 1 gpu
+echo "bench/gpu.sh: done in $((SECONDS - start)) s"
+exit $status

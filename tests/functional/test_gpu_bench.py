@@ -1,0 +1,34 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_gpu_script_refuses_cleanly_without_a_gpu():
+    done = subprocess.run(
+        ["bash", str(ROOT / "bench" / "gpu.sh")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "PYTHON": sys.executable},
+    )
+    assert done.returncode == 2
+    assert "torch sees no CUDA GPU here; run it on a machine with one." in done.stderr
+
+
+def test_gpu_checks_run_end_to_end_on_the_cpu():
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "_gpu_checks.py"), "--dry-run-on-cpu"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "1. host-to-device: 0.00 MB in 0 copies" in done.stdout
+    assert "32 px, batch  32, float32        torch loop" in done.stdout
+    assert "32 px, batch  32, mixed_bfloat16 torch loop" in done.stdout
