@@ -1,38 +1,12 @@
-import random
-
 import numpy as np
 import pytest
+from random_configs import random_valid_configs
 
 from kcnn.config import ExperimentConfig
-from kcnn.errors import ConfigError
 from kcnn.model import CONV_DATA_FORMAT, build_model
 
 
-def _random_valid_configs(count: int, seed: int):
-    rng = random.Random(seed)
-    found = 0
-    while found < count:
-        layers = rng.randint(1, 3)
-        dilations = tuple(rng.randint(1, 3) for _ in range(layers))
-        try:
-            config = ExperimentConfig(
-                input_size=rng.randint(8, 72),
-                channels=tuple(rng.randint(1, 6) for _ in range(layers)),
-                kernel_size=tuple(rng.randint(1, 5) for _ in range(layers)),
-                dilation=dilations,
-                stride=tuple(1 if d > 1 else rng.randint(1, 3) for d in dilations),
-                padding=rng.choice(["valid", "same"]),
-                pool_size=rng.randint(1, 3),
-                dense_units=rng.randint(1, 8),
-                color_mode=rng.choice(["rgb", "grayscale"]),
-            )
-        except ConfigError:
-            continue
-        found += 1
-        yield config
-
-
-@pytest.mark.parametrize("config", list(_random_valid_configs(30, seed=2026)), ids=lambda c: c.config_key)
+@pytest.mark.parametrize("config", list(random_valid_configs(30, seed=2026)), ids=lambda c: c.config_key)
 def test_model_shapes_and_params_equal_the_plan(config):
     classes = 7
     model = build_model(config, (config.input_size, config.input_size, config.in_channels), classes)

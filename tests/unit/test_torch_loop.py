@@ -1,14 +1,12 @@
-import random
-
 import numpy as np
 import pytest
 import torch
+from random_configs import random_valid_configs
 
 from kcnn import model as model_module
 from kcnn import torch_loop
 from kcnn.backend import import_keras
-from kcnn.config import ACTIVATIONS, ExperimentConfig
-from kcnn.errors import ConfigError
+from kcnn.config import ExperimentConfig
 from kcnn.model import build_model
 from kcnn.torch_loop import choose_forward, compile_forward, epoch_order, keras_is_affected
 from kcnn.training import train
@@ -17,38 +15,15 @@ keras = import_keras()
 TINY = ExperimentConfig(input_size=24, channels=(4, 8), kernel_size=2, dilation=(2, 1), dense_units=16, epochs=4)
 
 
-def _random_configs(count: int, seed: int):
-    rng = random.Random(seed)
-    found = 0
-    while found < count:
-        layers = rng.randint(1, 3)
-        dilations = tuple(rng.randint(1, 3) for _ in range(layers))
-        try:
-            config = ExperimentConfig(
-                input_size=rng.randint(8, 48),
-                channels=tuple(rng.randint(1, 6) for _ in range(layers)),
-                kernel_size=tuple(rng.randint(1, 5) for _ in range(layers)),
-                dilation=dilations,
-                stride=tuple(1 if d > 1 else rng.randint(1, 3) for d in dilations),
-                padding=rng.choice(["valid", "same"]),
-                pool_size=rng.randint(1, 3),
-                dense_units=rng.randint(1, 8),
-                activation=ACTIVATIONS[found % len(ACTIVATIONS)],
-                color_mode=rng.choice(["rgb", "grayscale"]),
-            )
-        except ConfigError:
-            continue
-        found += 1
-        yield config
-
-
 def _images(config: ExperimentConfig, count: int = 5) -> np.ndarray:
     channels = 1 if config.color_mode == "grayscale" else 3
     return np.random.default_rng(0).integers(0, 256, (count, config.input_size, config.input_size, channels), np.uint8)
 
 
 @pytest.mark.parametrize("layout", ["channels_first", "channels_last"])
-@pytest.mark.parametrize("config", list(_random_configs(24, seed=7)), ids=lambda c: c.config_key)
+@pytest.mark.parametrize(
+    "config", list(random_valid_configs(24, seed=7, max_input=48, vary_activation=True)), ids=lambda c: c.config_key
+)
 def test_torch_forward_equals_the_keras_model(config, layout, monkeypatch):
     monkeypatch.setattr(model_module, "CONV_DATA_FORMAT", layout)
     images = _images(config)
@@ -61,7 +36,9 @@ def test_torch_forward_equals_the_keras_model(config, layout, monkeypatch):
     np.testing.assert_allclose(torch.softmax(logits, 1).numpy(), expected, rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.parametrize("config", list(_random_configs(6, seed=11)), ids=lambda c: c.config_key)
+@pytest.mark.parametrize(
+    "config", list(random_valid_configs(6, seed=11, max_input=48, vary_activation=True)), ids=lambda c: c.config_key
+)
 def test_mixed_bfloat16_forward_computes_like_keras(config):
     images = _images(config)
     model = build_model(config, images.shape[1:], 10, precision="mixed_bfloat16")
