@@ -226,6 +226,7 @@ def train(
             f"Try a smaller `learning_rate` (now {config.learning_rate:g}).",
             recorder.diverged_at,
         )
+    name = device_name(resolved)
     return RunResult(
         config=config,
         history=recorder.records,
@@ -239,6 +240,6 @@ def train(
         class_names=data.class_names,
         skipped_files=data.skipped,
         loop="fit" if forward is None else "torch",
-        device_name=device_name(resolved),
-        peak_flops=peak_flops(device_name(resolved), precision),
+        device_name=name,
+        peak_flops=peak_flops(name, precision),
     )

@@ -22,7 +22,7 @@ DB_NAME = "kcnn.sqlite"
 DEFAULT_STORE = "kcnn-runs"
 BUSY_TIMEOUT_MS = 30_000
 _LOCK_RETRIES = 20
-#: Model and device facts a finished (or described) run keeps.
+#: Model and device facts a finished run keeps.
 SUMMARY_FIELDS = ("params", "flops_per_image", "device", "device_name", "peak_flops", "train_loop")
 
 
@@ -416,16 +416,6 @@ class Store:
                 [model, claim.run_id, claim.run_id, *(summary.get(name) for name in SUMMARY_FIELDS)],
             )
             self._event(conn, claim.run_id, "done", claim.attempt, claim.worker_id)
-
-    def describe(self, claim: Claim, summary: Mapping[str, Any]) -> None:
-        """Record the run's model and device facts (`SUMMARY_FIELDS`) while it trains, fenced."""
-        with self._write() as conn:
-            self._fenced(
-                conn,
-                claim,
-                "params = ?, flops_per_image = ?, device = ?, device_name = ?, peak_flops = ?, train_loop = ?",
-                [summary.get(name) for name in SUMMARY_FIELDS],
-            )
 
     def fail(self, claim: Claim, kind: FailureKind, message: str) -> RunState:
         """Record a failure of the claim's attempt, fenced.
