@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kcnn.errors import ConfigError, DataError, DeviceError, LeaseLost
-from kcnn.store import Claim, FailureKind, Store, atomic_write
+from kcnn.store import Claim, FailureKind, Store, atomic_link, atomic_write
 
 CHECKPOINT_PATTERN = "checkpoint-e{epoch}-a{attempt}.keras"
 MODEL_PATTERN = "model-a{attempt}.keras"
@@ -113,6 +113,7 @@ def execute_claim(
     heartbeat = _Heartbeat(store.path, claim, lease_seconds, stall_seconds)
     heartbeat.start()
     last_model: list[Any] = []
+    last_checkpoint: list[Path] = []
 
     def after_epoch(record: Any, model: Any) -> None:
         # File names carry the attempt: a worker presumed dead can never overwrite its successor's files.
@@ -123,6 +124,7 @@ def execute_claim(
             if old != path:
                 old.unlink(missing_ok=True)
         last_model[:] = [model]
+        last_checkpoint[:] = [path]
 
     def on_batch(epoch: int, batch: int, batches: int) -> None:
         heartbeat.progress()
@@ -153,7 +155,9 @@ def execute_claim(
         model_name = None
         if last_model:
             model_name = MODEL_PATTERN.format(attempt=claim.attempt)
-            atomic_write(folder / model_name, lambda temporary: last_model[0].save(temporary))
+            # The last epoch's checkpoint already holds the final model: name it, don't save it again.
+            if not atomic_link(last_checkpoint[0], folder / model_name):
+                atomic_write(folder / model_name, lambda temporary: last_model[0].save(temporary))
         store.finish(claim, result.summary, model=model_name)
         if last_model:  # the final model holds the same weights; keep one copy
             for checkpoint in folder.glob("checkpoint-*.keras"):

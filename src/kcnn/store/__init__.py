@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
-from kcnn.store.artifacts import atomic_write
+from kcnn.store.artifacts import atomic_link, atomic_write
 from kcnn.store.states import FailureKind, RunState
 from kcnn.store.store import AddResult, Claim, RunRecord, Store, default_store_path
 
-__all__ = ["AddResult", "Claim", "FailureKind", "RunRecord", "RunState", "Store", "atomic_write", "default_store_path"]
+__all__ = [
+    "AddResult",
+    "Claim",
+    "FailureKind",
+    "RunRecord",
+    "RunState",
+    "Store",
+    "atomic_link",
+    "atomic_write",
+    "default_store_path",
+]

@@ -31,6 +31,29 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
     return path
 
 
+def atomic_link(source: Path, path: Path) -> bool:
+    """Give the complete file `source` a second name, `path`, replacing any file there atomically.
+
+    No bytes are copied: both names share one inode, so deleting `source` later leaves `path` whole.
+
+    Returns:
+        False (and nothing changed) where the file system has no hard links or the two
+        names are on different devices; the caller then writes the file itself.
+    """
+    temporary = path.with_name(f".{path.stem}.{os.getpid()}.link{path.suffix}")
+    temporary.unlink(missing_ok=True)
+    try:
+        os.link(source, temporary)
+    except OSError:
+        return False
+    try:
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    _fsync_folder(path.parent)
+    return True
+
+
 def _fsync_folder(folder: Path) -> None:
     try:
         descriptor = os.open(folder, os.O_RDONLY)

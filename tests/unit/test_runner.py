@@ -1,0 +1,57 @@
+"""Executing one claimed run in-process: the files it leaves and what they hold."""
+
+import os
+
+import numpy as np
+import pytest
+
+from kcnn.backend import import_keras
+from kcnn.config import ExperimentConfig
+from kcnn.data import load_dataset, stratified_split
+from kcnn.runner import Outcome, execute_claim
+from kcnn.store import Store, atomic_link
+
+TINY = ExperimentConfig(input_size=24, channels=(4, 8), kernel_size=2, dilation=(2, 1), dense_units=16, epochs=3)
+
+
+def test_the_final_model_holds_the_last_epoch_and_no_checkpoint_is_left(tmp_path, monkeypatch):
+    keras = import_keras()
+    saves = []
+    save = keras.Model.save
+    monkeypatch.setattr(keras.Model, "save", lambda model, path, **kw: saves.append(path) or save(model, path, **kw))
+    with Store(tmp_path / "store") as store:
+        store.add_runs([TINY])
+        claim = store.claim("test-worker")
+        assert claim is not None
+        execution = execute_claim(store, claim, device="cpu")
+        assert execution.outcome is Outcome.DONE
+        run = store.get_run(claim.run_id)
+        folder = store.run_folder(claim.run_id)
+    assert run.model == "model-a1.keras"
+    assert len(saves) == TINY.epochs  # one checkpoint per epoch; the last one became the model
+    assert sorted(path.name for path in folder.iterdir()) == ["model-a1.keras"]
+    assert os.stat(folder / "model-a1.keras").st_nlink == 1
+    model = keras.saving.load_model(folder / "model-a1.keras")
+    data = load_dataset(TINY.dataset, TINY.input_size)
+    split = stratified_split(data.labels, TINY.val_split, TINY.split_seed, data.class_names)
+    predicted = np.argmax(model.predict(data.images[split.val], verbose=0), axis=1)
+    assert np.mean(predicted == data.labels[split.val]) == pytest.approx(run.final_val_accuracy, abs=1e-6)
+    assert int(model.optimizer.iterations) == TINY.epochs * int(np.ceil(len(split.train) / TINY.batch_size))
+
+
+def test_atomic_link_names_the_same_file_and_replaces_an_old_one(tmp_path):
+    source, target = tmp_path / "checkpoint.keras", tmp_path / "model.keras"
+    source.write_bytes(b"new weights")
+    target.write_bytes(b"old weights")
+    assert atomic_link(source, target)
+    source.unlink()
+    assert target.read_bytes() == b"new weights"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["model.keras"]
+
+
+def test_atomic_link_reports_failure_and_changes_nothing(tmp_path):
+    target = tmp_path / "model.keras"
+    target.write_bytes(b"old weights")
+    assert not atomic_link(tmp_path / "missing.keras", target)
+    assert target.read_bytes() == b"old weights"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["model.keras"]
