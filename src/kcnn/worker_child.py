@@ -2,6 +2,8 @@
 
 Started by `kcnn.worker` as ``python -m kcnn.worker_child …``; not a user
 command. It claims runs itself (atomically), so children never share one.
+The first time it finds the queue empty it warms up (`kcnn.warmup`), so the
+first run of the next sweep starts as fast as the ones after it.
 SIGTERM or SIGINT: abandon the current epoch, put the run back in the queue,
 exit. A second signal exits at once (the lease then expires and is reaped).
 If the supervisor dies, the child stops the same polite way.
@@ -76,14 +78,20 @@ def main(argv: list[str] | None = None) -> int:
     from kcnn.store import Store
 
     worker_id = child_worker_id(args.worker_base, os.getpid())
+    warm = False
     with Store(Path(args.store)) as store:
         while not stop.is_set():
             claim = store.claim(worker_id, args.lease)
             if claim is None:
                 if args.once:
                     break
+                if not warm:
+                    warm = True
+                    _warm_up(worker_id, args.device, args.precision)
+                    continue
                 stop.wait(args.poll)
                 continue
+            warm = True
             execution = execute_claim(
                 store,
                 claim,
@@ -101,6 +109,18 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     return EXIT_STOPPED
+
+
+def _warm_up(worker_id: str, device: str, precision: str) -> None:
+    """Use the first idle moment to pay the first run's one-off costs (see `kcnn.warmup`)."""
+    from kcnn.warmup import warm_up
+
+    try:
+        seconds = warm_up(device, precision)
+    except Exception as error:  # a broken device fails the first run, which records why
+        print(f"[{worker_id}] warm-up failed ({type(error).__name__}: {error}); runs will start cold", flush=True)
+        return
+    print(f"[{worker_id}] ready, waiting for runs (warmed up in {seconds:.1f} s)", flush=True)
 
 
 def _watch_parent(parent: int, stop: threading.Event) -> None:

@@ -41,6 +41,20 @@ def test_grid_of_twelve_runs_trained_by_two_jobs(store_path, tmp_path):
     assert_store_healthy(store_path)
 
 
+def test_an_idle_worker_warms_up_once_then_trains_what_is_queued(store_path, tmp_path):
+    log = tmp_path / "worker.log"
+    worker = start_worker("--poll", "0.2", log=log)
+    try:
+        wait_for(lambda: "ready, waiting for runs" in log.read_text(), what="the warm-up")
+        _queue(*TINY, "--epochs", "1", "--seed", "0", "1")
+        wait_for(lambda: Store(store_path).count_by_state()["done"] == 2, what="both runs")
+    finally:
+        assert stop(worker) == 0
+    assert log.read_text().count("ready, waiting for runs") == 1
+    assert "warm-up failed" not in log.read_text()
+    assert_store_healthy(store_path)
+
+
 def test_child_killed_mid_epoch_repeatedly_still_finishes_every_epoch(store_path, tmp_path):
     epochs = 8
     _queue(*SLOW, "--epochs", str(epochs), "--max-attempts", "10")
