@@ -1,17 +1,18 @@
 """A 12-run sweep trained by `kcnn worker --jobs 1` versus `--jobs 2`, two ways.
 
-Usage: python bench/sweep_throughput.py [EPOCHS] [INPUT_SIZE] [REPEATS] [gpu]
+Usage: python bench/sweep_throughput.py [EPOCHS] [INPUT_SIZE] [REPEATS] [gpu | warm]
 The sweep: `kcnn queue add --kernel 2 3 --dilation 1 2 --repeats 3` (12 runs) on the built-in data,
 by default 5 epochs at 32×32 (the smallest runs, where fixed costs weigh most).
 
-- warm workers: `kcnn worker --jobs N` is already running (children have imported keras and torch,
-  as a long-lived worker's have); timed from `kcnn queue add` until the twelfth run is done.
+- warm workers: `kcnn worker --jobs N` is already running (every child has imported keras and torch
+  and warmed up, as a long-lived worker's have); timed from `kcnn queue add` until the twelfth run
+  is done.
 - cold: `kcnn worker --once --jobs N` end to end, including process start-up and the keras/torch
   import in every child (about 6.5 s here), which more jobs cannot shorten.
 
 Target: `--jobs 2` at least 1.5× faster than `--jobs 1` on this 2-core machine. Median of REPEATS
 (default 3) interleaved repeats. With ``gpu`` (for bench/gpu.sh): `--gpus 0 --per-gpu 1` versus
-`--per-gpu 4`, warm workers only.
+`--per-gpu 4`, warm workers only; with ``warm``: the CPU comparison with warm workers only.
 """
 
 from __future__ import annotations
@@ -52,9 +53,11 @@ def warm_seconds(slots: tuple[str, ...], epochs: int, size: int) -> float:
         store = str(Path(folder) / "store")
         Store(Path(store)).close()
         command = [sys.executable, "-m", "kcnn.cli", "worker", *slots, "--poll", "0.2", "--store", store]
-        worker = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        log = Path(folder) / "worker.log"
+        with open(log, "w") as output:
+            worker = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
         try:
-            time.sleep(15)  # children start and import keras and torch (about 6.5 s each here)
+            _wait_until_ready(worker, log, children=_children(slots))
             start = time.perf_counter()
             _queue(store, epochs, size)
             with Store(Path(store)) as reader:
@@ -68,17 +71,35 @@ def warm_seconds(slots: tuple[str, ...], epochs: int, size: int) -> float:
             worker.wait(timeout=60)
 
 
+def _children(slots: tuple[str, ...]) -> int:
+    count = slots[slots.index("--per-gpu") + 1] if "--per-gpu" in slots else slots[slots.index("--jobs") + 1]
+    return int(count)
+
+
+def _wait_until_ready(worker: subprocess.Popen[bytes], log: Path, children: int) -> None:
+    """Wait until every child has imported keras and torch and warmed up, as a long-lived worker's have."""
+    deadline = time.monotonic() + 120
+    while log.read_text().count("ready, waiting for runs") < children:
+        if worker.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the worker's children did not get ready:\n{log.read_text()}")
+        time.sleep(0.1)
+    time.sleep(1.0)  # let the machine settle after the imports
+
+
 def main() -> None:
     epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     size = int(sys.argv[2]) if len(sys.argv) > 2 else 32
     repeats = int(sys.argv[3]) if len(sys.argv) > 3 else 3
     gpu = len(sys.argv) > 4 and sys.argv[4] == "gpu"
+    warm_only = len(sys.argv) > 4 and sys.argv[4] == "warm"
     if gpu:
         one_slot, more_slots = ("--gpus", "0", "--per-gpu", "1"), ("--gpus", "0", "--per-gpu", "4")
         modes = {"warm workers": warm_seconds}
     else:
         one_slot, more_slots = ("--jobs", "1"), ("--jobs", "2")
         modes = {"warm workers": warm_seconds, "cold --once": cold_seconds}
+        if warm_only:
+            del modes["cold --once"]
     load_dataset("builtin:shapes", size)  # the drawn images are cached on disk, as after a user's first run
     times: dict[tuple[str, int], list[float]] = {}
     for _ in range(repeats):
@@ -90,6 +111,8 @@ def main() -> None:
         one, more = (statistics.median(times[(mode, index)]) for index in (0, 1))
         print(f"  {mode:<13} {' '.join(one_slot)} {one:6.1f} s   {' '.join(more_slots)} {more:6.1f} s   "
               f"speed-up {one / more:.2f}×" + ("" if gpu else " (target ≥ 1.5×)"))  # fmt: skip
+        for index, slots in enumerate((one_slot, more_slots)):
+            print(f"    each repeat, {' '.join(slots)}: " + ", ".join(f"{s:.1f}" for s in times[(mode, index)]))
 
 
 if __name__ == "__main__":
