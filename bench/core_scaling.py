@@ -3,7 +3,8 @@
 Usage: python bench/core_scaling.py [EPOCHS] [REPEATS] [SIZE ...]
 The sweep of bench/sweep_throughput.py (kernel 2 and 3 × dilation 1 and 2, built-in data), trained by
 `kcnn.training.train` in processes that have already imported keras and torch, loaded the images and
-warmed up, each epoch ending with a `.keras` checkpoint save as in a worker:
+warmed up, saving `.keras` checkpoints as a worker does (`--checkpoint-every`, default 10 s, and
+after the last epoch):
 
 - one process using every core (what `--jobs 1` runs), training the four configs one after another;
 - two processes with one core's threads each (what `--jobs 2` runs), started together, training the
@@ -23,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 CONFIGS = [(kernel, dilation) for kernel in (2, 3) for dilation in (1, 2)]
 
@@ -36,6 +38,7 @@ def child(threads: int, size: int, epochs: int) -> None:
     torch.set_num_threads(threads)
     from kcnn.config import ExperimentConfig
     from kcnn.data import load_dataset
+    from kcnn.runner import CHECKPOINT_SECONDS
     from kcnn.training import train
     from kcnn.warmup import warm_up
 
@@ -45,10 +48,18 @@ def child(threads: int, size: int, epochs: int) -> None:
     sys.stdin.readline()
     with tempfile.TemporaryDirectory() as folder:
         checkpoint = Path(folder) / "checkpoint.keras"
+        last_saved = [0.0]
+
+        def save_as_a_worker_does(record: Any, model: Any) -> None:
+            if record.epoch == epochs or time.monotonic() - last_saved[0] >= CHECKPOINT_SECONDS:
+                model.save(checkpoint)
+                last_saved[0] = time.monotonic()
+
         start = time.perf_counter()
         for seed, (kernel, dilation) in enumerate(CONFIGS):
             config = ExperimentConfig(input_size=size, kernel_size=kernel, dilation=dilation, epochs=epochs, seed=seed)
-            train(config, device="cpu", dataset=data, after_epoch=lambda record, model: model.save(checkpoint))
+            last_saved[0] = time.monotonic()
+            train(config, device="cpu", dataset=data, after_epoch=save_as_a_worker_does)
         print(time.perf_counter() - start, flush=True)
 
 

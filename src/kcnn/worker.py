@@ -93,6 +93,7 @@ class Worker:
         poll_seconds: How often idle children look for work.
         precision: Keras dtype policy for every run.
         stall_seconds: Kill a child whose run makes no step for this long (0: never).
+        checkpoint_seconds: Seconds between checkpoints (0: every epoch); `None`: the runner's default.
         log: Where progress lines go.
     """
 
@@ -106,6 +107,7 @@ class Worker:
         precision: str = "float32",
         stall_seconds: float = 0.0,
         log: Callable[[str], None] = print,
+        checkpoint_seconds: float | None = None,
     ) -> None:
         self.store_path = store_path
         self.slots = slots
@@ -114,6 +116,7 @@ class Worker:
         self.poll_seconds = poll_seconds
         self.precision = precision
         self.stall_seconds = stall_seconds
+        self.checkpoint_seconds = checkpoint_seconds
         self.log = log
         self.stopping = False
         self.crashes = 0
@@ -159,6 +162,8 @@ class Worker:
         ]  # fmt: skip
         if self.once:
             command.append("--once")
+        if self.checkpoint_seconds is not None:
+            command += ["--checkpoint-every", str(self.checkpoint_seconds)]
         slot.process = subprocess.Popen(command, env=env, start_new_session=True)
         slot.started = time.monotonic()
         slot.runs_started += 1

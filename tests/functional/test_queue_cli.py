@@ -117,3 +117,8 @@ def test_bad_worker_flags(store_path, capsys):
     assert "`--gpus` takes comma-separated GPU indices" in capsys.readouterr().err
     assert main(["worker", "--jobs", "0"]) == 2
     assert "`--jobs` must be at least 1; got 0." in capsys.readouterr().err
+    for command in ("worker", "train"):
+        assert main([command, "--checkpoint-every", "-1"]) == 2
+        assert capsys.readouterr().err.strip() == (
+            "error: `--checkpoint-every` takes seconds, 0 or more (0: every epoch); got -1."
+        )

@@ -58,7 +58,7 @@ def test_an_idle_worker_warms_up_once_then_trains_what_is_queued(store_path, tmp
 def test_child_killed_mid_epoch_repeatedly_still_finishes_every_epoch(store_path, tmp_path):
     epochs = 8
     _queue(*SLOW, "--epochs", str(epochs), "--max-attempts", "10")
-    worker = start_worker("--once", "--lease", "5", log=tmp_path / "worker.log")
+    worker = start_worker("--once", "--lease", "5", "--checkpoint-every", "0", log=tmp_path / "worker.log")
     rng = random.Random(11)
     kills = 0
     try:
@@ -91,7 +91,7 @@ def test_child_killed_mid_epoch_repeatedly_still_finishes_every_epoch(store_path
 def test_stopped_worker_is_fenced_out_after_takeover(store_path, tmp_path):
     epochs = 5
     _queue(*SLOW, "--epochs", str(epochs))
-    first = start_worker("--once", "--lease", "1.5", log=tmp_path / "first.log")
+    first = start_worker("--once", "--lease", "1.5", "--checkpoint-every", "0", log=tmp_path / "first.log")
     second = None
     try:
         child, run = wait_for(lambda: running_child(store_path, 1, min_epochs=1), what="epoch 1")
@@ -124,7 +124,7 @@ def test_stopped_worker_is_fenced_out_after_takeover(store_path, tmp_path):
 def test_sigterm_requeues_at_checkpoint_and_the_run_resumes(store_path, tmp_path):
     epochs = 6
     _queue(*SLOW, "--epochs", str(epochs))
-    worker = start_worker("--lease", "10", log=tmp_path / "worker.log")
+    worker = start_worker("--lease", "10", "--checkpoint-every", "0", log=tmp_path / "worker.log")
     try:
         wait_for(lambda: running_child(store_path, 1, min_epochs=2), what="epoch 2")
         worker.send_signal(signal.SIGTERM)

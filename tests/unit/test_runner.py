@@ -1,6 +1,7 @@
 """Executing one claimed run in-process: the files it leaves and what they hold."""
 
 import os
+import threading
 
 import numpy as np
 import pytest
@@ -14,7 +15,10 @@ from kcnn.store import Store, atomic_link
 TINY = ExperimentConfig(input_size=24, channels=(4, 8), kernel_size=2, dilation=(2, 1), dense_units=16, epochs=3)
 
 
-def test_the_final_model_holds_the_last_epoch_and_no_checkpoint_is_left(tmp_path, monkeypatch):
+@pytest.mark.parametrize(("checkpoint_seconds", "saves_expected"), [(0.0, TINY.epochs), (1e9, 1)])
+def test_the_final_model_holds_the_last_epoch_and_no_checkpoint_is_left(
+    tmp_path, monkeypatch, checkpoint_seconds, saves_expected
+):
     keras = import_keras()
     saves = []
     save = keras.Model.save
@@ -23,12 +27,12 @@ def test_the_final_model_holds_the_last_epoch_and_no_checkpoint_is_left(tmp_path
         store.add_runs([TINY])
         claim = store.claim("test-worker")
         assert claim is not None
-        execution = execute_claim(store, claim, device="cpu")
+        execution = execute_claim(store, claim, device="cpu", checkpoint_seconds=checkpoint_seconds)
         assert execution.outcome is Outcome.DONE
         run = store.get_run(claim.run_id)
         folder = store.run_folder(claim.run_id)
     assert run.model == "model-a1.keras"
-    assert len(saves) == TINY.epochs  # one checkpoint per epoch; the last one became the model
+    assert len(saves) == saves_expected  # the last epoch's checkpoint became the model: no second save
     assert sorted(path.name for path in folder.iterdir()) == ["model-a1.keras"]
     assert os.stat(folder / "model-a1.keras").st_nlink == 1
     model = keras.saving.load_model(folder / "model-a1.keras")
@@ -37,6 +41,31 @@ def test_the_final_model_holds_the_last_epoch_and_no_checkpoint_is_left(tmp_path
     predicted = np.argmax(model.predict(data.images[split.val], verbose=0), axis=1)
     assert np.mean(predicted == data.labels[split.val]) == pytest.approx(run.final_val_accuracy, abs=1e-6)
     assert int(model.optimizer.iterations) == TINY.epochs * int(np.ceil(len(split.train) / TINY.batch_size))
+
+
+@pytest.mark.parametrize(("checkpoint_seconds", "kept"), [(0.0, 2), (1e9, 0)])
+def test_a_stopped_run_resumes_from_its_last_checkpoint_and_records_every_epoch(tmp_path, checkpoint_seconds, kept):
+    with Store(tmp_path / "store") as store:
+        store.add_runs([TINY])
+        first = store.claim("first-worker")
+        stop = threading.Event()
+
+        def stop_after_epoch_2(record):
+            if record.epoch == 2:
+                stop.set()
+
+        stopped = execute_claim(
+            store, first, device="cpu", stop=stop, on_epoch=stop_after_epoch_2, checkpoint_seconds=checkpoint_seconds
+        )
+        assert stopped.outcome is Outcome.REQUEUED
+        run = store.get_run(first.run_id)
+        assert (run.state, run.epochs_done, run.checkpoint_epoch) == ("queued", 2, kept)
+        second = store.claim("second-worker")
+        assert second.checkpoint_epoch == kept
+        assert execute_claim(store, second, device="cpu", checkpoint_seconds=checkpoint_seconds).outcome is Outcome.DONE
+        rows = store.epochs(first.run_id)
+    assert [row["epoch"] for row in rows] == [1, 2, 3]
+    assert [row["attempt"] for row in rows] == [1] * kept + [2] * (3 - kept)
 
 
 def test_atomic_link_names_the_same_file_and_replaces_an_old_one(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from kcnn.runner import CHECKPOINT_SECONDS
 from kcnn.store import Store, default_store_path
 
 
@@ -16,6 +17,33 @@ def add_store_option(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="store folder (default: $KCNN_STORE, else ./kcnn-runs)",
     )
+
+
+def add_checkpoint_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--checkpoint-every SECONDS`` (0: after every epoch)."""
+    parser.add_argument(
+        "--checkpoint-every",
+        type=float,
+        default=CHECKPOINT_SECONDS,
+        metavar="SECONDS",
+        help="checkpoint a run after the first epoch that ends this long after its last checkpoint; "
+        f"the last epoch always is (0: every epoch; default: {CHECKPOINT_SECONDS:g})",
+    )
+
+
+def checkpoint_seconds(args: argparse.Namespace) -> float:
+    """The ``--checkpoint-every`` value, checked.
+
+    Raises:
+        KcnnError: For a negative number.
+    """
+    from kcnn.errors import KcnnError
+
+    if not args.checkpoint_every >= 0:
+        raise KcnnError(
+            f"`--checkpoint-every` takes seconds, 0 or more (0: every epoch); got {args.checkpoint_every:g}."
+        )
+    return float(args.checkpoint_every)
 
 
 def open_store(args: argparse.Namespace) -> Store:

@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Console, Group
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from kcnn.cli.common import add_store_option, open_store
+from kcnn.cli.common import add_checkpoint_option, add_store_option, checkpoint_seconds, open_store
 from kcnn.cli.options import add_config_flags, config_from_args
 from kcnn.devices import PRECISIONS
 from kcnn.errors import KcnnError
@@ -35,6 +35,7 @@ def register(commands: Any) -> None:
         "--precision", default="float32", choices=PRECISIONS, help="numeric precision (default: float32)"
     )
     train.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    add_checkpoint_option(train)
     add_store_option(train)
     train.set_defaults(handler=run_train)
 
@@ -70,6 +71,7 @@ def run_plan(args: argparse.Namespace) -> int:
 def run_train(args: argparse.Namespace) -> int:
     """Train the config the flags describe in the foreground, recorded in the store like any run."""
     config = config_from_args(args)
+    checkpoint_every = checkpoint_seconds(args)
     from kcnn.data import check_dataset
     from kcnn.runner import Outcome, execute_claim
     from kcnn.training import prepare_device
@@ -90,13 +92,17 @@ def run_train(args: argparse.Namespace) -> int:
         progress = _progress(console)
         try:
             if args.json:
-                execution = execute_claim(store, claim, device=device, precision=precision, dataset=dataset)
+                execution = execute_claim(
+                    store, claim, device=device, precision=precision, dataset=dataset,
+                    checkpoint_seconds=checkpoint_every,
+                )  # fmt: skip
             else:
                 with progress:
                     task = progress.add_task("train", total=config.epochs, metrics="loading data and model…")
                     execution = execute_claim(
                         store, claim, device=device, precision=precision, dataset=dataset,
                         on_epoch=lambda record: _report_epoch(progress, task, record, config.epochs),
+                        checkpoint_seconds=checkpoint_every,
                     )  # fmt: skip
         except KeyboardInterrupt:
             console.print(

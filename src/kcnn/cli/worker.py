@@ -7,7 +7,7 @@ from typing import Any
 
 from rich.console import Console
 
-from kcnn.cli.common import add_store_option
+from kcnn.cli.common import add_checkpoint_option, add_store_option, checkpoint_seconds
 from kcnn.devices import PRECISIONS
 from kcnn.errors import KcnnError
 from kcnn.store import default_store_path
@@ -39,6 +39,7 @@ def register(commands: Any) -> None:
         metavar="SECONDS",
         help="end a child whose run makes no training step for this long (default: never)",
     )
+    add_checkpoint_option(worker)
     add_store_option(worker)
     worker.set_defaults(handler=run_worker)
 
@@ -60,6 +61,7 @@ def run_worker(args: argparse.Namespace) -> int:
 
     if args.lease <= 0 or args.poll <= 0:
         raise KcnnError("`--lease` and `--poll` must be positive numbers of seconds.")
+    checkpoint_every = checkpoint_seconds(args)
     gpus = _gpu_list(args.gpus) if args.gpus else None
     slots = plan_slots(jobs=args.jobs, gpus=gpus, per_gpu=args.per_gpu)
     store_path = args.store or default_store_path()
@@ -73,5 +75,6 @@ def run_worker(args: argparse.Namespace) -> int:
     worker = Worker(
         store_path, slots, once=args.once, lease_seconds=args.lease, poll_seconds=args.poll,
         precision=args.precision, stall_seconds=args.stall, log=lambda line: console.print(f"worker: {line}"),
+        checkpoint_seconds=checkpoint_every,
     )  # fmt: skip
     return worker.run()
