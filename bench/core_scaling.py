@@ -38,7 +38,7 @@ def child(threads: int, size: int, epochs: int) -> None:
     torch.set_num_threads(threads)
     from kcnn.config import ExperimentConfig
     from kcnn.data import load_dataset
-    from kcnn.runner import CHECKPOINT_SECONDS
+    from kcnn.runner import CHECKPOINT_SECONDS, checkpoint_due
     from kcnn.training import train
     from kcnn.warmup import warm_up
 
@@ -51,7 +51,7 @@ def child(threads: int, size: int, epochs: int) -> None:
         last_saved = [0.0]
 
         def save_as_a_worker_does(record: Any, model: Any) -> None:
-            if record.epoch == epochs or time.monotonic() - last_saved[0] >= CHECKPOINT_SECONDS:
+            if checkpoint_due(record.epoch, epochs, time.monotonic() - last_saved[0], CHECKPOINT_SECONDS):
                 model.save(checkpoint)
                 last_saved[0] = time.monotonic()
 

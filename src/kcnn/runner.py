@@ -27,6 +27,15 @@ in progress), while runs with short epochs skip most `.keras` saves (50–60 ms 
 model on the development machine)."""
 
 
+def checkpoint_due(epoch: int, epochs: int, seconds_since_checkpoint: float, every_seconds: float) -> bool:
+    """Whether to checkpoint after `epoch` (from 1) of `epochs`.
+
+    Always after the last epoch; otherwise once `every_seconds` have passed since the
+    previous checkpoint (0: after every epoch).
+    """
+    return epoch >= epochs or seconds_since_checkpoint >= every_seconds
+
+
 class Outcome(enum.StrEnum):
     """How an execution ended, from the executing worker's point of view."""
 
@@ -127,8 +136,7 @@ def execute_claim(
     def after_epoch(record: Any, model: Any) -> None:
         last_model[:] = [model]
         checkpoint_of_last_epoch.clear()
-        due = time.monotonic() - last_saved[0] >= checkpoint_seconds
-        if not (due or record.epoch >= config.epochs):
+        if not checkpoint_due(record.epoch, config.epochs, time.monotonic() - last_saved[0], checkpoint_seconds):
             store.record_epoch(claim, record.to_dict())
             return
         # File names carry the attempt: a worker presumed dead can never overwrite its successor's files.

@@ -23,6 +23,7 @@ from pathlib import Path
 from types import FrameType
 
 from kcnn.errors import KcnnError, LeaseLost
+from kcnn.runner import CHECKPOINT_SECONDS
 from kcnn.store import FailureKind, Store
 from kcnn.worker_child import child_worker_id, supervisor_id
 
@@ -93,7 +94,7 @@ class Worker:
         poll_seconds: How often idle children look for work.
         precision: Keras dtype policy for every run.
         stall_seconds: Kill a child whose run makes no step for this long (0: never).
-        checkpoint_seconds: Seconds between checkpoints (0: every epoch); `None`: the runner's default.
+        checkpoint_seconds: Seconds between checkpoints (0: every epoch).
         log: Where progress lines go.
     """
 
@@ -107,7 +108,7 @@ class Worker:
         precision: str = "float32",
         stall_seconds: float = 0.0,
         log: Callable[[str], None] = print,
-        checkpoint_seconds: float | None = None,
+        checkpoint_seconds: float = CHECKPOINT_SECONDS,
     ) -> None:
         self.store_path = store_path
         self.slots = slots
@@ -159,11 +160,10 @@ class Worker:
             "--lease", str(self.lease_seconds),
             "--poll", str(self.poll_seconds),
             "--stall", str(self.stall_seconds),
+            "--checkpoint-every", str(self.checkpoint_seconds),
         ]  # fmt: skip
         if self.once:
             command.append("--once")
-        if self.checkpoint_seconds is not None:
-            command += ["--checkpoint-every", str(self.checkpoint_seconds)]
         slot.process = subprocess.Popen(command, env=env, start_new_session=True)
         slot.started = time.monotonic()
         slot.runs_started += 1

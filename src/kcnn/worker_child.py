@@ -20,6 +20,8 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from kcnn.runner import CHECKPOINT_SECONDS
+
 EXIT_STOPPED = 0
 
 
@@ -43,7 +45,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--lease", type=float, default=60.0)
     parser.add_argument("--poll", type=float, default=1.0)
     parser.add_argument("--stall", type=float, default=0.0)
-    parser.add_argument("--checkpoint-every", type=float, default=None)
+    parser.add_argument("--checkpoint-every", type=float, default=CHECKPOINT_SECONDS)
     parser.add_argument("--once", action="store_true")
     return parser.parse_args(argv)
 
@@ -101,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
                 lease_seconds=args.lease,
                 stop=stop,
                 stall_seconds=args.stall or None,
-                **({} if args.checkpoint_every is None else {"checkpoint_seconds": args.checkpoint_every}),
+                checkpoint_seconds=args.checkpoint_every,
             )
             detail = f" ({execution.error_kind.value})" if execution.error_kind else ""
             if execution.result is not None:
