@@ -11,16 +11,15 @@ nox.options.sessions = ["tests", "lint"]
 nox.options.reuse_existing_virtualenvs = True
 
 TORCH = "torch==2.13.0"
-LOCAL_WHEELS = Path("/opt/wheels")
-PYTORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+
 
 
 def install_cpu_torch(session: nox.Session) -> None:
-    """Install torch's CPU build: a plain `torch` requirement would pull a multi-GB CUDA build."""
-    if list(LOCAL_WHEELS.glob("torch-2.13.0+cpu-*.whl")):
-        session.install("--find-links", str(LOCAL_WHEELS), TORCH)
-    else:
-        session.install("--index-url", PYTORCH_CPU_INDEX, "--extra-index-url", "https://pypi.org/simple", TORCH)
+    """Install torch first, pinned, so pip's own configuration picks the machine's CPU build.
+
+    A plain `torch` requirement could pull a multi-GB CUDA build; the index is never named here.
+    """
+    session.install(TORCH)
 
 
 @nox.session

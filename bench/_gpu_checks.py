@@ -21,8 +21,8 @@ import torch
 
 from kcnn.config import ExperimentConfig
 from kcnn.data import load_dataset
-from kcnn.throughput import describe_throughput
-from kcnn.training import train
+from kcnn.training.throughput import describe_throughput
+from kcnn.training.train import train
 
 
 def copied_bytes(config: ExperimentConfig, device: str) -> tuple[int, int, int]:

@@ -2,7 +2,7 @@
 
 Usage: python bench/core_scaling.py [EPOCHS] [REPEATS] [SIZE ...]
 The sweep of bench/sweep_throughput.py (kernel 2 and 3 × dilation 1 and 2, built-in data), trained by
-`kcnn.training.train` in processes that have already imported keras and torch, loaded the images and
+`kcnn.training.train.train` in processes that have already imported keras and torch, loaded the images and
 warmed up, saving `.keras` checkpoints as a worker does (`--checkpoint-every`, default 10 s, and
 after the last epoch):
 
@@ -38,9 +38,9 @@ def child(threads: int, size: int, epochs: int) -> None:
     torch.set_num_threads(threads)
     from kcnn.config import ExperimentConfig
     from kcnn.data import load_dataset
-    from kcnn.runner import CHECKPOINT_SECONDS, checkpoint_due
-    from kcnn.training import train
-    from kcnn.warmup import warm_up
+    from kcnn.queue.runner import CHECKPOINT_SECONDS, checkpoint_due
+    from kcnn.training.train import train
+    from kcnn.queue.warmup import warm_up
 
     data = load_dataset("builtin:shapes", size)
     warm_up("cpu")

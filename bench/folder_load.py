@@ -39,8 +39,8 @@ def main() -> None:
         root, cache = Path(folder) / "images", Path(folder) / "cache"
         make_folder(root, count)
         os.environ["KCNN_CACHE"] = str(cache)
-        import kcnn.data.imagefolder as imagefolder
-        from kcnn.data.imagefolder import load_folder
+        import kcnn.data.folder_load as imagefolder
+        from kcnn.data.folder_load import load_folder
 
         first, single, cached = [], [], []
         for _ in range(repeats):

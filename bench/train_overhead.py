@@ -3,7 +3,7 @@
 Usage: python bench/train_overhead.py [REPEATS] [DEVICE]   (DEVICE: cpu, the default, or cuda)
 The study's model: Conv2D(16, 2, dilation 2) → pool → Conv2D(32, 2) → pool → Dense(64) → Dense(10),
 1,400 training and 350 validation images, 5 epochs, batch 32, Adam 1e-3, validation every epoch.
-Prints, per input size (32 and 90), the median of interleaved repeats for kcnn (`kcnn.training.train`,
+Prints, per input size (32 and 90), the median of interleaved repeats for kcnn (`kcnn.training.train.train`,
 fit time only), a PyTorch loop in NCHW and one in channels-last layout, and the ratios.
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 
 from kcnn.config import ExperimentConfig
 from kcnn.data import ImageSet
-from kcnn.training import train
+from kcnn.training.train import train
 
 EPOCHS, BATCH, TRAIN, VAL, CLASSES = 5, 32, 1400, 350, 10
 

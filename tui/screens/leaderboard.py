@@ -46,7 +46,7 @@ class LeaderboardScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="leaderboard", exit_on_error=False)
     def load(self) -> None:
         """Read finished runs and compute the statistics in a background thread."""
-        from kcnn.analysis import Excluded, effects, leaderboard, load_points
+        from kcnn.reports.grouping import Excluded, effects, leaderboard, load_points
         from kcnn.store import Store
 
         try:
@@ -60,8 +60,8 @@ class LeaderboardScreen(Screen[None]):
 
     @on(LeaderboardLoaded)
     def show(self, message: LeaderboardLoaded) -> None:
-        from kcnn.analysis import value_text, varying_fields
-        from kcnn.report_analysis import SHORT, effects_table
+        from kcnn.reports.grouping import value_text, varying_fields
+        from kcnn.reports.analysis_tables import SHORT, effects_table
 
         summaries = message.summaries
         fields = varying_fields(summaries) if len(summaries) > 1 else []

@@ -12,8 +12,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from kcnn.analysis import value_text
-from kcnn.report_runs import STATE_STYLES
+from kcnn.reports.grouping import value_text
+from kcnn.reports.run_tables import STATE_STYLES
 
 FILTERS = (None, "queued", "running", "done", "failed", "cancelled")
 #: Fixed widths: the layout does not jump as values change, and is the same at every refresh.
@@ -103,7 +103,7 @@ class QueueScreen(Screen[None]):
     def refresh_runs(self) -> None:
         """Read the run list in a background thread."""
         from kcnn.store import Store
-        from kcnn.worker_registry import live_workers
+        from kcnn.queue.registry import live_workers
 
         path = self.app.store_path  # type: ignore[attr-defined]
         try:

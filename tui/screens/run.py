@@ -47,10 +47,10 @@ class RunScreen(Screen[None]):
 
     @on(RunLoaded)
     def show(self, message: RunLoaded) -> None:
-        from kcnn.analysis import config_from_dict
-        from kcnn.curves import run_curves
-        from kcnn.report import config_table, kernel_footprint, plan_table
-        from kcnn.report_runs import epochs_table, events_table, run_summary_table
+        from kcnn.reports.grouping import config_from_dict
+        from kcnn.reports.curves import run_curves
+        from kcnn.reports.config_tables import config_table, kernel_footprint, plan_table
+        from kcnn.reports.run_tables import epochs_table, events_table, run_summary_table
 
         run = message.run
         parts: list[Any] = [run_summary_table(run)]

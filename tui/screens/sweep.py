@@ -54,7 +54,7 @@ class SweepScreen(Screen[None]):
 
     def spec(self) -> Any:
         """The sweep the form (or the TOML file) describes."""
-        from kcnn.sweep import SweepSpec, load_sweep
+        from kcnn.queue.sweep import SweepSpec, load_sweep
 
         path = self.query_one("#g-TOML_file", Input).value.strip()
         if path:
@@ -79,7 +79,7 @@ class SweepScreen(Screen[None]):
 
     def evaluate(self) -> Any:
         """Expand the sweep; show how many runs it makes and which combinations are invalid."""
-        from kcnn.sweep import expand
+        from kcnn.queue.sweep import expand
 
         reason, count, submit = (self.query_one("#reason", Static), self.query_one("#count", Static),
                                  self.query_one("#submit", Button))  # fmt: skip

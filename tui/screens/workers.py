@@ -41,7 +41,7 @@ class WorkersScreen(Screen[None]):
     def load(self) -> None:
         """Read the registry and the running runs in a background thread."""
         from kcnn.store import Store
-        from kcnn.worker_registry import live_workers
+        from kcnn.queue.registry import live_workers
 
         try:
             with Store(self.app.store_path) as store:  # type: ignore[attr-defined]

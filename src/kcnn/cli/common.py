@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from kcnn.runner import CHECKPOINT_SECONDS
+from kcnn.queue.runner import CHECKPOINT_SECONDS
 from kcnn.store import Store, default_store_path
 
 

@@ -10,11 +10,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from kcnn.analysis import value_text
+from kcnn.reports.grouping import value_text
 from kcnn.cli.common import add_store_option, open_store, run_ids
 from kcnn.cli.options import add_config_flags, flagify, grid_from_args
 from kcnn.errors import ConfigError, KcnnError
-from kcnn.sweep import Expansion, SweepSpec, expand, load_sweep
+from kcnn.queue.sweep import Expansion, SweepSpec, expand, load_sweep
 
 
 def register(commands: Any) -> None:

@@ -70,7 +70,7 @@ def _add_metric(parser: argparse.ArgumentParser) -> None:
 
 
 def _points(args: argparse.Namespace) -> tuple[list[Any], Any]:
-    from kcnn.analysis import Excluded, apply_filters, load_points, parse_filters
+    from kcnn.reports.grouping import Excluded, apply_filters, load_points, parse_filters
 
     filters = parse_filters(args.filter)
     with open_store(args) as store:
@@ -81,8 +81,8 @@ def _points(args: argparse.Namespace) -> tuple[list[Any], Any]:
 
 def run_leaderboard(args: argparse.Namespace) -> int:
     """Print the leaderboard."""
-    from kcnn.analysis import leaderboard
-    from kcnn.report_analysis import leaderboard_table
+    from kcnn.reports.grouping import leaderboard
+    from kcnn.reports.analysis_tables import leaderboard_table
 
     points, excluded = _points(args)
     summaries = leaderboard(points, args.metric)
@@ -102,8 +102,8 @@ def run_leaderboard(args: argparse.Namespace) -> int:
 
 def run_compare(args: argparse.Namespace) -> int:
     """Print an effect table, or an A/B comparison."""
-    from kcnn.analysis import compare, effects, field_name, find_summary, leaderboard
-    from kcnn.report_analysis import comparison_table, effects_table
+    from kcnn.reports.grouping import compare, effects, field_name, find_summary, leaderboard
+    from kcnn.reports.analysis_tables import comparison_table, effects_table
 
     points, excluded = _points(args)
     if args.by:
@@ -147,7 +147,7 @@ def run_compare(args: argparse.Namespace) -> int:
 
 def run_curves(args: argparse.Namespace) -> int:
     """Draw curves of runs."""
-    from kcnn.curves import line_chart, run_curves, write_png
+    from kcnn.reports.curves import line_chart, run_curves, write_png
 
     ids = run_ids(args.runs)
     with open_store(args) as store:
@@ -170,7 +170,7 @@ def run_curves(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     """Write runs or epochs as CSV or JSON."""
-    from kcnn.export import export_epochs, export_runs
+    from kcnn.reports.export import export_epochs, export_runs
 
     with open_store(args) as store:
         if args.epochs:

@@ -39,8 +39,8 @@ def register(commands: Any) -> None:
 
 def run_runs(args: argparse.Namespace) -> int:
     """Print the run list."""
-    from kcnn.export import export_runs
-    from kcnn.report_runs import run_rows, runs_table
+    from kcnn.reports.export import export_runs
+    from kcnn.reports.run_tables import run_rows, runs_table
 
     machine = args.json or args.csv
     limit = None if (args.limit == 0 or (machine and args.limit == DEFAULT_LIMIT)) else args.limit
@@ -59,10 +59,10 @@ def run_runs(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     """Print one run in detail."""
-    from kcnn.analysis import config_from_dict
+    from kcnn.reports.grouping import config_from_dict
     from kcnn.data import builtin_class_count
-    from kcnn.report import config_table, plan_table
-    from kcnn.report_runs import epochs_table, events_table, run_summary_table
+    from kcnn.reports.config_tables import config_table, plan_table
+    from kcnn.reports.run_tables import epochs_table, events_table, run_summary_table
 
     [run_id] = run_ids([args.run])
     with open_store(args) as store:
@@ -79,7 +79,7 @@ def run_show(args: argparse.Namespace) -> int:
     else:
         parts += [config_table(config), plan_table(config.plan(builtin_class_count(config.dataset)))]
     if epochs:
-        from kcnn.curves import run_curves
+        from kcnn.reports.curves import run_curves
 
         parts.append(epochs_table(epochs))
         parts.extend(run_curves(epochs))

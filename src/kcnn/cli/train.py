@@ -13,9 +13,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from kcnn.cli.common import add_checkpoint_option, add_store_option, checkpoint_seconds, open_store
 from kcnn.cli.options import add_config_flags, config_from_args
-from kcnn.devices import PRECISIONS
+from kcnn.training.devices import PRECISIONS
 from kcnn.errors import KcnnError
-from kcnn.report import config_table, plan_table
+from kcnn.reports.config_tables import config_table, plan_table
 
 EXIT_RUN_FAILED = 1
 EXIT_INTERRUPTED = 130
@@ -62,7 +62,7 @@ def run_plan(args: argparse.Namespace) -> int:
         return 0
     console = Console()
     console.print(plan_table(plan))
-    from kcnn.report import kernel_footprint
+    from kcnn.reports.config_tables import kernel_footprint
 
     console.print(kernel_footprint(config.kernel_sizes[0], config.dilations[0]))
     return 0
@@ -73,8 +73,8 @@ def run_train(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     checkpoint_every = checkpoint_seconds(args)
     from kcnn.data import check_dataset
-    from kcnn.runner import Outcome, execute_claim
-    from kcnn.training import prepare_device
+    from kcnn.queue.runner import Outcome, execute_claim
+    from kcnn.training.train import prepare_device
 
     check_dataset(config.dataset)
     device, precision = prepare_device(args.device, args.precision)
@@ -121,7 +121,7 @@ def run_train(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"run_id": claim.run_id, **result.to_dict()}, indent=2))
         return 0
-    from kcnn.report import result_table
+    from kcnn.reports.config_tables import result_table
 
     plan = config.plan(len(result.class_names), dataset.images.shape[-1])
     Console().print(Group(config_table(config), plan_table(plan), result_table(result)))

@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 
 from kcnn.cli.common import add_checkpoint_option, add_store_option, checkpoint_seconds
-from kcnn.devices import PRECISIONS
+from kcnn.training.devices import PRECISIONS
 from kcnn.errors import KcnnError
 from kcnn.store import default_store_path
 
@@ -57,7 +57,7 @@ def _gpu_list(text: str) -> list[int]:
 def run_worker(args: argparse.Namespace) -> int:
     """Run the worker supervisor."""
     from kcnn.store import Store
-    from kcnn.worker import Worker, plan_slots
+    from kcnn.queue.supervisor import Worker, plan_slots
 
     if args.lease <= 0 or args.poll <= 0:
         raise KcnnError("`--lease` and `--poll` must be positive numbers of seconds.")

@@ -66,7 +66,7 @@ def check_dataset(spec: str) -> None:
             known = ", ".join(BUILTIN_PREFIX + n for n in BUILTIN_DATASETS)
             raise DataError(f"Unknown dataset {spec!r}: built-in datasets are {known}; or give a folder path.")
         return
-    from kcnn.data.folder import scan_folder
+    from kcnn.data.folder_scan import scan_folder
 
     scan_folder(spec)
 
@@ -94,7 +94,7 @@ def load_dataset(
         mode = "rgb" if color_mode == "auto" else color_mode
         images, labels = _resized_shapes(input_size, mode)  # square images: every resize policy agrees
         return ImageSet(images=images, labels=labels, class_names=tuple(builtin.CLASSES), color_mode=mode)
-    from kcnn.data.imagefolder import load_folder
+    from kcnn.data.folder_load import load_folder
 
     cached = load_folder(spec, input_size, color_mode, resize, skip_bad)
     return ImageSet(

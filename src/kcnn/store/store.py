@@ -16,7 +16,7 @@ from kcnn.config import ExperimentConfig
 from kcnn.errors import FinishedRunError, LeaseLost, StoreError
 from kcnn.store.schema import MIGRATIONS, NOW, SCHEMA_VERSION
 from kcnn.store.states import FailureKind, RunState
-from kcnn.throughput import training_flops_per_second
+from kcnn.training.throughput import training_flops_per_second
 
 DB_NAME = "kcnn.sqlite"
 DEFAULT_STORE = "kcnn-runs"

@@ -12,8 +12,8 @@ from PIL import Image
 from kcnn.data import load_dataset
 from kcnn.data.cache import cache_entries, read_cache
 from kcnn.data.decode import load_pixels, to_mode
-from kcnn.data.folder import scan_folder
-from kcnn.data.imagefolder import BadFilesError, load_folder
+from kcnn.data.folder_scan import scan_folder
+from kcnn.data.folder_load import BadFilesError, load_folder
 from kcnn.errors import DataError
 
 from .conftest import pattern, save
@@ -204,7 +204,7 @@ def test_killed_while_writing_the_cache_next_load_rebuilds(folder, cache_in_tmp)
             print("writing", flush=True)
             time.sleep(60)
         cache.os.replace = stuck
-        from kcnn.data.imagefolder import load_folder
+        from kcnn.data.folder_load import load_folder
         load_folder({str(folder)!r}, 12, "rgb")
         """
     )

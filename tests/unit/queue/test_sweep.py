@@ -3,9 +3,9 @@ from pathlib import Path
 import pytest
 
 from kcnn.errors import ConfigError
-from kcnn.sweep import SweepSpec, expand, load_sweep
+from kcnn.queue.sweep import SweepSpec, expand, load_sweep
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_grid_times_repeats():

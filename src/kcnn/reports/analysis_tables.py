@@ -9,8 +9,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from kcnn import stats
-from kcnn.analysis import Comparison, ConfigSummary, EffectCell, Excluded, natural_key, value_text, varying_fields
+from kcnn.reports import stats
+from kcnn.reports.grouping import Comparison, ConfigSummary, EffectCell, Excluded, natural_key, value_text, varying_fields
 
 SHORT = {"kernel_size": "k", "dilation": "d", "input_size": "input", "channels": "ch", "batch_size": "batch",
          "learning_rate": "lr", "stride": "s", "pool_size": "pool", "dense_units": "dense"}  # fmt: skip

@@ -1,8 +1,8 @@
 import pytest
 
-from kcnn import worker
+from kcnn.queue import supervisor as worker
 from kcnn.errors import KcnnError
-from kcnn.worker import plan_slots
+from kcnn.queue.supervisor import plan_slots
 
 
 def test_cpu_jobs_split_the_cores(monkeypatch):

@@ -3,7 +3,7 @@ import pytest
 from random_configs import random_valid_configs
 
 from kcnn.config import ExperimentConfig
-from kcnn.model import CONV_DATA_FORMAT, build_model
+from kcnn.training.model import CONV_DATA_FORMAT, build_model
 
 
 @pytest.mark.parametrize("config", list(random_valid_configs(30, seed=2026)), ids=lambda c: c.config_key)

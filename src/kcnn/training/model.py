@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from kcnn.backend import import_keras
+from kcnn.training.backend import import_keras
 from kcnn.config import ExperimentConfig
 
 if TYPE_CHECKING:

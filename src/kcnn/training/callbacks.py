@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from kcnn.backend import import_keras
+from kcnn.training.backend import import_keras
 
 keras = import_keras()
 

@@ -1,8 +1,8 @@
 """A worker child: one long-lived process that imports keras once and trains run after run.
 
-Started by `kcnn.worker` as ``python -m kcnn.worker_child …``; not a user
+Started by `kcnn.queue.supervisor` as ``python -m kcnn.queue.child …``; not a user
 command. It claims runs itself (atomically), so children never share one.
-The first time it finds the queue empty it warms up (`kcnn.warmup`), so the
+The first time it finds the queue empty it warms up (`kcnn.queue.warmup`), so the
 first run of the next sweep starts as fast as the ones after it.
 SIGTERM or SIGINT: abandon the current epoch, put the run back in the queue,
 exit. A second signal exits at once (the lease then expires and is reaped).
@@ -20,7 +20,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from kcnn.runner import CHECKPOINT_SECONDS
+from kcnn.queue.runner import CHECKPOINT_SECONDS
 
 EXIT_STOPPED = 0
 
@@ -70,14 +70,14 @@ def main(argv: list[str] | None = None) -> int:
     parent = os.getppid()
     threading.Thread(target=_watch_parent, args=(parent, stop), daemon=True).start()
 
-    from kcnn.backend import import_keras
+    from kcnn.training.backend import import_keras
 
     import_keras()
     import torch
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    from kcnn.runner import execute_claim
+    from kcnn.queue.runner import execute_claim
     from kcnn.store import Store
 
     worker_id = child_worker_id(args.worker_base, os.getpid())
@@ -116,8 +116,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _warm_up(worker_id: str, device: str, precision: str) -> None:
-    """Use the first idle moment to pay the first run's one-off costs (see `kcnn.warmup`)."""
-    from kcnn.warmup import warm_up
+    """Use the first idle moment to pay the first run's one-off costs (see `kcnn.queue.warmup`)."""
+    from kcnn.queue.warmup import warm_up
 
     try:
         seconds = warm_up(device, precision)

@@ -1,6 +1,6 @@
 """The worker supervisor: long-lived child processes, one per CPU share or GPU slot.
 
-Each child (`kcnn.worker_child`) imports keras once and claims and trains runs
+Each child (`kcnn.queue.child`) imports keras once and claims and trains runs
 one after another. The supervisor only watches: it reaps expired leases, and
 when a child dies (crash, out-of-memory kill, SIGKILL, stall) it records the
 crash on the run that child held (requeued while attempts remain) and starts
@@ -23,9 +23,9 @@ from pathlib import Path
 from types import FrameType
 
 from kcnn.errors import KcnnError, LeaseLost
-from kcnn.runner import CHECKPOINT_SECONDS
+from kcnn.queue.runner import CHECKPOINT_SECONDS
 from kcnn.store import FailureKind, Store
-from kcnn.worker_child import child_worker_id, supervisor_id
+from kcnn.queue.child import child_worker_id, supervisor_id
 
 EXIT_STALLED = 75
 _CRASH_BACKOFF_SECONDS = 2.0
@@ -151,7 +151,7 @@ class Worker:
         env = dict(os.environ)
         env["CUDA_VISIBLE_DEVICES"] = slot.visible_gpus
         command = [
-            sys.executable, "-m", "kcnn.worker_child",
+            sys.executable, "-m", "kcnn.queue.child",
             "--store", str(self.store_path),
             "--worker-base", slot.base_id,
             "--device", slot.device,
@@ -208,7 +208,7 @@ class Worker:
                 signal.signal(sig, handler)
 
     def _loop(self) -> int:
-        from kcnn import worker_registry
+        from kcnn.queue import registry as worker_registry
 
         worker_registry.register(self.store_path, [slot.label for slot in self.slots], self.once)
         try:

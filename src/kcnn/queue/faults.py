@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from kcnn.backend import import_keras
+from kcnn.training.backend import import_keras
 
 ENVIRONMENT_VARIABLE = "KCNN_INJECT_FAULTS"
 

@@ -10,10 +10,10 @@ from rich.text import Text
 
 from kcnn.config import ExperimentConfig
 from kcnn.geometry import ShapePlan
-from kcnn.throughput import describe_throughput
+from kcnn.training.throughput import describe_throughput
 
 if TYPE_CHECKING:
-    from kcnn.training import RunResult
+    from kcnn.training.train import RunResult
 
 
 def _value_text(value: object) -> str:

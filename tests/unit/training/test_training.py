@@ -6,7 +6,7 @@ import pytest
 from kcnn.config import ExperimentConfig
 from kcnn.data import ImageSet
 from kcnn.errors import TrainingError
-from kcnn.training import train
+from kcnn.training.train import train
 
 TINY = ExperimentConfig(input_size=24, channels=(4, 8), kernel_size=2, dilation=(2, 1), dense_units=16, epochs=2)
 

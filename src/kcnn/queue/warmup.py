@@ -43,8 +43,8 @@ def warm_up(device: str = "auto", precision: str = "float32") -> float:
     Returns:
         Seconds it took.
     """
-    from kcnn.backend import import_keras
-    from kcnn.training import train
+    from kcnn.training.backend import import_keras
+    from kcnn.training.train import train
 
     start = time.perf_counter()
     keras = import_keras()

@@ -3,7 +3,7 @@ import random
 
 import pytest
 
-from kcnn import stats
+from kcnn.reports import stats
 
 scipy_stats = pytest.importorskip("scipy.stats")
 

@@ -12,10 +12,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kcnn import stats
+from kcnn.reports import stats
 from kcnn.config import ExperimentConfig
 from kcnn.errors import ConfigError, KcnnError
-from kcnn.sweep import CONFIG_FIELDS
+from kcnn.queue.sweep import CONFIG_FIELDS
 
 METRICS = ("best", "final")
 #: Short names users may type in --filter and --by, beside the field names and flag spellings.

@@ -9,9 +9,9 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from kcnn.analysis import value_text
+from kcnn.reports.grouping import value_text
 from kcnn.store import RunRecord
-from kcnn.throughput import describe_throughput
+from kcnn.training.throughput import describe_throughput
 
 STATE_STYLES = {"queued": "cyan", "running": "yellow", "done": "green", "failed": "red", "cancelled": "dim"}
 
@@ -61,7 +61,7 @@ def runs_table(runs: Sequence[RunRecord], counts: Mapping[str, int], now: float 
 
 def run_rows(runs: Sequence[RunRecord]) -> list[dict[str, Any]]:
     """One flat dict per run: the main columns plus every config field (prefixed ``config.``)."""
-    from kcnn.export import run_table
+    from kcnn.reports.export import run_table
 
     header, rows = run_table(runs)
     return [dict(zip(header, row, strict=True)) for row in rows]

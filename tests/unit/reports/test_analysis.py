@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from kcnn.analysis import (
+from kcnn.reports.grouping import (
     apply_filters,
     compare,
     effects,

@@ -154,9 +154,9 @@ def execute_claim(
 
     resume_from = folder / claim.checkpoint if claim.checkpoint else None
     resuming = claim.checkpoint_epoch > 0 and resume_from is not None and resume_from.exists()
-    from kcnn.callbacks import StopRequested
-    from kcnn.faults import fault_callbacks
-    from kcnn.training import DivergedError, train
+    from kcnn.training.callbacks import StopRequested
+    from kcnn.queue.faults import fault_callbacks
+    from kcnn.training.train import DivergedError, train
 
     try:
         result = train(

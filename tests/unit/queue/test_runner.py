@@ -6,10 +6,10 @@ import threading
 import numpy as np
 import pytest
 
-from kcnn.backend import import_keras
+from kcnn.training.backend import import_keras
 from kcnn.config import ExperimentConfig
 from kcnn.data import load_dataset, stratified_split
-from kcnn.runner import Outcome, execute_claim
+from kcnn.queue.runner import Outcome, execute_claim
 from kcnn.store import Store, atomic_link
 
 TINY = ExperimentConfig(input_size=24, channels=(4, 8), kernel_size=2, dilation=(2, 1), dense_units=16, epochs=3)

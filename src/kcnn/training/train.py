@@ -11,14 +11,14 @@ import numpy as np
 
 from kcnn.config import ExperimentConfig
 from kcnn.data import ImageSet, Split, load_dataset, stratified_split
-from kcnn.devices import check_precision, resolve_device
+from kcnn.training.devices import check_precision, resolve_device
 from kcnn.errors import TrainingError
-from kcnn.throughput import device_name, peak_flops, training_flops_per_second
+from kcnn.training.throughput import device_name, peak_flops, training_flops_per_second
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from kcnn.callbacks import EpochRecord
+    from kcnn.training.callbacks import EpochRecord
 
 
 class DivergedError(TrainingError):
@@ -177,10 +177,10 @@ def train(
     x_train, y_train = data.images[split.train], data.labels[split.train]
     x_val, y_val = data.images[split.val], data.labels[split.val]
 
-    from kcnn.backend import import_keras
-    from kcnn.callbacks import EpochRecorder
-    from kcnn.model import build_model
-    from kcnn.torch_loop import choose_forward, fit_torch
+    from kcnn.training.backend import import_keras
+    from kcnn.training.callbacks import EpochRecorder
+    from kcnn.training.model import build_model
+    from kcnn.training.torch_loop import choose_forward, fit_torch
 
     keras = import_keras()
     keras.utils.set_random_seed(config.seed + initial_epoch)

@@ -1,6 +1,6 @@
 import pytest
 
-from kcnn.devices import check_precision, resolve_device
+from kcnn.training.devices import check_precision, resolve_device
 from kcnn.errors import DeviceError
 
 

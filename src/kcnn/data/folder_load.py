@@ -13,7 +13,7 @@ from PIL import Image
 
 from kcnn.data import decode
 from kcnn.data.cache import CachedImages, cache_key, cache_path, read_cache, write_cache
-from kcnn.data.folder import FolderScan, scan_folder
+from kcnn.data.folder_scan import FolderScan, scan_folder
 from kcnn.errors import DataError
 
 #: Below this many files, decoding in one process beats starting a pool.

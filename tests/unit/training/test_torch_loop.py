@@ -3,13 +3,13 @@ import pytest
 import torch
 from random_configs import random_valid_configs
 
-from kcnn import model as model_module
-from kcnn import torch_loop
-from kcnn.backend import import_keras
+from kcnn.training import model as model_module
+from kcnn.training import torch_loop
+from kcnn.training.backend import import_keras
 from kcnn.config import ExperimentConfig
-from kcnn.model import build_model
-from kcnn.torch_loop import choose_forward, compile_forward, epoch_order, keras_is_affected
-from kcnn.training import train
+from kcnn.training.model import build_model
+from kcnn.training.torch_loop import choose_forward, compile_forward, epoch_order, keras_is_affected
+from kcnn.training.train import train
 
 keras = import_keras()
 TINY = ExperimentConfig(input_size=24, channels=(4, 8), kernel_size=2, dilation=(2, 1), dense_units=16, epochs=4)
