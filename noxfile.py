@@ -13,7 +13,6 @@ nox.options.reuse_existing_virtualenvs = True
 TORCH = "torch==2.13.0"
 
 
-
 def install_cpu_torch(session: nox.Session) -> None:
     """Install torch first, pinned, so pip's own configuration picks the machine's CPU build.
 

@@ -39,8 +39,8 @@ def child(threads: int, size: int, epochs: int) -> None:
     from kcnn.config import ExperimentConfig
     from kcnn.data import load_dataset
     from kcnn.queue.runner import CHECKPOINT_SECONDS, checkpoint_due
-    from kcnn.training.train import train
     from kcnn.queue.warmup import warm_up
+    from kcnn.training.train import TrainingHooks, train
 
     data = load_dataset("builtin:shapes", size)
     warm_up("cpu")
@@ -59,7 +59,7 @@ def child(threads: int, size: int, epochs: int) -> None:
         for seed, (kernel, dilation) in enumerate(CONFIGS):
             config = ExperimentConfig(input_size=size, kernel_size=kernel, dilation=dilation, epochs=epochs, seed=seed)
             last_saved[0] = time.monotonic()
-            train(config, device="cpu", dataset=data, after_epoch=save_as_a_worker_does)
+            train(config, device="cpu", dataset=data, hooks=TrainingHooks(after_epoch=save_as_a_worker_does))
         print(time.perf_counter() - start, flush=True)
 
 

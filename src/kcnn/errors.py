@@ -7,6 +7,8 @@ that line and exits with code 2; anything else reaching the CLI is a bug.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class KcnnError(Exception):
     """Base class of every error kcnn raises on purpose."""
@@ -38,3 +40,25 @@ class FinishedRunError(StoreError):
 
 class LeaseLost(StoreError):
     """A fenced write found that this worker no longer owns the run (its lease passed to another)."""
+
+
+class DivergedError(TrainingError):
+    """The training loss became NaN or infinite."""
+
+    def __init__(self, message: str, epoch: int) -> None:
+        super().__init__(message)
+        self.epoch = epoch
+        """The epoch (from 1) whose loss was not finite."""
+
+
+class StopRequested(KcnnError):
+    """Raised inside training to abandon the current epoch when a stop was requested."""
+
+
+class BadFilesError(DataError):
+    """Some image files cannot be decoded; `bad` lists them with the reason."""
+
+    def __init__(self, message: str, bad: Sequence[tuple[str, str]]) -> None:
+        super().__init__(message)
+        self.bad = list(bad)
+        """``(path, reason)`` of every unreadable file."""

@@ -2,7 +2,7 @@ import dataclasses
 
 import pytest
 
-from kcnn.config import ExperimentConfig
+from kcnn.config import KEY_DEFAULTS, ExperimentConfig, key_of
 from kcnn.errors import ConfigError
 
 
@@ -88,3 +88,42 @@ def test_from_json_rejects_non_objects():
         ExperimentConfig.from_json("{")
     with pytest.raises(ConfigError, match="got list"):
         ExperimentConfig.from_json("[1]")
+
+
+# -- the config key -------------------------------------------------------------------------------------------
+
+
+def test_a_known_config_key_is_pinned():
+    # Changing this value re-keys every stored run: bump KEY_VERSION and add a store migration instead.
+    assert ExperimentConfig().config_key == "8bd7e8b2f0ebfa66"
+    assert ExperimentConfig(kernel_size=2, dilation=(2, 1), input_size=90).config_key == "fb1b4a13b98375d7"
+
+
+def test_adding_a_field_with_a_default_keeps_every_old_key():
+    config = ExperimentConfig(kernel_size=2, dilation=(2, 1), input_size=90)
+    old = config.to_dict()
+    # A later kcnn adds `augment` (default "none") and freezes its default with the others.
+    extended_defaults = {**KEY_DEFAULTS, "augment": "none"}
+    assert key_of({**old, "augment": "none"}, extended_defaults) == key_of(old) == config.config_key
+    assert key_of({**old, "augment": "flip"}, extended_defaults) != config.config_key
+
+
+def test_the_key_ignores_the_seed_and_how_a_value_was_written(tmp_path, monkeypatch):
+    base = ExperimentConfig(kernel_size=3, dilation=1)
+    assert base.replace(seed=7).config_key == base.config_key
+    assert ExperimentConfig(kernel_size=(3, 3)).config_key == base.config_key
+    assert ExperimentConfig(learning_rate=1e-3).config_key == ExperimentConfig(learning_rate=0.001).config_key
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x").mkdir()
+    assert ExperimentConfig(dataset="x").config_key == ExperimentConfig(dataset="./x").config_key
+    assert ExperimentConfig(dataset="x").dataset == str(tmp_path / "x")
+    other = tmp_path / "other"
+    other.mkdir()
+    monkeypatch.chdir(other)
+    assert ExperimentConfig(dataset="x").config_key != ExperimentConfig(dataset=str(tmp_path / "x")).config_key
+
+
+def test_precision_is_part_of_the_key():
+    assert ExperimentConfig(precision="mixed_bfloat16").config_key != ExperimentConfig().config_key
+    with pytest.raises(ConfigError, match=r"^`precision` must be one of float32, mixed_bfloat16, mixed_float16"):
+        ExperimentConfig(precision="fp8")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import kcnn
 
-HEAVY = ("keras", "torch", "textual")
+HEAVY = ("keras", "torch", "textual", "ray", "optuna", "scipy", "matplotlib")
 
 
 def _modules_after(code: str) -> set[str]:
@@ -41,6 +41,9 @@ def test_no_module_of_kcnn_imports_textual():
 
 def test_kcnn_runs_and_reports_import_neither_keras_nor_torch(tmp_path):
     store = str(tmp_path / "store")
+    from kcnn.store import Store
+
+    Store(store).close()
     modules = _modules_after(
         "import contextlib, io\nfrom kcnn.cli import main\n"
         "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
@@ -49,3 +52,18 @@ def test_kcnn_runs_and_reports_import_neither_keras_nor_torch(tmp_path):
         f"    assert main(['export', '--store', {store!r}]) == 0\n"
     )
     assert not {name for name in modules if name.split(".")[0] in HEAVY}
+
+
+def test_importing_kcnn_and_its_api_is_cheap():
+    modules = _modules_after("import kcnn\nkcnn.open_store\nkcnn.leaderboard")
+    assert not {name for name in modules if name.split(".")[0] in HEAVY}
+
+
+def test_reports_never_import_the_queue_or_training_internals():
+    package = Path(kcnn.__file__).parent / "reports"
+    for path in package.glob("*.py"):
+        imports = [
+            line.strip() for line in path.read_text().splitlines() if line.strip().startswith(("from ", "import "))
+        ]
+        assert not [line for line in imports if "kcnn.queue" in line], path.name
+        assert not [line for line in imports if "kcnn.training.model" in line or "torch_loop" in line], path.name

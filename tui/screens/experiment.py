@@ -12,45 +12,26 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 
-from kcnn.config import ACTIVATIONS, COLOR_MODES, OPTIMIZERS, PADDINGS, RESIZE_POLICIES, ExperimentConfig
+from kcnn.config import FIELDS, ExperimentConfig, format_value, parse_value
 from kcnn.errors import ConfigError
 
-PER_LAYER = ("channels", "kernel_size", "dilation", "stride")
-CHOICES = {"padding": PADDINGS, "activation": ACTIVATIONS, "optimizer": OPTIMIZERS, "color_mode": COLOR_MODES,
-           "resize": RESIZE_POLICIES}  # fmt: skip
-FIELDS = ("input_size", "batch_size", "channels", "kernel_size", "dilation", "stride", "padding", "pool_size",
-          "dense_units", "activation", "epochs", "learning_rate", "optimizer", "val_split", "split_seed", "dataset",
-          "color_mode", "resize", "seed")  # fmt: skip
-FLOATS = ("learning_rate", "val_split")
+CHOICES = {field.name: field.choices for field in FIELDS if field.choices}
+#: The form's fields, in the config's order (``skip_bad`` is a folder-loading switch, left to the CLI).
+FORM_FIELDS = tuple(field.name for field in FIELDS if field.kind is not bool)
 
 
 def default_text(name: str) -> str:
-    """A field's default as the form shows it."""
-    value = getattr(ExperimentConfig(), name)
-    if isinstance(value, tuple):
-        return str(value[0]) if name != "channels" and len(set(value)) == 1 else " ".join(map(str, value))
-    return str(value)
+    """A field's default as the form shows it (the config's one formatter)."""
+    return format_value(name, getattr(ExperimentConfig(), name))
 
 
 def parse_field(name: str, text: str) -> Any:
-    """Turn a form field's text into a config value.
+    """Turn a form field's text into a config value (the config's one parser).
 
     Raises:
         ConfigError: If the text is not a number where one is needed.
     """
-    text = text.strip()
-    if name in CHOICES or name == "dataset":
-        return text
-    try:
-        if name in PER_LAYER:
-            values = tuple(int(part) for part in text.replace(",", " ").split())
-            if not values:
-                raise ValueError
-            return values if name == "channels" or len(values) > 1 else values[0]
-        return float(text) if name in FLOATS else int(text)
-    except ValueError:
-        kind = "a number" if name in FLOATS else "whole numbers" if name in PER_LAYER else "a whole number"
-        raise ConfigError(f"`{name}` must be {kind}; got {text!r}.") from None
+    return parse_value(name, text)
 
 
 class ExperimentScreen(Screen[None]):
@@ -62,7 +43,7 @@ class ExperimentScreen(Screen[None]):
         yield Header()
         with Horizontal():
             with VerticalScroll(id="form-pane", classes="form"):
-                for name in FIELDS:
+                for name in FORM_FIELDS:
                     with Horizontal(classes="form-row"):
                         yield Label(name)
                         if name in CHOICES:
@@ -90,7 +71,7 @@ class ExperimentScreen(Screen[None]):
     def values(self) -> dict[str, Any]:
         """Every config field from the form (raises `ConfigError` for a malformed number)."""
         values = {}
-        for name in FIELDS:
+        for name in FORM_FIELDS:
             widget = self.query_one(f"#f-{name}")
             text = str(widget.value) if isinstance(widget, Select) else widget.value  # type: ignore[attr-defined]
             values[name] = parse_field(name, text)

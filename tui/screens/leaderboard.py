@@ -60,8 +60,9 @@ class LeaderboardScreen(Screen[None]):
 
     @on(LeaderboardLoaded)
     def show(self, message: LeaderboardLoaded) -> None:
-        from kcnn.reports.grouping import value_text, varying_fields
+        from kcnn.config import format_value
         from kcnn.reports.analysis_tables import SHORT, effects_table
+        from kcnn.reports.grouping import varying_fields
 
         summaries = message.summaries
         fields = varying_fields(summaries) if len(summaries) > 1 else []
@@ -75,7 +76,7 @@ class LeaderboardScreen(Screen[None]):
             table.add_row(
                 str(rank),
                 summary.config_key[:8],
-                *(value_text(summary.config.get(f)) for f in fields),
+                *(format_value(f, summary.config.get(f)) for f in fields),
                 str(summary.n) if summary.n > 1 else "1 (unreplicated)",
                 f"{summary.mean:.1%}{std}",
                 "" if math.isnan(low) else f"{low:.1%}–{high:.1%}",

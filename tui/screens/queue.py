@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from kcnn.reports.grouping import value_text
+from kcnn.config import format_value
 from kcnn.reports.run_tables import STATE_STYLES
 
 FILTERS = (None, "queued", "running", "done", "failed", "cancelled")
@@ -49,8 +49,8 @@ def run_cells(run: Any, now: float) -> list[Any]:
         str(run.id),
         state,
         str(config.get("input_size", "")),
-        value_text(config.get("kernel_size")),
-        value_text(config.get("dilation")),
+        format_value("kernel_size", config.get("kernel_size")),
+        format_value("dilation", config.get("dilation")),
         ",".join(map(str, config.get("channels", []))),
         str(run.seed),
         _bar(run.epochs_done, run.epochs_total),
@@ -102,8 +102,8 @@ class QueueScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="queue-refresh", exit_on_error=False)
     def refresh_runs(self) -> None:
         """Read the run list in a background thread."""
-        from kcnn.store import Store
         from kcnn.queue.registry import live_workers
+        from kcnn.store import Store
 
         path = self.app.store_path  # type: ignore[attr-defined]
         try:

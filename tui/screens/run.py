@@ -47,9 +47,9 @@ class RunScreen(Screen[None]):
 
     @on(RunLoaded)
     def show(self, message: RunLoaded) -> None:
-        from kcnn.reports.grouping import config_from_dict
-        from kcnn.reports.curves import run_curves
         from kcnn.reports.config_tables import config_table, kernel_footprint, plan_table
+        from kcnn.reports.curves import run_curves
+        from kcnn.reports.grouping import config_from_dict
         from kcnn.reports.run_tables import epochs_table, events_table, run_summary_table
 
         run = message.run

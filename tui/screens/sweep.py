@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from kcnn_tui.screens.experiment import FIELDS, default_text, parse_field
+from kcnn_tui.screens.experiment import FORM_FIELDS, default_text, parse_field
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,7 +15,7 @@ from textual.widgets import Button, Footer, Header, Input, Label, Static
 
 from kcnn.errors import ConfigError
 
-GRID_FIELDS = tuple(name for name in FIELDS if name != "seed")
+GRID_FIELDS = tuple(name for name in FORM_FIELDS if name != "seed")
 
 
 class SweepScreen(Screen[None]):
@@ -30,7 +30,7 @@ class SweepScreen(Screen[None]):
                 for name in GRID_FIELDS:
                     with Horizontal(classes="form-row"):
                         yield Label(name)
-                        yield Input(default_text(name).replace(" ", ","), id=f"g-{name}", compact=True)
+                        yield Input(default_text(name), id=f"g-{name}", compact=True)
                 for name, value in (
                     ("repeats", "3"),
                     ("first seed", "0"),

@@ -40,8 +40,8 @@ class WorkersScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="workers", exit_on_error=False)
     def load(self) -> None:
         """Read the registry and the running runs in a background thread."""
-        from kcnn.store import Store
         from kcnn.queue.registry import live_workers
+        from kcnn.store import Store
 
         try:
             with Store(self.app.store_path) as store:  # type: ignore[attr-defined]

@@ -46,9 +46,17 @@ def checkpoint_seconds(args: argparse.Namespace) -> float:
     return float(args.checkpoint_every)
 
 
-def open_store(args: argparse.Namespace) -> Store:
-    """Open the store the ``--store`` option names."""
-    return Store(args.store or default_store_path())
+def open_store(args: argparse.Namespace, *, create: bool = False) -> Store:
+    """Open the store the ``--store`` option names.
+
+    Args:
+        args: The parsed arguments.
+        create: Create the store if it is missing (commands that add runs). Read commands never do.
+
+    Raises:
+        StoreError: If there is none and `create` is False, or it cannot be opened.
+    """
+    return Store(args.store or default_store_path(), create=create)
 
 
 def run_ids(values: list[str]) -> list[int]:

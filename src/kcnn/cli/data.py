@@ -30,8 +30,8 @@ def run_info(args: argparse.Namespace) -> int:
     """Print a folder dataset's report."""
     from kcnn.data.cache import cache_entries
     from kcnn.data.decode import probe
-    from kcnn.data.folder_scan import scan_folder
     from kcnn.data.folder_load import majority_mode
+    from kcnn.data.folder_scan import scan_folder
 
     scan = scan_folder(args.path)
     probes = [probe(str(scan.root / relative)) for relative in scan.files]

@@ -10,9 +10,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from kcnn.reports.grouping import value_text
 from kcnn.cli.common import add_store_option, open_store, run_ids
 from kcnn.cli.options import add_config_flags, flagify, grid_from_args
+from kcnn.config import format_value
 from kcnn.errors import ConfigError, KcnnError
 from kcnn.queue.sweep import Expansion, SweepSpec, expand, load_sweep
 
@@ -108,14 +108,13 @@ def _queue(args: argparse.Namespace, spec: SweepSpec) -> int:
             )
     if not expansion.configs:
         raise ConfigError("No valid configuration to queue.")
-    from kcnn.data import check_dataset
+    from kcnn.queue.submit import prepare_configs
 
-    for dataset in {config.dataset for config in expansion.configs}:
-        check_dataset(dataset)
+    expansion.configs = prepare_configs(expansion.configs)
     if args.dry_run:
         console.print(_plan_table(expansion, title="Would queue (dry run)"))
         return 0
-    with open_store(args) as store:
+    with open_store(args, create=True) as store:
         results = store.add_runs(expansion.configs, priority=spec.priority, max_attempts=spec.max_attempts)
     created = [r.run_id for r in results if r.created]
     existing = [r.run_id for r in results if not r.created]
@@ -149,9 +148,9 @@ def _plan_table(
         table.add_row(
             label,
             str(config.input_size),
-            value_text(config.kernel_size),
-            value_text(config.dilation),
-            ",".join(map(str, config.channels)),
+            format_value("kernel_size", config.kernel_size),
+            format_value("dilation", config.dilation),
+            format_value("channels", config.channels),
             str(config.batch_size),
             str(config.epochs),
             str(config.seed),
@@ -169,7 +168,7 @@ def _invalid_table(expansion: Expansion) -> Table:
     table.add_column("values")
     table.add_column("reason")
     for item in expansion.invalid:
-        values = " ".join(f"{name}={value_text(value)}" for name, value in item.values.items())
+        values = " ".join(f"{name}={format_value(name, value)}" for name, value in item.values.items())
         table.add_row(escape(values), escape(flagify(item.reason)))
     return table
 

@@ -81,8 +81,8 @@ def _points(args: argparse.Namespace) -> tuple[list[Any], Any]:
 
 def run_leaderboard(args: argparse.Namespace) -> int:
     """Print the leaderboard."""
-    from kcnn.reports.grouping import leaderboard
     from kcnn.reports.analysis_tables import leaderboard_table
+    from kcnn.reports.grouping import leaderboard
 
     points, excluded = _points(args)
     summaries = leaderboard(points, args.metric)
@@ -102,8 +102,8 @@ def run_leaderboard(args: argparse.Namespace) -> int:
 
 def run_compare(args: argparse.Namespace) -> int:
     """Print an effect table, or an A/B comparison."""
-    from kcnn.reports.grouping import compare, effects, field_name, find_summary, leaderboard
     from kcnn.reports.analysis_tables import comparison_table, effects_table
+    from kcnn.reports.grouping import compare, effects, field_name, find_summary, leaderboard
 
     points, excluded = _points(args)
     if args.by:

@@ -59,9 +59,9 @@ def run_runs(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     """Print one run in detail."""
-    from kcnn.reports.grouping import config_from_dict
     from kcnn.data import builtin_class_count
     from kcnn.reports.config_tables import config_table, plan_table
+    from kcnn.reports.grouping import config_from_dict
     from kcnn.reports.run_tables import epochs_table, events_table, run_summary_table
 
     [run_id] = run_ids([args.run])

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
 from typing import Any
 
 from rich.console import Console, Group
@@ -13,8 +11,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from kcnn.cli.common import add_checkpoint_option, add_store_option, checkpoint_seconds, open_store
 from kcnn.cli.options import add_config_flags, config_from_args
-from kcnn.training.devices import PRECISIONS
-from kcnn.errors import KcnnError
 from kcnn.reports.config_tables import config_table, plan_table
 
 EXIT_RUN_FAILED = 1
@@ -31,9 +27,6 @@ def register(commands: Any) -> None:
     )
     add_config_flags(train)
     train.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
-    train.add_argument(
-        "--precision", default="float32", choices=PRECISIONS, help="numeric precision (default: float32)"
-    )
     train.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     add_checkpoint_option(train)
     add_store_option(train)
@@ -72,62 +65,57 @@ def run_train(args: argparse.Namespace) -> int:
     """Train the config the flags describe in the foreground, recorded in the store like any run."""
     config = config_from_args(args)
     checkpoint_every = checkpoint_seconds(args)
-    from kcnn.data import check_dataset
-    from kcnn.queue.runner import Outcome, execute_claim
-    from kcnn.training.train import prepare_device
+    from kcnn.queue.foreground import train_in_foreground
+    from kcnn.queue.runner import Outcome
 
-    check_dataset(config.dataset)
-    device, precision = prepare_device(args.device, args.precision)
-    from kcnn.data import load_dataset
-
-    # Decode (or read from the cache) before the run exists: unreadable files stop here, with their list.
-    dataset = load_dataset(config.dataset, config.input_size, config.color_mode, config.resize, config.skip_bad)
     console = Console(stderr=True)
-    with open_store(args) as store:
-        [added] = store.add_runs([config], source="train", dedupe=False)
-        claim = store.claim(f"{socket.gethostname()}:{os.getpid()}:train", run_id=added.run_id)
-        if claim is None:  # pragma: no cover - the run was created queued a moment ago
-            raise KcnnError(f"Run {added.run_id} was claimed by a worker before `kcnn train` could start it.")
-        console.print(f"run [bold]{claim.run_id}[/] in {store.path}", highlight=False)
-        progress = _progress(console)
+    progress = _progress(console)
+    started: list[int] = []
+
+    def on_start(run_id: int) -> None:
+        started.append(run_id)
+        console.print(f"run [bold]{run_id}[/] in {store.path}", highlight=False)
+
+    with open_store(args, create=True) as store:
         try:
             if args.json:
-                execution = execute_claim(
-                    store, claim, device=device, precision=precision, dataset=dataset,
-                    checkpoint_seconds=checkpoint_every,
-                )  # fmt: skip
+                run = train_in_foreground(
+                    store, config, device=args.device, checkpoint_seconds=checkpoint_every, on_start=on_start
+                )
             else:
                 with progress:
                     task = progress.add_task("train", total=config.epochs, metrics="loading data and model…")
-                    execution = execute_claim(
-                        store, claim, device=device, precision=precision, dataset=dataset,
+                    run = train_in_foreground(
+                        store, config, device=args.device, checkpoint_seconds=checkpoint_every, on_start=on_start,
                         on_epoch=lambda record: _report_epoch(progress, task, record, config.epochs),
-                        checkpoint_seconds=checkpoint_every,
                     )  # fmt: skip
         except KeyboardInterrupt:
+            if not started:
+                raise
             console.print(
-                f"[bold red]interrupted:[/] run {claim.run_id} is recorded as failed (interrupted); "
-                f"`kcnn queue retry {claim.run_id}` resumes it from its last checkpoint.",
+                f"[bold red]interrupted:[/] run {started[0]} is recorded as failed (interrupted); "
+                f"`kcnn queue retry {started[0]}` resumes it from its last checkpoint.",
                 highlight=False,
             )
             return EXIT_INTERRUPTED
+    execution = run.execution
     if execution.outcome is not Outcome.DONE:
         kind = execution.error_kind.value if execution.error_kind else execution.outcome.value
         first_line = execution.message.splitlines()[0] if execution.message else ""
-        console.print(f"[bold red]error:[/] run {claim.run_id} failed ({kind}): {first_line}", highlight=False)
+        console.print(f"[bold red]error:[/] run {run.run_id} failed ({kind}): {first_line}", highlight=False)
         user_fixable = kind in ("invalid_config", "data_error", "diverged")
         return 2 if user_fixable else EXIT_RUN_FAILED
     result = execution.result
     if args.json:
-        print(json.dumps({"run_id": claim.run_id, **result.to_dict()}, indent=2))
+        print(json.dumps({"run_id": run.run_id, **result.to_dict()}, indent=2))
         return 0
     from kcnn.reports.config_tables import result_table
 
-    plan = config.plan(len(result.class_names), dataset.images.shape[-1])
-    Console().print(Group(config_table(config), plan_table(plan), result_table(result)))
+    plan = run.config.plan(len(result.class_names), run.dataset.images.shape[-1])
+    Console().print(Group(config_table(run.config), plan_table(plan), result_table(result)))
     if result.skipped_files:
         skipped = len(result.skipped_files)
-        console.print(f"[yellow]skipped {skipped} unreadable file(s)[/] (see `kcnn show {claim.run_id}`)")
+        console.print(f"[yellow]skipped {skipped} unreadable file(s)[/] (see `kcnn show {run.run_id}`)")
     return 0
 
 

@@ -8,7 +8,6 @@ from typing import Any
 from rich.console import Console
 
 from kcnn.cli.common import add_checkpoint_option, add_store_option, checkpoint_seconds
-from kcnn.training.devices import PRECISIONS
 from kcnn.errors import KcnnError
 from kcnn.store import default_store_path
 
@@ -31,7 +30,6 @@ def register(commands: Any) -> None:
         "--lease", type=float, default=60.0, help="lease in seconds, renewed by heartbeats (default: 60)"
     )
     worker.add_argument("--poll", type=float, default=1.0, help="seconds between looks for new work (default: 1)")
-    worker.add_argument("--precision", default="float32", choices=PRECISIONS, help="numeric precision")
     worker.add_argument(
         "--stall",
         type=float,
@@ -56,8 +54,8 @@ def _gpu_list(text: str) -> list[int]:
 
 def run_worker(args: argparse.Namespace) -> int:
     """Run the worker supervisor."""
-    from kcnn.store import Store
     from kcnn.queue.supervisor import Worker, plan_slots
+    from kcnn.store import Store
 
     if args.lease <= 0 or args.poll <= 0:
         raise KcnnError("`--lease` and `--poll` must be positive numbers of seconds.")
@@ -74,7 +72,7 @@ def run_worker(args: argparse.Namespace) -> int:
     )
     worker = Worker(
         store_path, slots, once=args.once, lease_seconds=args.lease, poll_seconds=args.poll,
-        precision=args.precision, stall_seconds=args.stall, log=lambda line: console.print(f"worker: {line}"),
+        stall_seconds=args.stall, log=lambda line: console.print(f"worker: {line}"),
         checkpoint_seconds=checkpoint_every,
     )  # fmt: skip
     return worker.run()

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from kcnn.data.loading import ImageSet, builtin_class_count, check_dataset, load_dataset
+from kcnn.data.loading import ImageSet, builtin_class_count, check_dataset, load_dataset, resolve_color_mode
 from kcnn.data.splits import Split, stratified_split
 
-__all__ = ["ImageSet", "Split", "builtin_class_count", "check_dataset", "load_dataset", "stratified_split"]
+__all__ = [
+    "ImageSet",
+    "Split",
+    "builtin_class_count",
+    "check_dataset",
+    "load_dataset",
+    "resolve_color_mode",
+    "stratified_split",
+]

@@ -41,6 +41,8 @@ class CachedImages:
     color_mode: str
     root: str
     presplit: bool
+    fingerprint: str = ""
+    """The folder's content fingerprint (not stored: it is the cache file's key)."""
 
 
 def cache_key(fingerprint: str, size: int, color_mode: str, policy: str) -> str:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections import Counter
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -14,18 +14,10 @@ from PIL import Image
 from kcnn.data import decode
 from kcnn.data.cache import CachedImages, cache_key, cache_path, read_cache, write_cache
 from kcnn.data.folder_scan import FolderScan, scan_folder
-from kcnn.errors import DataError
+from kcnn.errors import BadFilesError, DataError
 
 #: Below this many files, decoding in one process beats starting a pool.
 PARALLEL_THRESHOLD = 256
-
-
-class BadFilesError(DataError):
-    """Some image files cannot be decoded; `bad` lists them with the reason."""
-
-    def __init__(self, message: str, bad: Sequence[tuple[str, str]]) -> None:
-        super().__init__(message)
-        self.bad = list(bad)
 
 
 def majority_mode(scan: FolderScan) -> str:
@@ -71,14 +63,18 @@ def load_folder(path: str, size: int, color_mode: str = "auto", policy: str = "s
                 skip_bad: bool = False) -> CachedImages:  # fmt: skip
     """Decode a folder dataset at `size`, from the cache when its content and settings are unchanged.
 
+    Returns:
+        The images, with the folder's content fingerprint (paths, sizes and modification times).
+
     Raises:
         DataError: For an unusable folder.
         BadFilesError: If files cannot be decoded and `skip_bad` is False.
     """
     scan = scan_folder(path)
+    fingerprint = scan.fingerprint()
     # Keyed by the requested mode: with `auto`, the headers are read for the majority vote only when
     # the cache misses (the resolved mode is stored in the cache).
-    cache_file = cache_path(cache_key(scan.fingerprint(), size, color_mode, policy))
+    cache_file = cache_path(cache_key(fingerprint, size, color_mode, policy))
     cached = read_cache(cache_file)
     if cached is None:
         mode = majority_mode(scan) if color_mode == "auto" else color_mode
@@ -90,7 +86,7 @@ def load_folder(path: str, size: int, color_mode: str = "auto", policy: str = "s
             "--skip-bad to train without them.",
             cached.skipped,
         )
-    return cached
+    return dataclasses.replace(cached, fingerprint=fingerprint)
 
 
 def _build(scan: FolderScan, size: int, mode: str, policy: str) -> CachedImages:

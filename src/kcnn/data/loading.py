@@ -37,6 +37,8 @@ class ImageSet:
     """Unreadable files left out (``--skip-bad``), with the reason."""
     color_mode: str = "rgb"
     """The colour mode the images were decoded in."""
+    fingerprint: str = ""
+    """The dataset's content fingerprint (a folder's paths, sizes and modification times)."""
 
     @property
     def num_classes(self) -> int:
@@ -93,7 +95,9 @@ def load_dataset(
         check_dataset(spec)
         mode = "rgb" if color_mode == "auto" else color_mode
         images, labels = _resized_shapes(input_size, mode)  # square images: every resize policy agrees
-        return ImageSet(images=images, labels=labels, class_names=tuple(builtin.CLASSES), color_mode=mode)
+        return ImageSet(
+            images=images, labels=labels, class_names=tuple(builtin.CLASSES), color_mode=mode, fingerprint=spec
+        )
     from kcnn.data.folder_load import load_folder
 
     cached = load_folder(spec, input_size, color_mode, resize, skip_bad)
@@ -104,7 +108,27 @@ def load_dataset(
         val_mask=cached.is_val if cached.presplit else None,
         skipped=cached.skipped,
         color_mode=cached.color_mode,
+        fingerprint=cached.fingerprint,
     )
+
+
+def resolve_color_mode(spec: str, color_mode: str) -> str:
+    """What ``auto`` colour mode means for dataset `spec` (built-in sets are RGB; a folder: most files' mode).
+
+    Reads image headers only. Explicit modes are returned as given.
+
+    Raises:
+        DataError: If the dataset cannot be found.
+    """
+    if color_mode != "auto":
+        return color_mode
+    check_dataset(spec)
+    if is_builtin(spec):
+        return "rgb"
+    from kcnn.data.folder_load import majority_mode
+    from kcnn.data.folder_scan import scan_folder
+
+    return majority_mode(scan_folder(spec))
 
 
 @functools.lru_cache(maxsize=1)

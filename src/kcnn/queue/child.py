@@ -40,7 +40,6 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--store", required=True)
     parser.add_argument("--worker-base", required=True)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--precision", default="float32")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--lease", type=float, default=60.0)
     parser.add_argument("--poll", type=float, default=1.0)
@@ -77,10 +76,16 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    from kcnn.queue.runner import execute_claim
+    from kcnn.queue.runner import RunSettings, execute_claim
     from kcnn.store import Store
 
     worker_id = child_worker_id(args.worker_base, os.getpid())
+    settings = RunSettings(
+        device=args.device,
+        lease_seconds=args.lease,
+        stall_seconds=args.stall or None,
+        checkpoint_seconds=args.checkpoint_every,
+    )
     warm = False
     with Store(Path(args.store)) as store:
         while not stop.is_set():
@@ -90,21 +95,12 @@ def main(argv: list[str] | None = None) -> int:
                     break
                 if not warm:
                     warm = True
-                    _warm_up(worker_id, args.device, args.precision)
+                    _warm_up(worker_id, args.device)
                     continue
                 stop.wait(args.poll)
                 continue
             warm = True
-            execution = execute_claim(
-                store,
-                claim,
-                device=args.device,
-                precision=args.precision,
-                lease_seconds=args.lease,
-                stop=stop,
-                stall_seconds=args.stall or None,
-                checkpoint_seconds=args.checkpoint_every,
-            )
+            execution = execute_claim(store, claim, settings, stop=stop)
             detail = f" ({execution.error_kind.value})" if execution.error_kind else ""
             if execution.result is not None:
                 detail = f" (best val acc {execution.result.best_val_accuracy:.2%})"
@@ -115,12 +111,12 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_STOPPED
 
 
-def _warm_up(worker_id: str, device: str, precision: str) -> None:
+def _warm_up(worker_id: str, device: str) -> None:
     """Use the first idle moment to pay the first run's one-off costs (see `kcnn.queue.warmup`)."""
     from kcnn.queue.warmup import warm_up
 
     try:
-        seconds = warm_up(device, precision)
+        seconds = warm_up(device)
     except Exception as error:  # a broken device fails the first run, which records why
         print(f"[{worker_id}] warm-up failed ({type(error).__name__}: {error}); runs will start cold", flush=True)
         return

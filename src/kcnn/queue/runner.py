@@ -8,15 +8,26 @@ from __future__ import annotations
 
 import enum
 import os
+import sqlite3
+import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kcnn.errors import ConfigError, DataError, DeviceError, LeaseLost
+from kcnn.errors import (
+    ConfigError,
+    DataError,
+    DeviceError,
+    DivergedError,
+    KcnnError,
+    LeaseLost,
+    StopRequested,
+    StoreError,
+)
 from kcnn.store import Claim, FailureKind, Store, atomic_link, atomic_write
 
 CHECKPOINT_PATTERN = "checkpoint-e{epoch}-a{attempt}.keras"
@@ -69,6 +80,9 @@ class _Heartbeat(threading.Thread):
         self.lost = threading.Event()
         self.finished = threading.Event()
         self.last_progress = time.monotonic()
+        # Opened here, in the caller's thread: a store this worker cannot open fails the run loudly
+        # instead of killing the heartbeat silently (and the run being reaped while it trains).
+        self.store = Store(store_path, create=False)
 
     def progress(self) -> None:
         """Note that a training step finished."""
@@ -76,7 +90,7 @@ class _Heartbeat(threading.Thread):
 
     def run(self) -> None:
         interval = max(self.lease_seconds / 3, 0.05)
-        with Store(self.store_path) as store:
+        with self.store as store:
             while not self.finished.wait(interval):
                 if self.stall_seconds and time.monotonic() - self.last_progress > self.stall_seconds:
                     # A hung step (e.g. a wedged CUDA context) cannot be interrupted from Python:
@@ -87,105 +101,129 @@ class _Heartbeat(threading.Thread):
                 except LeaseLost:
                     self.lost.set()
                     return
+                except (KcnnError, sqlite3.Error) as error:  # the store became unusable: stop, said on stderr
+                    print(f"heartbeat of run {self.claim.run_id} stopped: {error}", file=sys.stderr, flush=True)
+                    self.lost.set()
+                    return
+
+
+@dataclass
+class RunSettings:
+    """How a worker executes its claims (the same for every run it trains)."""
+
+    device: str = "auto"
+    """Torch device spec."""
+    lease_seconds: float = 60.0
+    """Lease length; heartbeats renew it every third of it."""
+    stall_seconds: float | None = None
+    """End the process if no training step finishes for this long."""
+    checkpoint_seconds: float = CHECKPOINT_SECONDS
+    """Checkpoint after an epoch once this much time has passed since the last checkpoint (0: every
+    epoch). The last epoch is always checkpointed, and that checkpoint becomes the final model."""
+
+
+@dataclass
+class _Checkpointer:
+    """Writes a claim's checkpoints into its artifacts folder and remembers the last one."""
+
+    store: Store
+    claim: Claim
+    epochs: int
+    every_seconds: float
+    folder: Path
+    last_model: Any = None
+    last_epoch_checkpoint: Path | None = None
+    saved_at: float = field(default_factory=time.monotonic)
+
+    def after_epoch(self, record: Any, model: Any) -> None:
+        """Record the epoch, with a checkpoint when one is due."""
+        self.last_model = model
+        self.last_epoch_checkpoint = None
+        if not checkpoint_due(record.epoch, self.epochs, time.monotonic() - self.saved_at, self.every_seconds):
+            self.store.record_epoch(self.claim, record.to_dict())
+            return
+        # File names carry the attempt: a worker presumed dead can never overwrite its successor's files.
+        path = self.folder / CHECKPOINT_PATTERN.format(epoch=record.epoch, attempt=self.claim.attempt)
+        atomic_write(path, lambda temporary: model.save(temporary))
+        self.store.record_epoch(self.claim, record.to_dict(), checkpoint=path.name)
+        for old in self.folder.glob(f"checkpoint-e*-a{self.claim.attempt}.keras"):
+            if old != path:
+                old.unlink(missing_ok=True)
+        self.last_epoch_checkpoint = path
+        self.saved_at = time.monotonic()
+
+    def save_final_model(self) -> str | None:
+        """Name the final model (a hard link to the last epoch's checkpoint, else a save); its file name."""
+        if self.last_model is None:
+            return None
+        name = MODEL_PATTERN.format(attempt=self.claim.attempt)
+        linked = self.last_epoch_checkpoint is not None and atomic_link(self.last_epoch_checkpoint, self.folder / name)
+        if not linked:
+            atomic_write(self.folder / name, lambda temporary: self.last_model.save(temporary))
+        return name
+
+    def remove_checkpoints(self) -> None:
+        """Drop the checkpoints once the final model holds the same weights."""
+        for checkpoint in self.folder.glob("checkpoint-*.keras"):
+            checkpoint.unlink(missing_ok=True)
 
 
 def execute_claim(
     store: Store,
     claim: Claim,
-    device: str = "auto",
-    precision: str = "float32",
-    lease_seconds: float = 60.0,
+    settings: RunSettings | None = None,
+    *,
     stop: threading.Event | None = None,
     on_epoch: Callable[[Any], None] | None = None,
-    stall_seconds: float | None = None,
     dataset: Any = None,
-    checkpoint_seconds: float = CHECKPOINT_SECONDS,
 ) -> Execution:
     """Train the claimed run to the end, or until stopped, recording everything in the store.
 
     Args:
         store: The store (this thread's connection).
         claim: The claim to execute.
-        device: Torch device spec. Defaults to ``auto``.
-        precision: Keras dtype policy. Defaults to ``float32``.
-        lease_seconds: Lease length; heartbeats renew it every third of it.
+        settings: Device, lease, stall and checkpoint settings. Defaults to `RunSettings()`.
         stop: When set, the current epoch is abandoned and the run goes back to the queue.
         on_epoch: Called with each finished `EpochRecord`.
-        stall_seconds: End the process if no training step finishes for this long.
         dataset: An already loaded `ImageSet` to train on instead of loading ``config.dataset``.
-        checkpoint_seconds: Checkpoint after an epoch once this much time has passed since the
-            last checkpoint (or the start); 0: after every epoch. The last epoch is always
-            checkpointed, and that checkpoint becomes the final model.
 
     Returns:
         How the execution ended.
     """
+    settings = settings or RunSettings()
     stop = stop or threading.Event()
-    folder = store.run_folder(claim.run_id)
     try:
         config = claim.config
     except ConfigError as error:
         return _fail(store, claim, FailureKind.INVALID_CONFIG, str(error))
-
-    heartbeat = _Heartbeat(store.path, claim, lease_seconds, stall_seconds)
-    heartbeat.start()
-    last_model: list[Any] = []
-    checkpoint_of_last_epoch: list[Path] = []
-    last_saved = [time.monotonic()]
-
-    def after_epoch(record: Any, model: Any) -> None:
-        last_model[:] = [model]
-        checkpoint_of_last_epoch.clear()
-        if not checkpoint_due(record.epoch, config.epochs, time.monotonic() - last_saved[0], checkpoint_seconds):
-            store.record_epoch(claim, record.to_dict())
-            return
-        # File names carry the attempt: a worker presumed dead can never overwrite its successor's files.
-        path = folder / CHECKPOINT_PATTERN.format(epoch=record.epoch, attempt=claim.attempt)
-        atomic_write(path, lambda temporary: model.save(temporary))
-        store.record_epoch(claim, record.to_dict(), checkpoint=path.name)
-        for old in folder.glob(f"checkpoint-e*-a{claim.attempt}.keras"):
-            if old != path:
-                old.unlink(missing_ok=True)
-        checkpoint_of_last_epoch[:] = [path]
-        last_saved[0] = time.monotonic()
-
-    def on_batch(epoch: int, batch: int, batches: int) -> None:
-        heartbeat.progress()
-
-    resume_from = folder / claim.checkpoint if claim.checkpoint else None
-    resuming = claim.checkpoint_epoch > 0 and resume_from is not None and resume_from.exists()
-    from kcnn.training.callbacks import StopRequested
-    from kcnn.queue.faults import fault_callbacks
-    from kcnn.training.train import DivergedError, train
-
     try:
-        result = train(
-            config,
-            device=device,
-            precision=precision,
-            on_epoch=on_epoch,
-            on_batch=on_batch,
-            after_epoch=after_epoch,
-            should_stop=lambda: stop.is_set() or heartbeat.lost.is_set(),
-            resume_from=resume_from if resuming else None,
-            initial_epoch=claim.checkpoint_epoch if resuming else 0,
-            extra_callbacks=fault_callbacks(config.seed),
-            dataset=dataset,
-        )
+        heartbeat = _Heartbeat(store.path, claim, settings.lease_seconds, settings.stall_seconds)
+    except StoreError as error:
+        return _fail(store, claim, FailureKind.CRASHED, f"the heartbeat could not open the store: {error}")
+    heartbeat.start()
+    checkpointer = _Checkpointer(
+        store, claim, config.epochs, settings.checkpoint_seconds, store.run_folder(claim.run_id)
+    )
+    from kcnn.queue.faults import fault_callbacks
+    from kcnn.training.train import TrainingHooks, train
+
+    hooks = TrainingHooks(
+        on_epoch=on_epoch,
+        on_batch=lambda epoch, batch, batches: heartbeat.progress(),
+        after_epoch=checkpointer.after_epoch,
+        should_stop=lambda: stop.is_set() or heartbeat.lost.is_set(),
+        extra_callbacks=fault_callbacks(config.seed),
+    )
+    try:
+        result = train(config, device=settings.device, dataset=dataset, hooks=hooks, resume=_resume_of(store, claim))
         if result.skipped_files:
             listed = "; ".join(f"{path} ({reason})" for path, reason in result.skipped_files)
             store.note(claim, "skipped_files", f"{len(result.skipped_files)} unreadable file(s) left out: {listed}")
-        model_name = None
-        if last_model:
-            model_name = MODEL_PATTERN.format(attempt=claim.attempt)
-            # The last epoch's checkpoint already holds the final model: name it, don't save it again.
-            linked = checkpoint_of_last_epoch and atomic_link(checkpoint_of_last_epoch[0], folder / model_name)
-            if not linked:
-                atomic_write(folder / model_name, lambda temporary: last_model[0].save(temporary))
+        store.note(claim, "train_loop", f"{result.loop}: {result.loop_reason}")
+        model_name = checkpointer.save_final_model()
         store.finish(claim, result.summary, model=model_name)
-        if last_model:  # the final model holds the same weights; keep one copy
-            for checkpoint in folder.glob("checkpoint-*.keras"):
-                checkpoint.unlink(missing_ok=True)
+        if model_name is not None:
+            checkpointer.remove_checkpoints()
         return Execution(Outcome.DONE, result=result)
     except (LeaseLost, StopRequested) as error:
         if heartbeat.lost.is_set() or isinstance(error, LeaseLost):
@@ -212,6 +250,16 @@ def execute_claim(
     finally:
         heartbeat.finished.set()
         heartbeat.join(timeout=5)
+
+
+def _resume_of(store: Store, claim: Claim) -> Any:
+    """The checkpoint the claim resumes from, when it has one on disk."""
+    from kcnn.training.train import Resume
+
+    if claim.checkpoint_epoch <= 0 or not claim.checkpoint:
+        return None
+    path = store.run_folder(claim.run_id) / claim.checkpoint
+    return Resume(path, claim.checkpoint_epoch) if path.exists() else None
 
 
 def _fail(store: Store, claim: Claim, kind: FailureKind, message: str) -> Execution:

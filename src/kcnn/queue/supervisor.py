@@ -23,9 +23,9 @@ from pathlib import Path
 from types import FrameType
 
 from kcnn.errors import KcnnError, LeaseLost
+from kcnn.queue.child import child_worker_id, supervisor_id
 from kcnn.queue.runner import CHECKPOINT_SECONDS
 from kcnn.store import FailureKind, Store
-from kcnn.queue.child import child_worker_id, supervisor_id
 
 EXIT_STALLED = 75
 _CRASH_BACKOFF_SECONDS = 2.0
@@ -92,7 +92,6 @@ class Worker:
         once: Exit when the queue is empty instead of waiting for work.
         lease_seconds: Lease of each claim; heartbeats renew it every third of it.
         poll_seconds: How often idle children look for work.
-        precision: Keras dtype policy for every run.
         stall_seconds: Kill a child whose run makes no step for this long (0: never).
         checkpoint_seconds: Seconds between checkpoints (0: every epoch).
         log: Where progress lines go.
@@ -105,7 +104,6 @@ class Worker:
         once: bool = False,
         lease_seconds: float = 60.0,
         poll_seconds: float = 1.0,
-        precision: str = "float32",
         stall_seconds: float = 0.0,
         log: Callable[[str], None] = print,
         checkpoint_seconds: float = CHECKPOINT_SECONDS,
@@ -115,7 +113,6 @@ class Worker:
         self.once = once
         self.lease_seconds = lease_seconds
         self.poll_seconds = poll_seconds
-        self.precision = precision
         self.stall_seconds = stall_seconds
         self.checkpoint_seconds = checkpoint_seconds
         self.log = log
@@ -155,7 +152,6 @@ class Worker:
             "--store", str(self.store_path),
             "--worker-base", slot.base_id,
             "--device", slot.device,
-            "--precision", self.precision,
             "--threads", str(slot.threads),
             "--lease", str(self.lease_seconds),
             "--poll", str(self.poll_seconds),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import random
 import tomllib
@@ -11,10 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kcnn.config import ExperimentConfig
+from kcnn.config import FIELD_NAMES, ExperimentConfig
 from kcnn.errors import ConfigError
 
-CONFIG_FIELDS = tuple(f.name for f in dataclasses.fields(ExperimentConfig))
+CONFIG_FIELDS = FIELD_NAMES
 SWEEP_KEYS = ("grid", "fixed", "repeats", "random", "sample_seed", "priority", "max_attempts")
 
 

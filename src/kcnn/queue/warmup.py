@@ -30,7 +30,7 @@ def warm_up_images(count: int = 32, size: int = WARM_UP_CONFIG.input_size, class
     return ImageSet(images=images, labels=labels, class_names=tuple(f"class {i}" for i in range(classes)))
 
 
-def warm_up(device: str = "auto", precision: str = "float32") -> float:
+def warm_up(device: str = "auto") -> float:
     """Train the warm-up model for one epoch on `device`, save it and load it back, in a temporary folder.
 
     Nothing is written to a store and nothing is left on disk. Runs are unaffected:
@@ -38,13 +38,12 @@ def warm_up(device: str = "auto", precision: str = "float32") -> float:
 
     Args:
         device: Where the worker's runs train.
-        precision: The worker's Keras dtype policy.
 
     Returns:
         Seconds it took.
     """
     from kcnn.training.backend import import_keras
-    from kcnn.training.train import train
+    from kcnn.training.train import TrainingHooks, train
 
     start = time.perf_counter()
     keras = import_keras()
@@ -55,5 +54,5 @@ def warm_up(device: str = "auto", precision: str = "float32") -> float:
             model.save(checkpoint)
             keras.saving.load_model(checkpoint)
 
-        train(WARM_UP_CONFIG, device=device, precision=precision, dataset=warm_up_images(), after_epoch=save_and_load)
+        train(WARM_UP_CONFIG, device=device, dataset=warm_up_images(), hooks=TrainingHooks(after_epoch=save_and_load))
     return time.perf_counter() - start

@@ -9,14 +9,15 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from kcnn.config import format_value, sort_key
 from kcnn.reports import stats
-from kcnn.reports.grouping import Comparison, ConfigSummary, EffectCell, Excluded, natural_key, value_text, varying_fields
+from kcnn.reports.grouping import Comparison, ConfigSummary, EffectCell, Excluded, varying_fields
 
 SHORT = {"kernel_size": "k", "dilation": "d", "input_size": "input", "channels": "ch", "batch_size": "batch",
          "learning_rate": "lr", "stride": "s", "pool_size": "pool", "dense_units": "dense"}  # fmt: skip
 
 
-def _pm(mean: float, std: float) -> str:
+def _mean_std(mean: float, std: float) -> str:
     return f"{mean:.2%}" if math.isnan(std) else f"{mean:.2%} ± {std:.2%}"
 
 
@@ -47,9 +48,9 @@ def leaderboard_table(summaries: Sequence[ConfigSummary], metric: str, excluded:
         table.add_row(
             str(rank),
             summary.config_key[:8],
-            *(escape(value_text(summary.config.get(name))) for name in fields),
+            *(escape(format_value(name, summary.config.get(name))) for name in fields),
             n,
-            _pm(summary.mean, summary.std),
+            _mean_std(summary.mean, summary.std),
             interval,
             best,
             "" if seconds is None else f"{seconds:.2f}",
@@ -69,15 +70,15 @@ def effects_table(cells: Sequence[EffectCell], by: Sequence[str], metric: str, e
         for cell in cells:
             center = stats.mean(cell.values)
             table.add_row(
-                escape(cell.key[0]),
+                escape(format_value(by[0], cell.key[0])),
                 str(cell.n),
-                _pm(center, stats.sample_std(cell.values)),
+                _mean_std(center, stats.sample_std(cell.values)),
                 f"{max(cell.values):.2%}",
                 style="bold green" if center == top else None,
             )
         return table
-    rows = sorted({c.key[0] for c in cells}, key=natural_key)
-    columns = sorted({c.key[1] for c in cells}, key=natural_key)
+    rows = sorted({c.key[0] for c in cells}, key=sort_key)
+    columns = sorted({c.key[1] for c in cells}, key=sort_key)
     lookup = {c.key: c for c in cells}
     table = Table(
         title=f"Effect of {by[0]} × {by[1]}",
@@ -87,7 +88,7 @@ def effects_table(cells: Sequence[EffectCell], by: Sequence[str], metric: str, e
     )
     table.add_column(f"{by[0]} \\ {by[1]}", style="bold")
     for column in columns:
-        table.add_column(escape(column), justify="right")
+        table.add_column(escape(format_value(by[1], column)), justify="right")
     for row in rows:
         cells_text: list[Text | str] = []
         for column in columns:
@@ -95,8 +96,8 @@ def effects_table(cells: Sequence[EffectCell], by: Sequence[str], metric: str, e
             if found is None:
                 cells_text.append(Text("–", style="dim"))
             else:
-                cells_text.append(f"{_pm(stats.mean(found.values), stats.sample_std(found.values))} ({found.n})")
-        table.add_row(escape(row), *cells_text)
+                cells_text.append(f"{_mean_std(stats.mean(found.values), stats.sample_std(found.values))} ({found.n})")
+        table.add_row(escape(format_value(by[0], row)), *cells_text)
     return table
 
 
@@ -114,9 +115,11 @@ def comparison_table(comparison: Comparison, metric: str) -> Table:
     table.add_column(f"A {a.config_key[:8]}", justify="right")
     table.add_column(f"B {b.config_key[:8]}", justify="right")
     for name in fields:
-        table.add_row(name, escape(value_text(a.config.get(name))), escape(value_text(b.config.get(name))))
+        table.add_row(
+            name, escape(format_value(name, a.config.get(name))), escape(format_value(name, b.config.get(name)))
+        )
     table.add_row("n", str(a.n), str(b.n))
-    table.add_row("mean ± std", _pm(a.mean, a.std), _pm(b.mean, b.std))
+    table.add_row("mean ± std", _mean_std(a.mean, a.std), _mean_std(b.mean, b.std))
     table.add_row("best", f"{a.best:.2%}", f"{b.best:.2%}")
     test = comparison.test
     if test is not None:

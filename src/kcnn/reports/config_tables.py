@@ -8,18 +8,12 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from kcnn.config import ExperimentConfig
+from kcnn.config import ExperimentConfig, format_value
 from kcnn.geometry import ShapePlan
 from kcnn.training.throughput import describe_throughput
 
 if TYPE_CHECKING:
     from kcnn.training.train import RunResult
-
-
-def _value_text(value: object) -> str:
-    if isinstance(value, tuple):
-        return " ".join(str(item) for item in value)
-    return escape(str(value))
 
 
 def _compact(number: int) -> str:
@@ -58,8 +52,8 @@ def config_table(config: ExperimentConfig) -> Table:
     table = Table(title="Configuration", title_justify="left", show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value")
-    for name, value in vars(config).items():
-        table.add_row(name, _value_text(value))
+    for name, value in config.to_dict().items():
+        table.add_row(name, escape(format_value(name, value)))
     table.add_row("config_key", config.config_key, style="dim")
     return table
 

@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from kcnn.store import RunRecord, Store
+from kcnn.store import Run, Store
 
 FORMATS = ("csv", "json")
 RUN_COLUMNS = (
@@ -44,7 +44,7 @@ def _flat(value: Any) -> Any:
     return ",".join(map(str, value)) if isinstance(value, list) else value
 
 
-def run_table(runs: Sequence[RunRecord]) -> tuple[list[str], list[list[Any]]]:
+def run_table(runs: Sequence[Run]) -> tuple[list[str], list[list[Any]]]:
     """Header and rows: one row per run, its columns then every hyperparameter as ``config.NAME``."""
     configs = _ConfigColumns()
     rows = [[getattr(run, column) for column in RUN_COLUMNS] + configs.values(run.config) for run in runs]
@@ -74,6 +74,6 @@ def render(header: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> st
     return buffer.getvalue()
 
 
-def export_runs(runs: Sequence[RunRecord], fmt: str) -> str:
+def export_runs(runs: Sequence[Run], fmt: str) -> str:
     """One row per run: state, metrics, and every hyperparameter."""
     return render(*run_table(runs), fmt)

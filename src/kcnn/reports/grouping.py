@@ -12,15 +12,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kcnn.reports import stats
-from kcnn.config import ExperimentConfig
+from kcnn.config import FIELD_NAMES, ExperimentConfig, Value, field_name, group_value, matches, parse_value, sort_key
 from kcnn.errors import ConfigError, KcnnError
-from kcnn.queue.sweep import CONFIG_FIELDS
+from kcnn.reports import stats
 
 METRICS = ("best", "final")
-#: Short names users may type in --filter and --by, beside the field names and flag spellings.
-ALIASES = {"kernel": "kernel_size", "input": "input_size", "batch": "batch_size", "lr": "learning_rate",
-           "data": "dataset", "dense": "dense_units", "pool": "pool_size"}  # fmt: skip
 #: A best run counts as a likely outlier when it beats the mean of the other runs of its config by more
 #: than this many of their standard deviations (and by at least `OUTLIER_MIN_GAP` accuracy).
 OUTLIER_SIGMAS = 3.0
@@ -54,9 +50,11 @@ class ConfigSummary:
     run_ids: list[int] = field(default_factory=list)
     epoch_seconds: list[float] = field(default_factory=list)
 
+    seeds: list[int] = field(default_factory=list)
+
     @property
     def n(self) -> int:
-        """Number of finished runs (seeds)."""
+        """Number of distinct seeds (or folds): a seed trained twice counts once, with its latest run."""
         return len(self.values)
 
     @property
@@ -134,7 +132,19 @@ class Excluded:
 
 
 def load_points(rows: Iterable[Sequence[Any]]) -> list[RunPoint]:
-    """Turn `Store.finished_metrics` rows into run points (runs without a metric are skipped)."""
+    """Turn `Store.finished_metrics` rows into run points, one per configuration and seed.
+
+    Runs without a metric are skipped. When one seed of a configuration was trained more than once
+    (``kcnn train`` twice with the same flags), only its latest run counts: a repeat is a new seed, so
+    `ConfigSummary.n` counts distinct seeds.
+    """
+    latest: dict[tuple[str, int], RunPoint] = {}
+    for point in _all_points(rows):
+        latest[(point.config_key, point.seed)] = point  # rows come in id order: the last one wins
+    return sorted(latest.values(), key=lambda point: point.run_id)
+
+
+def _all_points(rows: Iterable[Sequence[Any]]) -> list[RunPoint]:
     points = []
     parsed: dict[str, dict[str, Any]] = {}  # runs of one config differ only by seed: parse each config once
     for run_id, config, key, seed, best, final, seconds, epochs in rows:
@@ -147,45 +157,28 @@ def load_points(rows: Iterable[Sequence[Any]]) -> list[RunPoint]:
     return points
 
 
-def field_name(name: str) -> str:
-    """Resolve a user-typed hyperparameter name (field, flag spelling or alias).
+def parse_filters(items: Sequence[str]) -> dict[str, Value]:
+    """Parse ``name=value`` filters into field → value (parsed as the config parses it).
 
     Raises:
-        ConfigError: For an unknown name.
+        ConfigError: For a malformed item, an unknown name or a value of the wrong type.
     """
-    cleaned = name.strip().lstrip("-").replace("-", "_")
-    cleaned = ALIASES.get(cleaned, cleaned)
-    if cleaned not in CONFIG_FIELDS or cleaned == "seed":
-        known = ", ".join(f for f in CONFIG_FIELDS if f != "seed")
-        raise ConfigError(f"Unknown hyperparameter {name!r}; use one of {known} (or kernel, input, batch, lr).")
-    return cleaned
-
-
-def value_text(value: Any) -> str:
-    """A config value as users type it: per-layer lists collapse when equal (``[2, 2]`` → ``2``)."""
-    if isinstance(value, (list, tuple)):
-        return str(value[0]) if len(set(value)) == 1 else ",".join(map(str, value))
-    return str(value)
-
-
-def parse_filters(items: Sequence[str]) -> dict[str, str]:
-    """Parse ``name=value`` filters.
-
-    Raises:
-        ConfigError: For a malformed item or an unknown name.
-    """
-    filters = {}
+    filters: dict[str, Value] = {}
     for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not value:
+        name, sep, text = item.partition("=")
+        if not sep or not text.strip():
             raise ConfigError(f"A filter is `name=value`, such as `kernel=2` or `dilation=2,1`; got {item!r}.")
-        filters[field_name(name)] = value.strip()
+        field = field_name(name)
+        filters[field] = parse_value(field, text)
     return filters
 
 
-def apply_filters(points: Iterable[RunPoint], filters: Mapping[str, str]) -> list[RunPoint]:
-    """Keep the runs whose config matches every filter (values compared as users type them)."""
-    return [p for p in points if all(value_text(p.config.get(k)) == v for k, v in filters.items())]
+def apply_filters(points: Iterable[RunPoint], filters: Mapping[str, Any]) -> list[RunPoint]:
+    """Keep the runs whose config matches every filter, compared as values.
+
+    ``dilation=2`` matches 2 on every layer; ``dilation=2,1`` matches exactly that.
+    """
+    return [p for p in points if all(matches(k, p.config.get(k), v) for k, v in filters.items())]
 
 
 def leaderboard(points: Iterable[RunPoint], metric: str = "best") -> list[ConfigSummary]:
@@ -195,6 +188,7 @@ def leaderboard(points: Iterable[RunPoint], metric: str = "best") -> list[Config
         summary = groups.setdefault(point.config_key, ConfigSummary(point.config_key, point.config))
         summary.values.append(point.metric(metric))
         summary.run_ids.append(point.run_id)
+        summary.seeds.append(point.seed)
         if point.epoch_seconds is not None:
             summary.epoch_seconds.append(point.epoch_seconds)
     return sorted(groups.values(), key=lambda s: (-s.mean, -s.n, s.config_key))
@@ -203,8 +197,8 @@ def leaderboard(points: Iterable[RunPoint], metric: str = "best") -> list[Config
 def varying_fields(summaries: Sequence[ConfigSummary]) -> list[str]:
     """The config fields (seed excluded) whose values differ between summaries, in field order."""
     return [
-        name for name in CONFIG_FIELDS
-        if name != "seed" and len({value_text(s.config.get(name)) for s in summaries}) > 1
+        name for name in FIELD_NAMES
+        if name != "seed" and len({group_value(name, s.config.get(name)) for s in summaries}) > 1
     ]  # fmt: skip
 
 
@@ -212,7 +206,8 @@ def varying_fields(summaries: Sequence[ConfigSummary]) -> list[str]:
 class EffectCell:
     """Runs sharing one value (or pair of values) of the hyperparameters compared."""
 
-    key: tuple[str, ...]
+    key: tuple[Value, ...]
+    """The values of the hyperparameters compared (per-layer fields equal on every layer are one int)."""
     values: list[float] = field(default_factory=list)
 
     @property
@@ -223,7 +218,7 @@ class EffectCell:
     def to_dict(self, by: Sequence[str]) -> dict[str, Any]:
         """Every number of the cell, for scripts."""
         return {
-            **dict(zip(by, self.key, strict=True)),
+            **{name: list(v) if isinstance(v, tuple) else v for name, v in zip(by, self.key, strict=True)},
             "n": self.n,
             "mean": stats.mean(self.values),
             "std": _none_if_nan(stats.sample_std(self.values)),
@@ -241,17 +236,9 @@ def effects(points: Iterable[RunPoint], by: Sequence[str], metric: str = "best")
         raise ConfigError(f"`--by` takes one or two hyperparameters, such as `kernel_size,dilation`; got {len(by)}.")
     cells: dict[tuple[str, ...], EffectCell] = {}
     for point in points:
-        key = tuple(value_text(point.config.get(name)) for name in by)
+        key = tuple(group_value(name, point.config.get(name)) for name in by)
         cells.setdefault(key, EffectCell(key)).values.append(point.metric(metric))
-    return sorted(cells.values(), key=lambda cell: tuple(natural_key(v) for v in cell.key))
-
-
-def natural_key(text: str) -> tuple[int, float, str]:
-    """Sort key for value texts: numbers by value (``2`` before ``10``), then the rest by name."""
-    try:
-        return (0, float(text.split(",")[0]), text)
-    except ValueError:
-        return (1, 0.0, text)
+    return sorted(cells.values(), key=lambda cell: tuple(sort_key(v) for v in cell.key))
 
 
 @dataclass(frozen=True)
@@ -306,9 +293,12 @@ def compare(a: ConfigSummary, b: ConfigSummary) -> Comparison:
     test = stats.welch_test(a.values, b.values)
     pooled = math.sqrt((a.std**2 + b.std**2) / 2)
     if test.p_value < 0.05:
+        # Name the better configuration, whichever order they were given in, with a positive gap.
+        better, worse = (a, b) if test.difference > 0 else (b, a)
+        gap, low, high = abs(test.difference), min(abs(test.low), abs(test.high)), max(abs(test.low), abs(test.high))
         verdict = (
-            f"{a.config_key[:8]} is better by {test.difference:+.2%} (95% CI {test.low:+.2%} to {test.high:+.2%}, "
-            f"p = {test.p_value:.3g}): a real difference at the 5% level."
+            f"{better.config_key[:8]} is better than {worse.config_key[:8]} by {gap:.2%} (95% CI {low:.2%} to "
+            f"{high:.2%}, p = {test.p_value:.3g}): a real difference at the 5% level."
         )
     else:
         needed = stats.repeats_for_power(test.difference, pooled)

@@ -9,8 +9,8 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from kcnn.reports.grouping import value_text
-from kcnn.store import RunRecord
+from kcnn.config import format_value
+from kcnn.store import Run
 from kcnn.training.throughput import describe_throughput
 
 STATE_STYLES = {"queued": "cyan", "running": "yellow", "done": "green", "failed": "red", "cancelled": "dim"}
@@ -20,13 +20,13 @@ def _percent(value: float | None) -> str:
     return "" if value is None else f"{value:.2%}"
 
 
-def _seconds(run: RunRecord, now: float) -> str:
+def _seconds(run: Run, now: float) -> str:
     if run.state == "running" and run.started:
         return f"{now - run.started:,.0f}s…"
     return "" if run.train_seconds is None else f"{run.train_seconds:,.1f}s"
 
 
-def runs_table(runs: Sequence[RunRecord], counts: Mapping[str, int], now: float | None = None) -> Table:
+def runs_table(runs: Sequence[Run], counts: Mapping[str, int], now: float | None = None) -> Table:
     """The run list: one row per run, newest first; the caption counts runs per state."""
     now = time.time() if now is None else now
     total = sum(counts.values())
@@ -47,8 +47,8 @@ def runs_table(runs: Sequence[RunRecord], counts: Mapping[str, int], now: float 
             str(run.id),
             f"[{STATE_STYLES.get(run.state, '')}]{run.state}[/]",
             str(config.get("input_size", "")),
-            value_text(config.get("kernel_size")),
-            value_text(config.get("dilation")),
+            format_value("kernel_size", config.get("kernel_size")),
+            format_value("dilation", config.get("dilation")),
             ",".join(map(str, config.get("channels", []))),
             str(run.seed),
             f"{run.epochs_done}/{run.epochs_total}",
@@ -59,7 +59,7 @@ def runs_table(runs: Sequence[RunRecord], counts: Mapping[str, int], now: float 
     return table
 
 
-def run_rows(runs: Sequence[RunRecord]) -> list[dict[str, Any]]:
+def run_rows(runs: Sequence[Run]) -> list[dict[str, Any]]:
     """One flat dict per run: the main columns plus every config field (prefixed ``config.``)."""
     from kcnn.reports.export import run_table
 
@@ -67,7 +67,7 @@ def run_rows(runs: Sequence[RunRecord]) -> list[dict[str, Any]]:
     return [dict(zip(header, row, strict=True)) for row in rows]
 
 
-def run_summary_table(run: RunRecord) -> Table:
+def run_summary_table(run: Run) -> Table:
     """The headline facts of one run."""
     table = Table(title=f"Run {run.id}", title_justify="left", show_header=False)
     table.add_column("field", style="bold")

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from kcnn.store.artifacts import atomic_link, atomic_write
+from kcnn.store.records import AddResult, Claim, Run
 from kcnn.store.states import FailureKind, RunState
-from kcnn.store.store import AddResult, Claim, RunRecord, Store, default_store_path
+from kcnn.store.store import Store, default_store_path
 
 __all__ = [
     "AddResult",
     "Claim",
     "FailureKind",
-    "RunRecord",
+    "Run",
     "RunState",
     "Store",
     "atomic_link",

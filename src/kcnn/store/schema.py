@@ -1,11 +1,14 @@
 """The store's SQLite schema and its migrations.
 
 `MIGRATIONS[i]` takes a store from schema version ``i`` to ``i + 1``. A store
-records its version in ``PRAGMA user_version``; opening an older store
-applies the missing migrations in one transaction.
+records its version in ``PRAGMA user_version``. A new store gets every
+migration at once (`create_schema`); an existing one changes only through
+``kcnn store upgrade`` (`kcnn.store.upgrade`), which backs it up first.
 """
 
 from __future__ import annotations
+
+import sqlite3
 
 #: SQL expression for "now" in Unix seconds, from SQLite's own clock.
 NOW = "((julianday('now') - 2440587.5) * 86400.0)"
@@ -82,5 +85,38 @@ ALTER TABLE runs ADD COLUMN peak_flops REAL;
 ALTER TABLE runs ADD COLUMN train_loop TEXT;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+# V3: the 1.0 engine (issue 12): versioned config keys, precision, the data's fingerprint, why this loop.
+# The re-keying of stored runs is Python (`kcnn.store.upgrade.rekey_runs`), run in the same transaction.
+_V3 = """
+ALTER TABLE runs ADD COLUMN key_version INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE runs ADD COLUMN precision TEXT;
+ALTER TABLE runs ADD COLUMN dataset_fingerprint TEXT;
+ALTER TABLE runs ADD COLUMN train_loop_reason TEXT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def statements(script: str) -> list[str]:
+    """Split a migration script into statements (triggers keep their bodies)."""
+    found, current = [], ""
+    for line in script.strip().splitlines():
+        current += line + "\n"
+        if sqlite3.complete_statement(current):
+            found.append(current.strip())
+            current = ""
+    return found
+
+
+def apply_migrations(conn: sqlite3.Connection, start: int) -> None:
+    """Run the SQL of migrations `start` … `SCHEMA_VERSION` − 1 and set the version (in the caller's transaction)."""
+    for script in MIGRATIONS[start:]:
+        for statement in statements(script):
+            conn.execute(statement)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def create_schema(conn: sqlite3.Connection) -> None:
+    """Give an empty database the current schema (inside the caller's transaction)."""
+    apply_migrations(conn, 0)

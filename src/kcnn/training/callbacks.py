@@ -8,13 +8,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from kcnn.errors import StopRequested
 from kcnn.training.backend import import_keras
 
 keras = import_keras()
 
-
-class StopRequested(Exception):
-    """Raised inside `fit` to abandon the current epoch when a stop was requested."""
+__all__ = ["EpochRecord", "EpochRecorder", "StopRequested"]
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
+from kcnn.config import PRECISIONS
 from kcnn.errors import DeviceError
 
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 _DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda)(?::(\d+))?$")
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from kcnn.training.backend import import_keras
 from kcnn.config import ExperimentConfig
+from kcnn.training.backend import import_keras
 
 if TYPE_CHECKING:
     import keras

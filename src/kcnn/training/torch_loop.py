@@ -13,9 +13,12 @@ What it covers: linear chains of ``InputLayer``, ``Rescaling``, ``Permute``, ``C
 padding, stride, dilation, data format), valid ``MaxPooling2D``, ``Flatten`` and ``Dense``, with
 kcnn's activations, the ``float32`` and ``mixed_bfloat16`` policies and a softmax output trained with
 sparse categorical cross-entropy. Anything else (``mixed_float16``, whose loss scaling is Keras' own,
-another layer, a loss or regularizer the maths would skip) trains with ``fit``, as do Keras versions
-outside `AFFECTED_KERAS`: a Keras release that removes the overhead needs no workaround.
-``KCNN_TRAIN_LOOP=fit`` or ``=torch`` forces a choice (``torch`` still needs a supported model).
+another layer, a loss or regularizer the maths would skip) trains with ``fit``. Whether the loop is
+used is decided by capability, not by version: `kcnn.training.loop_choice` checks the loop's forward
+and gradients against the Keras model's own on a probe batch whenever a model is built.
+
+The loss is Keras' own sparse categorical cross-entropy on probabilities (softmax, renormalized,
+clipped to ``[ε, 1 − ε]``), so both loops report the same numbers for the same weights.
 
 The loop moves the data to the device once per run, shuffles with its own seeded generator (epoch
 ``E`` of seed ``S`` always sees the same order, so a resumed run repeats an uninterrupted one) and
@@ -25,7 +28,6 @@ sets ``cudnn.benchmark`` on a GPU, where the batch shape is fixed.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,12 +36,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-ENVIRONMENT_VARIABLE = "KCNN_TRAIN_LOOP"
-
-#: Keras versions (major, minor), inclusive, whose torch-backend ``fit`` has the per-step overhead.
-#: Measured on 3.15; when a newer Keras is installed, ``fit`` is used until
-#: ``bench/train_overhead.py`` shows the workaround still pays and this range is extended.
-AFFECTED_KERAS = ((3, 0), (3, 15))
+#: Keras' ``backend.epsilon()`` default: the clip of probabilities in its cross-entropy.
+EPSILON = 1e-7
 
 _ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "linear": lambda x: x,
@@ -53,7 +51,7 @@ _ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "sigmoid": torch.sigmoid,
 }
 
-Step = Callable[[torch.Tensor], torch.Tensor]
+Forward = Callable[[torch.Tensor], torch.Tensor]
 
 #: Keras dtype policies the loop runs, and the torch dtype a layer computes in under each. Variables
 #: stay float32 and are cast per call, as Keras does; float16 needs loss scaling and trains with ``fit``.
@@ -65,30 +63,20 @@ def kind_of(layer: Any) -> str:
     return type(layer).__name__
 
 
-def _computed_in(step: Step, dtype: torch.dtype) -> Step:
+def _computed_in(step: Forward, dtype: torch.dtype) -> Forward:
     """`step` with its input cast to `dtype` (its weights follow the input's dtype)."""
     return lambda x: step(x.to(dtype))
 
 
-def keras_is_affected(version: str) -> bool:
-    """Whether Keras `version` has the per-step overhead this loop works around."""
-    parts = version.split(".")
-    try:
-        major_minor = (int(parts[0]), int(parts[1]))
-    except (IndexError, ValueError):
-        return False
-    return AFFECTED_KERAS[0] <= major_minor <= AFFECTED_KERAS[1]
+def sparse_crossentropy(logits: torch.Tensor, labels: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """Keras' sparse categorical cross-entropy of the softmax of `logits` (the same maths, the same clip)."""
+    probabilities = torch.softmax(logits.float(), dim=1)
+    probabilities = probabilities / probabilities.sum(dim=1, keepdim=True)
+    log_probabilities = torch.log(torch.clip(probabilities, EPSILON, 1.0 - EPSILON))
+    return F.nll_loss(log_probabilities, labels, reduction=reduction)
 
 
-def choose_forward(model: Any, keras_version: str, environ: dict[str, str] | None = None) -> Step | None:
-    """`model`'s torch forward when this loop can and should train it; None means use ``fit``."""
-    setting = (os.environ if environ is None else environ).get(ENVIRONMENT_VARIABLE, "auto").strip().lower()
-    if setting == "fit" or (setting != "torch" and not keras_is_affected(keras_version)):
-        return None
-    return compile_forward(model)
-
-
-def compile_forward(model: Any) -> Step | None:
+def compile_forward(model: Any) -> Forward | None:
     """A function computing `model`'s output *logits* with torch ops, or None if not covered.
 
     The function reads the model's variables at every call, so it always uses the current weights.
@@ -101,7 +89,7 @@ def compile_forward(model: Any) -> Step | None:
     if not _is_sparse_crossentropy(getattr(model, "loss", None)):
         return None
     previous = None
-    steps: list[Step] = []
+    steps: list[Forward] = []
     computes: list[torch.dtype] = []
     for index, layer in enumerate(layers):
         if previous is not None and _single_input(layer) is not previous:
@@ -139,7 +127,7 @@ def _single_input(layer: Any) -> Any:
         return None
 
 
-def _translate(layer: Any, last: bool) -> Step | None:
+def _translate(layer: Any, last: bool) -> Forward | None:
     """The torch maths of one Keras layer, or None if not covered."""
     kind = kind_of(layer)
     config = layer.get_config()
@@ -177,7 +165,7 @@ def _plain(config: dict[str, Any]) -> bool:
     return all(config.get(key) is None for key in keys) and config.get("lora_rank") in (None, 0)
 
 
-def _conv(layer: Any, config: dict[str, Any]) -> Step | None:
+def _conv(layer: Any, config: dict[str, Any]) -> Forward | None:
     activation = _activation(config)
     if activation is None or not _plain(config) or config.get("groups", 1) != 1:
         return None
@@ -215,7 +203,7 @@ def _same_padding(
     return F.pad(x, (*pads[1], *pads[0])), 0
 
 
-def _pool(config: dict[str, Any]) -> Step | None:
+def _pool(config: dict[str, Any]) -> Forward | None:
     if config["padding"] != "valid":
         return None
     pool, strides = config["pool_size"], config["strides"] or config["pool_size"]
@@ -229,7 +217,7 @@ def _pool(config: dict[str, Any]) -> Step | None:
     return step
 
 
-def _dense(layer: Any, config: dict[str, Any], last: bool) -> Step | None:
+def _dense(layer: Any, config: dict[str, Any], last: bool) -> Forward | None:
     name = config.get("activation")
     if last:  # the softmax is folded into the loss: the loop works on logits
         if name != "softmax" or not _plain(config):
@@ -276,7 +264,7 @@ def epoch_order(count: int, seed: int, epoch: int) -> torch.Tensor:
 
 def fit_torch(
     model: Any,
-    forward: Step,
+    forward: Forward,
     train_data: tuple[np.ndarray, np.ndarray],
     val_data: tuple[np.ndarray, np.ndarray],
     *,
@@ -316,7 +304,7 @@ def fit_torch(
             for parameter in parameters:
                 parameter.grad = None
             logits = forward(images)
-            loss = F.cross_entropy(logits, labels)
+            loss = sparse_crossentropy(logits, labels)
             loss.backward()
             with torch.no_grad():
                 optimizer.apply([parameter.grad for parameter in parameters], variables)
@@ -341,13 +329,13 @@ def fit_torch(
         callback.on_train_end()
 
 
-def _evaluate(forward: Step, images: torch.Tensor, labels: torch.Tensor, batch_size: int) -> _Totals:
+def _evaluate(forward: Forward, images: torch.Tensor, labels: torch.Tensor, batch_size: int) -> _Totals:
     totals = _Totals(torch.zeros((), device=images.device), torch.zeros((), device=images.device, dtype=torch.long))
     with torch.no_grad():
         for begin in range(0, len(images), batch_size):
             logits = forward(images[begin : begin + batch_size])
             target = labels[begin : begin + batch_size]
-            totals.loss += F.cross_entropy(logits, target, reduction="sum")
+            totals.loss += sparse_crossentropy(logits, target, reduction="sum")
             totals.correct += (logits.argmax(1) == target).sum()
             totals.count += len(target)
     return totals

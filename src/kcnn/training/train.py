@@ -5,28 +5,47 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from kcnn.config import ExperimentConfig
 from kcnn.data import ImageSet, Split, load_dataset, stratified_split
+from kcnn.errors import DivergedError
 from kcnn.training.devices import check_precision, resolve_device
-from kcnn.errors import TrainingError
 from kcnn.training.throughput import device_name, peak_flops, training_flops_per_second
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from kcnn.training.callbacks import EpochRecord
 
+__all__ = ["DivergedError", "Resume", "RunResult", "TrainingHooks", "prepare_device", "train"]
 
-class DivergedError(TrainingError):
-    """The training loss became NaN or infinite."""
 
-    def __init__(self, message: str, epoch: int) -> None:
-        super().__init__(message)
-        self.epoch = epoch
+@dataclass
+class TrainingHooks:
+    """What a caller wants to hear from, or say to, a training run. Every hook is optional."""
+
+    on_epoch: Callable[[EpochRecord], None] | None = None
+    """Called with each finished epoch's record."""
+    on_batch: Callable[[int, int, int], None] | None = None
+    """Called with ``(epoch, batch, batches)`` after each step."""
+    after_epoch: Callable[[EpochRecord, Any], None] | None = None
+    """Called with ``(record, model)`` after each epoch (checkpoints, store writes)."""
+    should_stop: Callable[[], bool] | None = None
+    """Polled after each step; True abandons the epoch with `StopRequested`."""
+    extra_callbacks: Sequence[Any] = ()
+    """More Keras callbacks, run before the recorder."""
+
+
+@dataclass(frozen=True)
+class Resume:
+    """A checkpoint to continue from."""
+
+    checkpoint: Path
+    """A ``.keras`` file with the model and optimizer state."""
+    epoch: int
+    """Epochs already done by that checkpoint."""
 
 
 @dataclass
@@ -57,6 +76,10 @@ class RunResult:
     """Unreadable files left out with ``skip_bad``, and why."""
     loop: str = "fit"
     """What trained it: ``torch`` (kcnn's torch-native loop) or ``fit`` (Keras' own)."""
+    loop_reason: str = ""
+    """Why that loop (the probe's verdict)."""
+    dataset_fingerprint: str = ""
+    """The content fingerprint of the images it trained on."""
     device_name: str = "CPU"
     """The device's model, e.g. ``NVIDIA H200``."""
     peak_flops: float | None = None
@@ -93,6 +116,9 @@ class RunResult:
             "device_name": self.device_name,
             "peak_flops": self.peak_flops,
             "train_loop": self.loop,
+            "train_loop_reason": self.loop_reason,
+            "precision": self.precision,
+            "dataset_fingerprint": self.dataset_fingerprint,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -111,6 +137,8 @@ class RunResult:
             "device": self.device,
             "device_name": self.device_name,
             "train_loop": self.loop,
+            "train_loop_reason": self.loop_reason,
+            "dataset_fingerprint": self.dataset_fingerprint,
             "precision": self.precision,
             "num_train": self.num_train,
             "num_val": self.num_val,
@@ -131,33 +159,22 @@ def prepare_device(device: str = "auto", precision: str = "float32") -> tuple[st
 
 def train(
     config: ExperimentConfig,
+    *,
     device: str = "auto",
-    precision: str = "float32",
-    on_epoch: Callable[[EpochRecord], None] | None = None,
-    on_batch: Callable[[int, int, int], None] | None = None,
     dataset: ImageSet | None = None,
-    after_epoch: Callable[[EpochRecord, Any], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
-    resume_from: Path | None = None,
-    initial_epoch: int = 0,
-    extra_callbacks: Sequence[Any] = (),
+    hooks: TrainingHooks | None = None,
+    resume: Resume | None = None,
 ) -> RunResult:
     """Train the model of `config` and return what it measured.
 
     On the CPU, the same config (seed included) gives the same history.
 
     Args:
-        config: The experiment.
+        config: The experiment (its `precision` is the Keras dtype policy).
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``. Defaults to ``auto``.
-        precision: ``float32``, ``mixed_bfloat16`` or ``mixed_float16``. Defaults to ``float32``.
-        on_epoch: Called with each finished epoch's record.
-        on_batch: Called with ``(epoch, batch, batches)`` after each step.
         dataset: Images to use instead of loading ``config.dataset``.
-        after_epoch: Called with ``(record, model)`` after each epoch (checkpoints, store writes).
-        should_stop: Polled after each step; True abandons the epoch with `StopRequested`.
-        resume_from: A ``.keras`` checkpoint (model and optimizer state) to continue from.
-        initial_epoch: Epochs already done by that checkpoint.
-        extra_callbacks: More Keras callbacks, run before the recorder.
+        hooks: Progress callbacks and the stop flag. Defaults to none.
+        resume: A checkpoint to continue from. Defaults to a fresh model.
 
     Returns:
         The run's result (its history holds the epochs trained by this call).
@@ -166,9 +183,10 @@ def train(
         DeviceError: If the device or precision is not available.
         DataError: If the dataset cannot be loaded or split.
         DivergedError: If the loss becomes NaN or infinite.
-        StopRequested: If `should_stop` asked to stop.
+        StopRequested: If `hooks.should_stop` asked to stop.
     """
-    resolved, precision = prepare_device(device, precision)
+    hooks = hooks or TrainingHooks()
+    resolved, precision = prepare_device(device, config.precision)
     data = dataset or load_dataset(config.dataset, config.input_size, config.color_mode, config.resize, config.skip_bad)
     if data.val_mask is not None:
         split = Split(train=np.flatnonzero(~data.val_mask), val=np.flatnonzero(data.val_mask))
@@ -179,25 +197,32 @@ def train(
 
     from kcnn.training.backend import import_keras
     from kcnn.training.callbacks import EpochRecorder
+    from kcnn.training.loop_choice import choose_loop
     from kcnn.training.model import build_model
-    from kcnn.training.torch_loop import choose_forward, fit_torch
+    from kcnn.training.torch_loop import fit_torch
 
     keras = import_keras()
+    initial_epoch = resume.epoch if resume is not None else 0
     keras.utils.set_random_seed(config.seed + initial_epoch)
     recorder = EpochRecorder(
-        len(x_train), on_epoch=on_epoch, on_batch=on_batch, after_epoch=after_epoch, should_stop=should_stop
+        len(x_train),
+        on_epoch=hooks.on_epoch,
+        on_batch=hooks.on_batch,
+        after_epoch=hooks.after_epoch,
+        should_stop=hooks.should_stop,
     )
+    callbacks = [*hooks.extra_callbacks, recorder]
     with keras.device(resolved):
-        if resume_from is not None:
-            model = keras.saving.load_model(resume_from)
+        if resume is not None:
+            model = keras.saving.load_model(resume.checkpoint)
         else:
             model = build_model(config, x_train.shape[1:], data.num_classes, precision)
-        forward = choose_forward(model, keras.__version__)
+        choice = choose_loop(model, x_train, y_train, resolved)
         start = time.perf_counter()
-        if forward is not None:
+        if choice.forward is not None:
             fit_torch(
                 model,
-                forward,
+                choice.forward,
                 (x_train, y_train),
                 (x_val, y_val),
                 batch_size=config.batch_size,
@@ -205,7 +230,7 @@ def train(
                 initial_epoch=initial_epoch,
                 seed=config.seed,
                 device=resolved,
-                callbacks=[*extra_callbacks, recorder],
+                callbacks=callbacks,
             )
         else:
             model.fit(
@@ -217,7 +242,7 @@ def train(
                 validation_data=(x_val, y_val),
                 shuffle=True,
                 verbose=0,
-                callbacks=[*extra_callbacks, recorder],
+                callbacks=callbacks,
             )
         seconds = time.perf_counter() - start
     if recorder.diverged_at is not None:
@@ -239,7 +264,9 @@ def train(
         num_val=len(x_val),
         class_names=data.class_names,
         skipped_files=data.skipped,
-        loop="fit" if forward is None else "torch",
+        loop=choice.loop,
+        loop_reason=choice.reason,
+        dataset_fingerprint=data.fingerprint,
         device_name=name,
         peak_flops=peak_flops(name, precision),
     )

@@ -12,8 +12,8 @@ from PIL import Image
 from kcnn.data import load_dataset
 from kcnn.data.cache import cache_entries, read_cache
 from kcnn.data.decode import load_pixels, to_mode
-from kcnn.data.folder_scan import scan_folder
 from kcnn.data.folder_load import BadFilesError, load_folder
+from kcnn.data.folder_scan import scan_folder
 from kcnn.errors import DataError
 
 from .conftest import pattern, save

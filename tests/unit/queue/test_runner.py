@@ -6,18 +6,25 @@ import threading
 import numpy as np
 import pytest
 
-from kcnn.training.backend import import_keras
 from kcnn.config import ExperimentConfig
 from kcnn.data import load_dataset, stratified_split
-from kcnn.queue.runner import Outcome, execute_claim
+from kcnn.queue.runner import Outcome, RunSettings, execute_claim
 from kcnn.store import Store, atomic_link
+from kcnn.training.backend import import_keras
 
 TINY = ExperimentConfig(input_size=24, channels=(4, 8), kernel_size=2, dilation=(2, 1), dense_units=16, epochs=3)
 
 
+@pytest.fixture(params=["torch", "fit"], autouse=True)
+def loop(request, monkeypatch):
+    """Every test here runs under both training loops: checkpoints, stops and resumes must not depend on it."""
+    monkeypatch.setenv("KCNN_TRAIN_LOOP", "auto" if request.param == "torch" else "fit")
+    return request.param
+
+
 @pytest.mark.parametrize(("checkpoint_seconds", "saves_expected"), [(0.0, TINY.epochs), (1e9, 1)])
 def test_the_final_model_holds_the_last_epoch_and_no_checkpoint_is_left(
-    tmp_path, monkeypatch, checkpoint_seconds, saves_expected
+    tmp_path, monkeypatch, checkpoint_seconds, saves_expected, loop
 ):
     keras = import_keras()
     saves = []
@@ -27,8 +34,9 @@ def test_the_final_model_holds_the_last_epoch_and_no_checkpoint_is_left(
         store.add_runs([TINY])
         claim = store.claim("test-worker")
         assert claim is not None
-        execution = execute_claim(store, claim, device="cpu", checkpoint_seconds=checkpoint_seconds)
+        execution = execute_claim(store, claim, RunSettings(device="cpu", checkpoint_seconds=checkpoint_seconds))
         assert execution.outcome is Outcome.DONE
+        assert execution.result.loop == loop
         run = store.get_run(claim.run_id)
         folder = store.run_folder(claim.run_id)
     assert run.model == "model-a1.keras"
@@ -54,18 +62,42 @@ def test_a_stopped_run_resumes_from_its_last_checkpoint_and_records_every_epoch(
             if record.epoch == 2:
                 stop.set()
 
-        stopped = execute_claim(
-            store, first, device="cpu", stop=stop, on_epoch=stop_after_epoch_2, checkpoint_seconds=checkpoint_seconds
-        )
+        settings = RunSettings(device="cpu", checkpoint_seconds=checkpoint_seconds)
+        stopped = execute_claim(store, first, settings, stop=stop, on_epoch=stop_after_epoch_2)
         assert stopped.outcome is Outcome.REQUEUED
         run = store.get_run(first.run_id)
         assert (run.state, run.epochs_done, run.checkpoint_epoch) == ("queued", 2, kept)
         second = store.claim("second-worker")
         assert second.checkpoint_epoch == kept
-        assert execute_claim(store, second, device="cpu", checkpoint_seconds=checkpoint_seconds).outcome is Outcome.DONE
+        assert execute_claim(store, second, settings).outcome is Outcome.DONE
         rows = store.epochs(first.run_id)
     assert [row["epoch"] for row in rows] == [1, 2, 3]
     assert [row["attempt"] for row in rows] == [1] * kept + [2] * (3 - kept)
+
+
+def test_a_diverging_run_fails_as_diverged_with_its_reason(tmp_path, loop, monkeypatch):
+    monkeypatch.setenv("KCNN_INJECT_FAULTS", "nan@seed=0,epoch=2")
+    with Store(tmp_path / "store") as store:
+        store.add_runs([TINY])
+        claim = store.claim("worker")
+        execution = execute_claim(store, claim, RunSettings(device="cpu"))
+        run = store.get_run(claim.run_id)
+    assert (execution.outcome, run.state, run.error_kind) == (Outcome.FAILED, "failed", "diverged")
+    assert run.error_message.startswith("Training diverged at epoch 2: the loss became NaN or infinite.")
+    assert run.epochs_done == 1
+
+
+def test_the_run_records_which_loop_trained_it_and_why(tmp_path, loop):
+    with Store(tmp_path / "store") as store:
+        store.add_runs([TINY.replace(epochs=1)])
+        claim = store.claim("worker")
+        execute_claim(store, claim, RunSettings(device="cpu"))
+        run = store.get_run(claim.run_id)
+        events = [event["message"] for event in store.events(claim.run_id) if event["kind"] == "train_loop"]
+    assert run.train_loop == loop
+    expected = "KCNN_TRAIN_LOOP=fit" if loop == "fit" else "the torch loop matches Keras' outputs and gradients"
+    assert run.train_loop_reason.startswith(expected)
+    assert events == [f"{loop}: {run.train_loop_reason}"]
 
 
 def test_atomic_link_names_the_same_file_and_replaces_an_old_one(tmp_path):

@@ -3,8 +3,8 @@
 import tempfile
 
 from kcnn.config import ExperimentConfig
-from kcnn.training.train import train
 from kcnn.queue.warmup import WARM_UP_CONFIG, warm_up, warm_up_images
+from kcnn.training.train import train
 
 TINY = ExperimentConfig(input_size=24, channels=(4, 8), kernel_size=2, dilation=(2, 1), dense_units=16, epochs=2)
 

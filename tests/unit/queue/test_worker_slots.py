@@ -1,7 +1,7 @@
 import pytest
 
-from kcnn.queue import supervisor as worker
 from kcnn.errors import KcnnError
+from kcnn.queue import supervisor as worker
 from kcnn.queue.supervisor import plan_slots
 
 

@@ -2,6 +2,8 @@ import json
 
 import pytest
 
+from kcnn.config import ExperimentConfig
+from kcnn.errors import ConfigError, KcnnError
 from kcnn.reports.grouping import (
     apply_filters,
     compare,
@@ -13,8 +15,6 @@ from kcnn.reports.grouping import (
     parse_filters,
     varying_fields,
 )
-from kcnn.config import ExperimentConfig
-from kcnn.errors import ConfigError, KcnnError
 
 
 def _rows(spec):
@@ -66,6 +66,15 @@ def test_filters_and_names():
         field_name("colour")
     assert len(apply_filters(points, parse_filters(["kernel=2"]))) == 5
     assert len(apply_filters(points, parse_filters(["dilation=2,1"]))) == 2
+    # Values are compared as values, not as the text they are shown with: 2,2 is 2 on every layer.
+    assert len(apply_filters(points, parse_filters(["dilation=2,2"]))) == 3
+    assert len(apply_filters(points, parse_filters(["dilation=2"]))) == 3
+    assert len(apply_filters(points, parse_filters(["dilation=2 1", "kernel=2"]))) == 2
+    assert len(apply_filters(points, parse_filters(["channels=16,32"]))) == 9
+    assert apply_filters(points, parse_filters(["channels=16"])) == []
+    assert len(apply_filters(points, parse_filters(["lr=0.001"]))) == 9
+    with pytest.raises(ConfigError, match=r"^`dilation` must be whole numbers, one per conv layer, such as 16,32; "):
+        parse_filters(["dilation=two"])
     with pytest.raises(ConfigError, match="A filter is `name=value`"):
         parse_filters(["kernel"])
 
@@ -73,9 +82,11 @@ def test_filters_and_names():
 def test_effects_one_and_two_keys():
     points = load_points(_rows(SPEC))
     by_kernel = {cell.key: cell for cell in effects(points, ["kernel_size"])}
-    assert by_kernel[("2",)].n == 5 and by_kernel[("4",)].n == 1
+    assert by_kernel[(2,)].n == 5 and by_kernel[(4,)].n == 1
+    assert [cell.key for cell in effects(points, ["kernel_size"])] == [(2,), (3,), (4,)]  # by value
     matrix = effects(points, ["kernel_size", "dilation"])
-    assert {cell.key for cell in matrix} == {("2", "2"), ("3", "1"), ("4", "1"), ("2", "2,1")}
+    assert {cell.key for cell in matrix} == {(2, 2), (3, 1), (4, 1), (2, (2, 1))}
+    assert matrix[1].to_dict(["kernel_size", "dilation"])["dilation"] == [2, 1]
     with pytest.raises(ConfigError):
         effects(points, ["kernel_size", "dilation", "input_size"])
 
@@ -84,6 +95,12 @@ def test_compare_verdicts():
     summaries = leaderboard(load_points(_rows([(2, 2, [0.80, 0.81, 0.82, 0.80]), (3, 1, [0.60, 0.61, 0.62, 0.6])])))
     clear = compare(summaries[0], summaries[1])
     assert clear.test.p_value < 0.001 and "a real difference" in clear.verdict
+    better, worse = summaries[0].config_key[:8], summaries[1].config_key[:8]
+    # The verdict names the better configuration, whichever order they are given in.
+    for a, b in ((summaries[0], summaries[1]), (summaries[1], summaries[0])):
+        verdict = compare(a, b).verdict
+        assert verdict.startswith(f"{better} is better than {worse} by 20.00% (95% CI 18.34% to 21.66%"), verdict
+        assert "-" not in verdict.split("(95% CI")[1].split(",")[0]
     summaries = leaderboard(load_points(_rows([(2, 2, [0.70, 0.75, 0.65]), (3, 1, [0.69, 0.64, 0.72])])))
     unclear = compare(summaries[0], summaries[1])
     assert unclear.verdict.startswith("Not distinguishable yet") and "runs per configuration" in unclear.verdict
@@ -91,3 +108,12 @@ def test_compare_verdicts():
     assert compare(single[0], single[1]).verdict.startswith("Cannot tell")
     with pytest.raises(KcnnError, match="No configuration with finished runs has a key starting with 'zz'"):
         find_summary(summaries, "zz")
+
+
+def test_n_counts_distinct_seeds_and_the_latest_run_of_a_seed_counts():
+    rows = _rows([(2, 2, [0.70, 0.72])])
+    config = ExperimentConfig(kernel_size=2, dilation=2, seed=0)
+    rows.append((9, config.to_json(), config.config_key, 0, 0.90, 0.89, 30.0, 15))  # seed 0 trained again
+    [summary] = leaderboard(load_points(rows))
+    assert summary.n == 2
+    assert sorted(summary.values) == [0.72, 0.90] and sorted(summary.seeds) == [0, 1]

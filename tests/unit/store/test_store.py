@@ -198,29 +198,6 @@ def test_store_path_that_is_a_file(tmp_path):
         Store(tmp_path / "f")
 
 
-def test_a_version_1_store_is_migrated_and_keeps_its_runs(tmp_path):
-    from kcnn.store.schema import MIGRATIONS
-    from kcnn.store.store import _statements
-
-    folder = tmp_path / "old"
-    folder.mkdir()
-    connection = sqlite3.connect(folder / "kcnn.sqlite")
-    for statement in _statements(MIGRATIONS[0]):
-        connection.execute(statement)
-    connection.execute("PRAGMA user_version = 1")
-    connection.execute(
-        "INSERT INTO runs (config, config_key, seed, state, epochs_total, device) VALUES (?, 'k', 0, 'done', 3, 'cpu')",
-        [CONFIG.to_json()],
-    )
-    connection.commit()
-    connection.close()
-    with Store(folder) as store:
-        [run] = store.list_runs()
-        assert (run.device, run.device_name, run.peak_flops, run.train_loop) == ("cpu", None, None, None)
-        assert store._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-        assert store.integrity_check() == "ok"
-
-
 def test_finish_keeps_the_device_facts(store):
     store.add_runs([CONFIG])
     claim = store.claim("w")
@@ -232,3 +209,12 @@ def test_finish_keeps_the_device_facts(store):
     run = store.get_run(claim.run_id)
     assert (run.device_name, run.peak_flops, run.train_loop) == ("NVIDIA H200", 67e12, "torch")
     assert run.flops_per_second == pytest.approx(3 * 1000 * 100.0)
+
+
+def test_finish_records_the_median_images_per_second_as_the_run_result_does(store):
+    store.add_runs([CONFIG])
+    claim = store.claim("w")
+    for number, rate in ((1, 10.0), (2, 400.0), (3, 30.0)):
+        store.record_epoch(claim, {**_epoch(number), "images_per_second": rate})
+    store.finish(claim, {})
+    assert store.get_run(claim.run_id).images_per_second == 30.0

@@ -1,7 +1,7 @@
 import pytest
 
-from kcnn.training.devices import check_precision, resolve_device
 from kcnn.errors import DeviceError
+from kcnn.training.devices import check_precision, resolve_device
 
 
 def _gpus() -> int:

@@ -3,13 +3,14 @@ import pytest
 import torch
 from random_configs import random_valid_configs
 
+from kcnn.config import ExperimentConfig
 from kcnn.training import model as model_module
 from kcnn.training import torch_loop
 from kcnn.training.backend import import_keras
-from kcnn.config import ExperimentConfig
 from kcnn.training.model import build_model
-from kcnn.training.torch_loop import choose_forward, compile_forward, epoch_order, keras_is_affected
-from kcnn.training.train import train
+from kcnn.training.loop_choice import choose_loop
+from kcnn.training.torch_loop import compile_forward, epoch_order, sparse_crossentropy
+from kcnn.training.train import Resume, TrainingHooks, train
 
 keras = import_keras()
 TINY = ExperimentConfig(input_size=24, channels=(4, 8), kernel_size=2, dilation=(2, 1), dense_units=16, epochs=4)
@@ -70,20 +71,42 @@ def test_models_the_loop_does_not_cover_train_with_fit():
     assert compile_forward(other_loss) is None
 
 
-def test_the_loop_is_switched_off_for_keras_versions_outside_the_affected_range():
-    assert keras_is_affected("3.15.1") and keras_is_affected("3.0.0")
-    assert not keras_is_affected("3.16.0") and not keras_is_affected("4.0") and not keras_is_affected("2.15.0")
-    assert not keras_is_affected("nightly")
-    model = build_model(TINY, (24, 24, 3), 10)
-    assert choose_forward(model, "3.15.1", {}) is not None
-    assert choose_forward(model, "3.16.0", {}) is None
-    assert choose_forward(model, "3.16.0", {"KCNN_TRAIN_LOOP": "torch"}) is not None
-    assert choose_forward(model, "3.15.1", {"KCNN_TRAIN_LOOP": "fit"}) is None
+def _probe_data(count: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    return _images(TINY, count), np.arange(count, dtype=np.int64) % 10
 
 
-def test_the_installed_keras_trains_with_the_torch_loop():
-    model = build_model(TINY, (24, 24, 3), 10)
-    assert choose_forward(model, keras.__version__, {}) is not None, f"keras {keras.__version__}: extend or drop"
+def test_the_probe_chooses_the_torch_loop_for_kcnns_models():
+    images, labels = _probe_data()
+    choice = choose_loop(build_model(TINY, images.shape[1:], 10), images, labels, "cpu", {})
+    assert choice.loop == "torch"
+    assert "matches" in choice.reason
+
+
+def test_the_probe_falls_back_to_fit_when_the_loop_computes_something_else(monkeypatch):
+    # A Keras release whose layer maths changed looks like this: the loop's maths no longer match.
+    monkeypatch.setitem(torch_loop._ACTIVATIONS, "relu", torch.nn.functional.elu)
+    images, labels = _probe_data()
+    choice = choose_loop(build_model(TINY, images.shape[1:], 10), images, labels, "cpu", {})
+    assert choice.loop == "fit"
+    assert choice.reason.startswith("the torch loop disagrees with Keras on a probe batch (outputs differ by")
+
+
+def test_the_environment_forces_a_loop():
+    images, labels = _probe_data()
+    model = build_model(TINY, images.shape[1:], 10)
+    assert choose_loop(model, images, labels, "cpu", {"KCNN_TRAIN_LOOP": "fit"}).loop == "fit"
+    assert choose_loop(model, images, labels, "cpu", {"KCNN_TRAIN_LOOP": "torch"}).loop == "torch"
+    uncovered = build_model(TINY, images.shape[1:], 10, precision="mixed_float16")
+    assert choose_loop(uncovered, images, labels, "cpu", {"KCNN_TRAIN_LOOP": "torch"}).loop == "fit"
+
+
+@pytest.mark.parametrize("scale", [1.0, 40.0, 400.0])
+def test_the_loop_reports_keras_loss(scale):
+    # Saturated softmax outputs (scale 400) are where a plain cross-entropy on logits and Keras' clipped one differ.
+    logits = torch.randn(16, 10, generator=torch.Generator().manual_seed(0)) * scale
+    labels = torch.arange(16) % 10
+    expected = keras.losses.SparseCategoricalCrossentropy()(labels, torch.softmax(logits, 1))
+    assert float(sparse_crossentropy(logits, labels)) == pytest.approx(float(expected), rel=1e-6)
 
 
 def test_loop_and_fit_learn_equally_well(monkeypatch):
@@ -102,8 +125,9 @@ def test_resumed_run_repeats_the_uninterrupted_one(tmp_path):
     straight = train(TINY, device="cpu")
     saved = []
     checkpoint = tmp_path / "c.keras"
-    first = train(TINY.replace(epochs=2), device="cpu", after_epoch=lambda _, m: saved.append(m.save(checkpoint)))
-    resumed = train(TINY, device="cpu", resume_from=checkpoint, initial_epoch=2)
+    hooks = TrainingHooks(after_epoch=lambda _, m: saved.append(m.save(checkpoint)))
+    first = train(TINY.replace(epochs=2), device="cpu", hooks=hooks)
+    resumed = train(TINY, device="cpu", resume=Resume(checkpoint, 2))
     assert len(saved) == 2
     joined = [(r.loss, r.val_loss, r.val_accuracy) for r in first.history + resumed.history]
     assert joined == pytest.approx([(r.loss, r.val_loss, r.val_accuracy) for r in straight.history], rel=1e-5)
@@ -133,7 +157,9 @@ def test_epoch_order_depends_on_seed_and_epoch_only():
 
 def test_trained_model_saves_and_loads_with_its_optimizer(tmp_path):
     saved = []
-    train(TINY.replace(epochs=1), device="cpu", after_epoch=lambda record, model: saved.append(model))
+    train(
+        TINY.replace(epochs=1), device="cpu", hooks=TrainingHooks(after_epoch=lambda record, model: saved.append(model))
+    )
     model = saved[0]
     assert int(model.optimizer.iterations.numpy()) == 20  # 640 images / batch 32
     model.save(tmp_path / "m.keras")

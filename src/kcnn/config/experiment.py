@@ -8,25 +8,28 @@ config never exists, so it can never cost compute.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from kcnn.config.fields import (
+    ACTIVATIONS,
+    COLOR_MODES,
+    OPTIMIZERS,
+    PADDINGS,
+    PER_LAYER_FIELDS,
+    PRECISIONS,
+    RESIZE_POLICIES,
+)
+from kcnn.config.key import key_of
 from kcnn.errors import ConfigError
 from kcnn.geometry import ShapePlan, plan_network
 
-ACTIVATIONS = ("relu", "elu", "gelu", "leaky_relu", "selu", "silu", "tanh", "sigmoid")
-OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
-PADDINGS = ("valid", "same")
-COLOR_MODES = ("auto", "grayscale", "rgb")
-RESIZE_POLICIES = ("stretch", "crop", "pad")
 MAX_CONV_LAYERS = 8
-
-#: Fields that may hold one int for all conv layers or one int per layer.
-PER_LAYER_FIELDS = ("kernel_size", "dilation", "stride")
+BUILTIN_PREFIX = "builtin:"
 
 
 @dataclass(frozen=True)
@@ -72,19 +75,22 @@ class ExperimentConfig:
     split_seed: int = 0
     """Seed of the train/validation split, fixed so that seeds are compared on the same split."""
     dataset: str = "builtin:shapes"
-    """``builtin:NAME`` or a path to an image folder."""
+    """``builtin:NAME`` or a path to an image folder (made absolute: ``x`` and ``./x`` are one dataset)."""
     color_mode: str = "auto"
     """``grayscale`` (1 channel), ``rgb`` (3 channels) or ``auto`` (what most of the dataset's files are)."""
     resize: str = "stretch"
     """How images become square: ``stretch``, ``crop`` (centre square) or ``pad`` (letterbox)."""
     skip_bad: bool = False
     """Train without unreadable image files (listed with the run) instead of refusing to start."""
+    precision: str = "float32"
+    """Keras dtype policy: ``float32``, ``mixed_bfloat16`` or ``mixed_float16`` (needs a GPU)."""
 
     def __post_init__(self) -> None:
         layers = self._check_channels()
         for name in PER_LAYER_FIELDS:
             object.__setattr__(self, name, _per_layer(name, getattr(self, name), layers))
         self._check_ranges()
+        object.__setattr__(self, "dataset", absolute_dataset(self.dataset))
         self._check_buildable()
         self.plan()
 
@@ -118,6 +124,7 @@ class ExperimentConfig:
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("color_mode", self.color_mode, COLOR_MODES)
         _check_choice("resize", self.resize, RESIZE_POLICIES)
+        _check_choice("precision", self.precision, PRECISIONS)
         if not isinstance(self.skip_bad, bool):
             raise ConfigError(f"`skip_bad` must be true or false; got {self.skip_bad!r}.")
         _check_float("learning_rate", self.learning_rate, low=0.0, high=10.0)
@@ -219,11 +226,15 @@ class ExperimentConfig:
 
     @property
     def config_key(self) -> str:
-        """A stable hash of every field but `seed`: runs with equal keys are repeats."""
-        data = self.to_dict()
-        del data["seed"]
-        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+        """The stable key of every field but `seed` (see `kcnn.config.key`): runs with equal keys are repeats."""
+        return key_of(self.to_dict())
+
+
+def absolute_dataset(dataset: str) -> str:
+    """A folder dataset as an absolute path (``~`` expanded, ``..`` resolved); built-in names unchanged."""
+    if dataset.startswith(BUILTIN_PREFIX):
+        return dataset
+    return str(Path(dataset).expanduser().resolve())
 
 
 def _as_tuple(value: tuple[int, ...] | int) -> tuple[int, ...]:

@@ -1,0 +1,124 @@
+"""The store's row types: `Run` (one row of ``runs``), `Claim` (a worker's right to write one attempt), `AddResult`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from kcnn.config import ExperimentConfig
+from kcnn.errors import ConfigError
+from kcnn.store.states import RunState
+from kcnn.training.throughput import training_flops_per_second
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The right of one worker to write one attempt of one run."""
+
+    run_id: int
+    attempt: int
+    worker_id: str
+    config_json: str
+    checkpoint_epoch: int
+    checkpoint: str | None = None
+    """File name (in the run's artifacts folder) of the checkpoint to resume from."""
+
+    @property
+    def config(self) -> ExperimentConfig:
+        """The run's config (raises `ConfigError` if it no longer validates)."""
+        return ExperimentConfig.from_json(self.config_json)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run: a row of the ``runs`` table."""
+
+    id: int
+    config: str
+    config_key: str
+    seed: int
+    state: str
+    priority: int
+    attempt: int
+    retries: int
+    max_attempts: int
+    worker_id: str | None
+    lease_expires: float | None
+    created: float
+    started: float | None
+    finished: float | None
+    heartbeat: float | None
+    epochs_total: int
+    epochs_done: int
+    checkpoint_epoch: int
+    checkpoint: str | None
+    model: str | None
+    best_val_accuracy: float | None
+    final_val_accuracy: float | None
+    train_seconds: float | None
+    images_per_second: float | None
+    params: int | None
+    flops_per_image: int | None
+    device: str | None
+    error_kind: str | None
+    error_message: str | None
+    source: str
+    device_name: str | None = None
+    peak_flops: float | None = None
+    train_loop: str | None = None
+    key_version: int = 1
+    precision: str | None = None
+    dataset_fingerprint: str | None = None
+    train_loop_reason: str | None = None
+    folder: Path | None = field(default=None, compare=False)
+    """The run's artifacts folder (set by the store that read it; not a column)."""
+
+    @property
+    def flops_per_second(self) -> float | None:
+        """Achieved training FLOP/s (3× forward FLOPs per image × images per second)."""
+        return training_flops_per_second(self.flops_per_image, self.images_per_second)
+
+    @property
+    def run_state(self) -> RunState:
+        """The state as an enum."""
+        return RunState(self.state)
+
+    @property
+    def config_dict(self) -> dict[str, Any]:
+        """The config as stored (not re-validated)."""
+        data: dict[str, Any] = json.loads(self.config)
+        return data
+
+    @property
+    def experiment_config(self) -> ExperimentConfig | None:
+        """The config, validated; `None` if it no longer validates with this kcnn."""
+        try:
+            return ExperimentConfig.from_dict(self.config_dict)
+        except ConfigError:
+            return None
+
+    @property
+    def model_path(self) -> Path | None:
+        """The final model file of a finished run, when it has one."""
+        return self.folder / self.model if self.folder is not None and self.model else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every column, the config parsed."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "folder"}
+        data["config"] = self.config_dict
+        return data
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """What happened to one config+seed given to `Store.add_runs`."""
+
+    run_id: int
+    created: bool
+    """False if a run with the same config and seed already existed."""
+
+
+#: The columns of ``runs``, in `Run` field order.
+RUN_COLUMNS = ", ".join(f.name for f in fields(Run) if f.name != "folder")

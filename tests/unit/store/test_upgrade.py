@@ -1,0 +1,113 @@
+"""Explicit store upgrades: refused on open, done by `upgrade_store` with a backup, in one transaction."""
+
+import json
+import sqlite3
+
+import pytest
+
+from kcnn.config import KEY_VERSION, ExperimentConfig
+from kcnn.errors import StoreError
+from kcnn.store import Store
+from kcnn.store.schema import MIGRATIONS, SCHEMA_VERSION, statements
+from kcnn.store.upgrade import store_info, upgrade_store
+
+OLD_CONFIG = {  # as kcnn 0.1 (schema 2) stored it: relative dataset, auto colour, no precision field
+    "input_size": 16, "batch_size": 32, "channels": [4], "kernel_size": [2], "dilation": [2], "stride": [1],
+    "padding": "valid", "pool_size": 2, "dense_units": 8, "activation": "relu", "epochs": 3,
+    "learning_rate": 0.001, "optimizer": "adam", "seed": 0, "val_split": 0.2, "split_seed": 0,
+    "dataset": "builtin:shapes", "color_mode": "auto", "resize": "stretch", "skip_bad": False,
+}  # fmt: skip
+
+
+def _version_2_store(folder, configs):
+    folder.mkdir()
+    connection = sqlite3.connect(folder / "kcnn.sqlite")
+    for script in MIGRATIONS[:2]:
+        for statement in statements(script):
+            connection.execute(statement)
+    connection.execute("PRAGMA user_version = 2")
+    for run_id, config in enumerate(configs, start=1):
+        connection.execute(
+            "INSERT INTO runs (config, config_key, seed, state, epochs_total, device) "
+            "VALUES (?, 'oldkey', ?, 'done', 3, 'cpu')",
+            [json.dumps(config), config["seed"]],
+        )
+        for epoch, rate in ((1, 100.0), (2, 900.0), (3, 200.0)):
+            connection.execute(
+                "INSERT INTO epochs (run_id, epoch, attempt, images_per_second) VALUES (?, ?, 1, ?)",
+                (run_id, epoch, rate),
+            )
+    connection.execute("UPDATE runs SET images_per_second = 400.0")
+    connection.commit()
+    connection.close()
+    return folder
+
+
+def test_an_older_store_is_refused_with_the_command_that_upgrades_it(tmp_path):
+    folder = _version_2_store(tmp_path / "old", [OLD_CONFIG])
+    with pytest.raises(StoreError) as raised:
+        Store(folder)
+    assert str(raised.value) == (
+        f"The store at {str(folder)!r} has schema version 2; this kcnn needs {SCHEMA_VERSION}. "
+        f"Run `kcnn store upgrade --store {folder}` (it backs the store up first)."
+    )
+    connection = sqlite3.connect(folder / "kcnn.sqlite")
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == 2  # opening changed nothing
+    connection.close()
+
+
+def test_upgrade_backs_up_migrates_and_rekeys_every_run_once(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "photos").mkdir()
+    relative = {**OLD_CONFIG, "dataset": "photos", "color_mode": "grayscale", "seed": 1}
+    folder = _version_2_store(tmp_path / "old", [OLD_CONFIG, relative])
+    info = store_info(folder)
+    assert (info.schema_version, info.needs_upgrade, info.runs_by_state) == (2, True, {"done": 2})
+
+    report = upgrade_store(folder, resolve_color_mode=lambda dataset, mode: "rgb")
+    assert (report.from_version, report.to_version, report.rekeyed) == (2, SCHEMA_VERSION, 2)
+    assert report.backup == folder / "kcnn.sqlite.v2.bak"
+    backup = sqlite3.connect(report.backup)
+    assert backup.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert backup.execute("SELECT config_key FROM runs").fetchall() == [("oldkey",), ("oldkey",)]
+    backup.close()
+
+    with Store(folder) as store:
+        first, second = store.runs()
+        events = [e["kind"] for e in store.events(first.id)]
+    expected = ExperimentConfig.from_dict({**OLD_CONFIG, "color_mode": "rgb"})
+    assert first.config_key == expected.config_key and first.key_version == KEY_VERSION
+    assert first.config_dict["color_mode"] == "rgb" and first.precision == "float32"
+    assert second.config_dict["dataset"] == str(tmp_path / "photos")
+    assert first.images_per_second == 200.0  # the median of 100, 900 and 200, not the stored mean
+    assert "rekeyed" in events
+    assert upgrade_store(folder).backup is None  # a second upgrade has nothing to do
+
+
+def test_a_failed_upgrade_changes_nothing(tmp_path):
+    folder = _version_2_store(tmp_path / "old", [OLD_CONFIG])
+
+    def broken(dataset, mode):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    with pytest.raises(StoreError, match="failed, nothing changed"):
+        upgrade_store(folder, resolve_color_mode=broken)
+    assert store_info(folder).schema_version == 2
+
+
+def test_a_newer_store_is_refused(tmp_path):
+    folder = _version_2_store(tmp_path / "new", [OLD_CONFIG])
+    connection = sqlite3.connect(folder / "kcnn.sqlite")
+    connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    connection.commit()
+    connection.close()
+    with pytest.raises(StoreError, match="newer than this kcnn's"):
+        upgrade_store(folder)
+
+
+def test_reading_a_missing_store_creates_nothing(tmp_path):
+    with pytest.raises(StoreError, match="^There is no kcnn store at"):
+        Store(tmp_path / "typo", create=False)
+    with pytest.raises(StoreError, match="^There is no kcnn store at"):
+        store_info(tmp_path / "typo")
+    assert list(tmp_path.iterdir()) == []
