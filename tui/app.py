@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from kcnn_tui.context import AppContext
 from textual.app import App
 from textual.binding import Binding
 
@@ -35,12 +36,13 @@ class KcnnApp(App[None]):
         self.refresh_seconds = refresh_seconds
         self.started_workers: list[subprocess.Popen[bytes]] = []
         self.sub_title = str(store_path)
+        self.context = AppContext(store_path, refresh_seconds, self.start_worker)
 
     def on_mount(self) -> None:
         """Show the queue."""
         from kcnn_tui.screens.queue import QueueScreen
 
-        self.push_screen(QueueScreen())
+        self.push_screen(QueueScreen(self.context))
 
     def action_help(self) -> None:
         """Show the keys."""
@@ -83,10 +85,10 @@ class KcnnApp(App[None]):
 
 def make_app(store_path: Path | None = None, refresh_seconds: float = 1.0) -> KcnnApp:
     """Build the app (for `main` and for tests)."""
-    from kcnn.store import Store
+    from kcnn.api import open_store
 
     path = Path(store_path) if store_path is not None else default_store_path()
-    Store(path).close()  # create it, or fail with a clear message before the screen opens
+    open_store(path).close()  # create it, or fail with a clear message before the screen opens
     return KcnnApp(path, refresh_seconds)
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from textual.message import Message
+from textual.notifications import SeverityLevel
 
 
 @dataclass
@@ -42,6 +43,16 @@ class WorkersLoaded(Message):
 
     workers: list[Any]
     running: list[Any]
+
+
+@dataclass
+class StoreActionDone(Message):
+    """A store write finished in a background thread; shown as a notification."""
+
+    text: str
+    severity: SeverityLevel = "information"
+    close: bool = False
+    """Whether the screen that asked should close (a form whose runs were queued)."""
 
 
 @dataclass

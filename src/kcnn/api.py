@@ -22,9 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from kcnn.config import ExperimentConfig
 from kcnn.errors import KcnnError, StoreError, TrainingError
+from kcnn.queue.sweep import Expansion, SweepSpec, load_sweep
+from kcnn.queue.sweep import expand as expand_sweep
 from kcnn.reports.grouping import (
     Comparison,
     ConfigSummary,
+    EffectCell,
     Excluded,
     apply_filters,
     find_summary,
@@ -32,6 +35,7 @@ from kcnn.reports.grouping import (
     parse_filters,
 )
 from kcnn.reports.grouping import compare as compare_summaries
+from kcnn.reports.grouping import effects as effect_cells
 from kcnn.reports.grouping import leaderboard as rank_summaries
 from kcnn.store import AddResult, Run, Store, default_store_path
 
@@ -44,11 +48,18 @@ if TYPE_CHECKING:
 __all__ = [
     "Comparison",
     "ConfigSummary",
+    "Expansion",
     "KcnnStore",
     "Run",
+    "SweepSpec",
     "compare",
+    "dataset_classes",
+    "effects",
+    "expand_sweep",
     "leaderboard",
+    "live_workers",
     "load_model",
+    "load_sweep",
     "open_store",
     "train",
 ]
@@ -58,7 +69,11 @@ class KcnnStore(Store):
     """A `Store` with the conveniences of the Python API: queueing with repeats and a pandas frame."""
 
     def queue(
-        self, configs: ExperimentConfig | Iterable[ExperimentConfig], repeats: int = 1, priority: int = 0
+        self,
+        configs: ExperimentConfig | Iterable[ExperimentConfig],
+        repeats: int = 1,
+        priority: int = 0,
+        max_attempts: int = 3,
     ) -> list[AddResult]:
         """Queue configs for `kcnn worker`, each with `repeats` seeds (seed, seed + 1, …).
 
@@ -76,7 +91,7 @@ class KcnnStore(Store):
             raise ConfigError(f"`repeats` must be at least 1; got {repeats}.")
         items = [configs] if isinstance(configs, ExperimentConfig) else list(configs)
         expanded = [config.replace(seed=config.seed + offset) for config in items for offset in range(repeats)]
-        return self.add_runs(prepare_configs(expanded), priority=priority)
+        return self.add_runs(prepare_configs(expanded), priority=priority, max_attempts=max_attempts)
 
     def runs_frame(self, state: str | Sequence[str] | None = None) -> pandas.DataFrame:
         """Every run as a pandas DataFrame: one row per run, config fields as columns.
@@ -208,3 +223,22 @@ def load_model(run: Run | int, store: Store | None = None) -> keras.Model:
     from kcnn.training.backend import import_keras
 
     return import_keras().saving.load_model(path)
+
+
+def effects(store: Store, by: Sequence[str], metric: str = "best") -> list[EffectCell]:
+    """Every finished run grouped by the values of one or two hyperparameters (an effect table's cells)."""
+    return effect_cells(load_points(store.finished_metrics()), list(by), metric)
+
+
+def live_workers(store: Store | str | os.PathLike[str]) -> list[Any]:
+    """The worker supervisors alive on this store (pid, slots, start time), from its worker registry."""
+    from kcnn.queue.registry import live_workers as registered
+
+    return registered(store.path if isinstance(store, Store) else Path(store))
+
+
+def dataset_classes(dataset: str) -> int | None:
+    """The number of classes of a built-in dataset (known without loading it); `None` for a folder."""
+    from kcnn.data import builtin_class_count
+
+    return builtin_class_count(dataset)

@@ -93,9 +93,18 @@ def test_train_json_end_to_end_in_a_subprocess(store_path):
     assert len(data["history"]) == 2
     assert {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"} <= set(data["history"][0])
     assert 0 <= data["final_val_accuracy"] <= data["best_val_accuracy"] <= 1
-    assert data["seconds"] > 0
+    assert data["seconds"] >= sum(epoch["seconds"] for epoch in data["history"]) * 0.95
     assert data["train_loop"] == "torch" and data["device_name"] == "CPU"
+    assert data["train_loop_reason"].startswith("the torch loop matches Keras' outputs and gradients")
     assert data["flops_per_second"] == pytest.approx(3 * data["flops_per_image"] * data["images_per_second"])
+    assert data["config"]["color_mode"] == "rgb" and data["config"]["precision"] == "float32"  # auto resolved
+    shown = subprocess.run(
+        [sys.executable, "-m", "kcnn.cli", "show", str(data["run_id"]), "--json"], capture_output=True, text=True
+    )
+    run = json.loads(shown.stdout)
+    # `kcnn train` and `kcnn show` report one figure for one run: the median over its epochs.
+    assert run["images_per_second"] == data["images_per_second"]
+    assert run["config_key"] == data["config_key"] and run["dataset_fingerprint"] == "builtin:shapes"
 
 
 def test_train_tables(store_path, capsys):

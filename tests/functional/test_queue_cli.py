@@ -108,6 +108,10 @@ def test_runs_and_show(store_path, capsys):
 
 
 def test_reap_command(store_path, capsys):
+    assert main(["queue", "reap"]) == 2  # no store yet: one line, nothing created
+    assert not store_path.exists()
+    assert main(["queue", "add", "--epochs", "1"]) == 0
+    capsys.readouterr()
     assert main(["queue", "reap"]) == 0
     assert "reaped 0 run(s)" in capsys.readouterr().out
 

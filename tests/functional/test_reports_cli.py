@@ -67,7 +67,7 @@ def test_effect_tables(swept, capsys):
     assert "Effect of kernel_size × dilation" in out and "72.00% ± 2.00% (3)" in out
     assert main(["compare", "--by", "dilation", "--json"]) == 0
     cells = json.loads(capsys.readouterr().out)["cells"]
-    assert [(c["dilation"], c["n"]) for c in cells] == [("1", 6), ("2", 6)]
+    assert [(c["dilation"], c["n"]) for c in cells] == [(1, 6), (2, 6)]  # values, not display strings
     assert main(["compare", "--by", "colour"]) == 2
     assert "Unknown hyperparameter 'colour'" in capsys.readouterr().err
 
@@ -119,7 +119,16 @@ def test_plan_draws_the_dilated_footprint(capsys, monkeypatch):
     assert "■ · ■\n" in out.replace(" \n", "\n") and "· · ·" in out
 
 
+def test_a_mistyped_store_is_one_line_and_creates_nothing(tmp_path, capsys):
+    missing = tmp_path / "kcnn-runz"
+    for command in (["leaderboard"], ["runs"], ["show", "1"], ["compare"], ["export"], ["store", "info"]):
+        assert main([*command, "--store", str(missing)]) == 2, command
+        assert capsys.readouterr().err.startswith(f"error: There is no kcnn store at '{missing}'"), command
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_empty_store_reports_say_what_to_do(store_path, capsys):
+    Store(store_path).close()
     assert main(["leaderboard"]) == 2
     assert "No finished runs to rank" in capsys.readouterr().err
     assert main(["compare"]) == 2

@@ -143,7 +143,8 @@ def test_sigterm_requeues_at_checkpoint_and_the_run_resumes(store_path, tmp_path
     assert run.state == "done" and run.retries == 0
     assert [row["epoch"] for row in rows] == list(range(1, epochs + 1))
     assert [row["attempt"] for row in rows] == [1] * checkpoint + [2] * (epochs - checkpoint)
-    assert events[-2]["message"] == f"resume after epoch {checkpoint}"
+    claims = [event for event in events if event["kind"] == "claimed"]
+    assert claims[-1]["message"] == f"resume after epoch {checkpoint}"
     assert_store_healthy(store_path)
 
 

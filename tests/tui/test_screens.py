@@ -145,8 +145,11 @@ async def test_leaderboard_with_a_prefilled_store(app, store_path):
         await pilot.press("m")
         await settle(pilot, app)
         assert "final validation accuracy" in rendered(board.query_one("#summary", Static))
+        assert "Effect of kernel_size" in rendered(board.query_one("#effect-table", Static))
         await pilot.press("b")
         await settle(pilot, app)
+        effect = rendered(board.query_one("#effect-table", Static))
+        assert "Effect of dilation" in effect and "Effect of kernel_size" not in effect
 
 
 async def test_run_screen_and_help(app, store_path):
@@ -241,3 +244,26 @@ async def test_end_to_end_queue_two_runs_start_a_worker_and_watch_them_finish(ap
         await pilot.press("s")  # stop the worker this TUI started
         await pilot.pause()
     assert app.started_workers[0].wait(timeout=60) == 0
+
+
+async def test_the_sweep_file_is_read_once_per_path_not_per_keystroke(app, store_path, tmp_path, monkeypatch):
+    import kcnn.api
+
+    sweep_file = tmp_path / "sweep.toml"
+    sweep_file.write_text("repeats = 2\n[grid]\nkernel_size = [2, 3]\ninput_size = [16]\n")
+    reads = []
+    real = kcnn.api.load_sweep
+    monkeypatch.setattr(kcnn.api, "load_sweep", lambda path: reads.append(path) or real(path))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        await pilot.pause()
+        sweep = app.screen
+        await set_input(pilot, sweep, "#g-TOML_file", str(sweep_file))
+        for value in ("3", "4", "5"):
+            await set_input(pilot, sweep, "#g-repeats", value)
+        assert "4 run(s)" in rendered(sweep.query_one("#count", Static))
+        assert reads == [sweep_file]
+        await pilot.press("ctrl+s")
+        await settle(pilot, app)
+        with Store(store_path) as store:
+            assert len(store.runs()) == 4

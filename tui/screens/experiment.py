@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from kcnn_tui.context import AppContext
+from kcnn_tui.messages import StoreActionDone
 from rich.console import Group
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -38,6 +40,10 @@ class ExperimentScreen(Screen[None]):
     """Queue one configuration (with repeats), seeing its shapes as you type."""
 
     BINDINGS = [Binding("ctrl+s", "submit", "Queue"), Binding("escape", "back", "Back")]
+
+    def __init__(self, context: AppContext) -> None:
+        super().__init__()
+        self.context = context
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -100,9 +106,9 @@ class ExperimentScreen(Screen[None]):
             reason.update(f"✗ {text}")
             submit.disabled = True
             return None
-        from kcnn.data import builtin_class_count
+        from kcnn.api import dataset_classes
 
-        plan = config.plan(builtin_class_count(config.dataset))
+        plan = config.plan(dataset_classes(config.dataset))
         reason.update("")
         shape.update(
             Group(
@@ -125,22 +131,34 @@ class ExperimentScreen(Screen[None]):
         if config is None:
             self.notify("Fix the configuration first (the reason is in red).", severity="warning")
             return
-        from kcnn.data import check_dataset
-        from kcnn.errors import KcnnError
-        from kcnn.store import Store
-
         repeats, priority = self.counts()
+        self.query_one("#submit", Button).disabled = True
+        self.queue_runs(config, repeats, priority)
+
+    @work(thread=True, exclusive=True, group="experiment-queue", exit_on_error=False)
+    def queue_runs(self, config: ExperimentConfig, repeats: int, priority: int) -> None:
+        """Queue the runs in a background thread (the dataset is checked and the store may be busy)."""
+        from kcnn.api import open_store
+        from kcnn.errors import KcnnError
+
         try:
-            check_dataset(config.dataset)
-            with Store(self.app.store_path) as store:  # type: ignore[attr-defined]
-                results = store.add_runs([config.replace(seed=config.seed + i) for i in range(repeats)], priority)
+            with open_store(self.context.store_path) as store:
+                results = store.queue(config, repeats=repeats, priority=priority)
         except KcnnError as error:
-            self.notify(str(error), severity="error")
+            self.post_message(StoreActionDone(str(error), "error"))
             return
         created = sum(r.created for r in results)
         existing = len(results) - created
-        self.notify(f"queued {created} run(s)" + (f"; {existing} already in the store" if existing else ""))
-        self.dismiss(None)
+        text = f"queued {created} run(s)" + (f"; {existing} already in the store" if existing else "")
+        self.post_message(StoreActionDone(text, close=True))
+
+    @on(StoreActionDone)
+    def queued(self, message: StoreActionDone) -> None:
+        self.notify(message.text, severity=message.severity)
+        if message.close:
+            self.dismiss(None)
+        else:
+            self.validate()
 
     @on(Button.Pressed, "#back")
     def action_back(self) -> None:

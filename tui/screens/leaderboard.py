@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from kcnn_tui.context import AppContext
 from kcnn_tui.messages import LeaderboardLoaded, StoreFailed
 from textual import on, work
 from textual.app import ComposeResult
@@ -25,8 +26,9 @@ class LeaderboardScreen(Screen[None]):
         Binding("escape", "back", "Back"),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, context: AppContext) -> None:
         super().__init__()
+        self.context = context
         self.metric = "best"
         self.effect_key: str | None = "kernel_size"
 
@@ -41,20 +43,18 @@ class LeaderboardScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.load()
-        self.set_interval(max(self.app.refresh_seconds * 3, 2.0), self.load)  # type: ignore[attr-defined]
+        self.set_interval(max(self.context.refresh_seconds * 3, 2.0), self.load)
 
     @work(thread=True, exclusive=True, group="leaderboard", exit_on_error=False)
     def load(self) -> None:
         """Read finished runs and compute the statistics in a background thread."""
-        from kcnn.reports.grouping import Excluded, effects, leaderboard, load_points
-        from kcnn.store import Store
+        from kcnn import api
 
         try:
-            with Store(self.app.store_path) as store:  # type: ignore[attr-defined]
-                rows, counts = store.finished_metrics(), store.count_by_state()
-            points = load_points(rows)
-            cells = effects(points, [self.effect_key], self.metric) if self.effect_key else []
-            self.post_message(LeaderboardLoaded(leaderboard(points, self.metric), Excluded(counts), cells))
+            with api.open_store(self.context.store_path, create=False) as store:
+                summaries, excluded = api.leaderboard(store, self.metric), api.excluded(store)
+                cells = api.effects(store, [self.effect_key], self.metric) if self.effect_key else []
+            self.post_message(LeaderboardLoaded(summaries, excluded, cells))
         except Exception as error:
             self.post_message(StoreFailed(f"Cannot compute the leaderboard: {error}"))
 

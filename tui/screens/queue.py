@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kcnn_tui.messages import RunsLoaded, StoreFailed
+from kcnn_tui.context import AppContext
+from kcnn_tui.messages import RunsLoaded, StoreActionDone, StoreFailed
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -77,8 +78,9 @@ class QueueScreen(Screen[None]):
         Binding("f", "filter", "Filter"),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, context: AppContext) -> None:
         super().__init__()
+        self.context = context
         self.state_filter: str | None = None
         self.limit = 200
         self.shown: dict[str, tuple[str, ...]] = {}
@@ -94,7 +96,7 @@ class QueueScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.refresh_runs()
-        self.set_interval(self.app.refresh_seconds, self.refresh_runs)  # type: ignore[attr-defined]
+        self.set_interval(self.context.refresh_seconds, self.refresh_runs)
 
     def on_screen_resume(self) -> None:
         self.refresh_runs()
@@ -102,12 +104,11 @@ class QueueScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="queue-refresh", exit_on_error=False)
     def refresh_runs(self) -> None:
         """Read the run list in a background thread."""
-        from kcnn.queue.registry import live_workers
-        from kcnn.store import Store
+        from kcnn.api import live_workers, open_store
 
-        path = self.app.store_path  # type: ignore[attr-defined]
+        path = self.context.store_path
         try:
-            with Store(path) as store:
+            with open_store(path, create=False) as store:
                 states = [self.state_filter] if self.state_filter else None
                 runs, counts, now = store.list_runs(states, self.limit), store.count_by_state(), store.now()
             self.post_message(RunsLoaded(runs, counts, len(live_workers(path)), now))
@@ -153,12 +154,14 @@ class QueueScreen(Screen[None]):
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         return int(key) if key is not None else None
 
+    @work(thread=True, group="queue-write", exit_on_error=False)
     def _store_action(self, action: str, run_id: int, priority: int | None = None) -> None:
+        """Cancel, retry or prioritize a run in a background thread (a write may wait for the store's lock)."""
+        from kcnn.api import open_store
         from kcnn.errors import KcnnError
-        from kcnn.store import Store
 
         try:
-            with Store(self.app.store_path) as store:  # type: ignore[attr-defined]
+            with open_store(self.context.store_path, create=False) as store:
                 if action == "cancel":
                     store.cancel([run_id])
                 elif action == "retry":
@@ -166,9 +169,13 @@ class QueueScreen(Screen[None]):
                 else:
                     store.prioritize(run_id, priority or 0)
         except KcnnError as error:
-            self.notify(str(error), severity="warning")
+            self.post_message(StoreActionDone(str(error), "warning"))
             return
-        self.notify(f"run {run_id}: {action}" + (f" {priority}" if priority is not None else ""))
+        self.post_message(StoreActionDone(f"run {run_id}: {action}" + (f" {priority}" if priority is not None else "")))
+
+    @on(StoreActionDone)
+    def action_done(self, message: StoreActionDone) -> None:
+        self.notify(message.text, severity=message.severity)
         self.refresh_runs()
 
     def action_cancel(self) -> None:
@@ -207,24 +214,24 @@ class QueueScreen(Screen[None]):
         if (run_id := self.selected_run()) is not None:
             from kcnn_tui.screens.run import RunScreen
 
-            self.app.push_screen(RunScreen(run_id))
+            self.app.push_screen(RunScreen(self.context, run_id))
 
     def action_new_experiment(self) -> None:
         from kcnn_tui.screens.experiment import ExperimentScreen
 
-        self.app.push_screen(ExperimentScreen())
+        self.app.push_screen(ExperimentScreen(self.context))
 
     def action_sweep(self) -> None:
         from kcnn_tui.screens.sweep import SweepScreen
 
-        self.app.push_screen(SweepScreen())
+        self.app.push_screen(SweepScreen(self.context))
 
     def action_leaderboard(self) -> None:
         from kcnn_tui.screens.leaderboard import LeaderboardScreen
 
-        self.app.push_screen(LeaderboardScreen())
+        self.app.push_screen(LeaderboardScreen(self.context))
 
     def action_workers(self) -> None:
         from kcnn_tui.screens.workers import WorkersScreen
 
-        self.app.push_screen(WorkersScreen())
+        self.app.push_screen(WorkersScreen(self.context))

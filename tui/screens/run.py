@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kcnn_tui.context import AppContext
 from kcnn_tui.messages import RunLoaded, StoreFailed
 from rich.console import Group
 from textual import on, work
@@ -19,8 +20,9 @@ class RunScreen(Screen[None]):
 
     BINDINGS = [Binding("escape", "back", "Back")]
 
-    def __init__(self, run_id: int) -> None:
+    def __init__(self, context: AppContext, run_id: int) -> None:
         super().__init__()
+        self.context = context
         self.run_id = run_id
 
     def compose(self) -> ComposeResult:
@@ -31,15 +33,15 @@ class RunScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.load()
-        self.timer = self.set_interval(max(self.app.refresh_seconds * 2, 1.0), self.load)  # type: ignore[attr-defined]
+        self.timer = self.set_interval(max(self.context.refresh_seconds * 2, 1.0), self.load)
 
     @work(thread=True, exclusive=True, group="run", exit_on_error=False)
     def load(self) -> None:
         """Read the run in a background thread."""
-        from kcnn.store import Store
+        from kcnn.api import open_store
 
         try:
-            with Store(self.app.store_path) as store:  # type: ignore[attr-defined]
+            with open_store(self.context.store_path, create=False) as store:
                 self.post_message(RunLoaded(store.get_run(self.run_id), store.epochs(self.run_id),
                                             store.events(self.run_id)))  # fmt: skip
         except Exception as error:
@@ -49,18 +51,17 @@ class RunScreen(Screen[None]):
     def show(self, message: RunLoaded) -> None:
         from kcnn.reports.config_tables import config_table, kernel_footprint, plan_table
         from kcnn.reports.curves import run_curves
-        from kcnn.reports.grouping import config_from_dict
         from kcnn.reports.run_tables import epochs_table, events_table, run_summary_table
 
         run = message.run
         parts: list[Any] = [run_summary_table(run)]
         if run.error_message:
             parts.append(f"[red]error ({run.error_kind}):[/red] {run.error_message}")
-        config = config_from_dict(run.config_dict)
+        config = run.experiment_config
         if config is not None:
-            from kcnn.data import builtin_class_count
+            from kcnn.api import dataset_classes
 
-            classes = builtin_class_count(config.dataset)
+            classes = dataset_classes(config.dataset)
             parts += [config_table(config), plan_table(config.plan(classes)),
                       kernel_footprint(config.kernel_sizes[0], config.dilations[0])]  # fmt: skip
         if message.epochs:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from kcnn_tui.context import AppContext
+from kcnn_tui.messages import StoreActionDone
 from kcnn_tui.screens.experiment import FORM_FIELDS, default_text, parse_field
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -22,6 +24,12 @@ class SweepScreen(Screen[None]):
     """Build a grid: space-separated values per field; a comma joins per-layer values."""
 
     BINDINGS = [Binding("ctrl+s", "submit", "Queue"), Binding("escape", "back", "Back")]
+
+    def __init__(self, context: AppContext) -> None:
+        super().__init__()
+        self.context = context
+        self.sweep_file: tuple[str, Any] | None = None
+        """The TOML path last read and what it gave (a `SweepSpec` or the `ConfigError`): read once per path."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -54,11 +62,11 @@ class SweepScreen(Screen[None]):
 
     def spec(self) -> Any:
         """The sweep the form (or the TOML file) describes."""
-        from kcnn.queue.sweep import SweepSpec, load_sweep
+        from kcnn.api import SweepSpec
 
         path = self.query_one("#g-TOML_file", Input).value.strip()
         if path:
-            return load_sweep(Path(path).expanduser())
+            return self.file_spec(path)
         grid: dict[str, list[Any]] = {}
         for name in GRID_FIELDS:
             tokens = self.query_one(f"#g-{name}", Input).value.split()
@@ -77,9 +85,27 @@ class SweepScreen(Screen[None]):
         except ValueError:
             raise ConfigError("`repeats`, `first seed`, `random` and `priority` are whole numbers.") from None
 
+    def file_spec(self, path: str) -> Any:
+        """The sweep of a TOML file, read when its path changes (not on every keystroke elsewhere).
+
+        Raises:
+            ConfigError: If the file cannot be read or is not a valid sweep file.
+        """
+        from kcnn.api import load_sweep
+
+        if self.sweep_file is None or self.sweep_file[0] != path:
+            try:
+                self.sweep_file = (path, load_sweep(Path(path).expanduser()))
+            except ConfigError as error:
+                self.sweep_file = (path, error)
+        spec = self.sweep_file[1]
+        if isinstance(spec, ConfigError):
+            raise spec
+        return spec
+
     def evaluate(self) -> Any:
         """Expand the sweep; show how many runs it makes and which combinations are invalid."""
-        from kcnn.queue.sweep import expand
+        from kcnn.api import expand_sweep as expand
 
         reason, count, submit = (self.query_one("#reason", Static), self.query_one("#count", Static),
                                  self.query_one("#submit", Button))  # fmt: skip
@@ -113,25 +139,34 @@ class SweepScreen(Screen[None]):
         if evaluated is None or not evaluated[1].configs:
             self.notify("Nothing valid to queue yet.", severity="warning")
             return
-        from kcnn.data import check_dataset
-        from kcnn.errors import KcnnError
-        from kcnn.store import Store
-
         spec, expansion = evaluated
+        self.query_one("#submit", Button).disabled = True
+        self.queue_runs(expansion.configs, spec.priority, spec.max_attempts)
+
+    @work(thread=True, exclusive=True, group="sweep-queue", exit_on_error=False)
+    def queue_runs(self, configs: list[Any], priority: int, max_attempts: int) -> None:
+        """Queue the runs in a background thread (datasets are checked and the store may be busy)."""
+        from kcnn.api import open_store
+        from kcnn.errors import KcnnError
+
         try:
-            for dataset in {config.dataset for config in expansion.configs}:
-                check_dataset(dataset)
-            with Store(self.app.store_path) as store:  # type: ignore[attr-defined]
-                results = store.add_runs(expansion.configs, spec.priority, spec.max_attempts)
+            with open_store(self.context.store_path) as store:
+                results = store.queue(configs, priority=priority, max_attempts=max_attempts)
         except KcnnError as error:
-            self.notify(str(error), severity="error")
+            self.post_message(StoreActionDone(str(error), "error"))
             return
         created = sum(r.created for r in results)
-        self.notify(
-            f"queued {created} run(s)"
-            + (f"; {len(results) - created} already existed" if created < len(results) else "")
-        )
-        self.dismiss(None)
+        existing = len(results) - created
+        text = f"queued {created} run(s)" + (f"; {existing} already existed" if existing else "")
+        self.post_message(StoreActionDone(text, close=True))
+
+    @on(StoreActionDone)
+    def queued(self, message: StoreActionDone) -> None:
+        self.notify(message.text, severity=message.severity)
+        if message.close:
+            self.dismiss(None)
+        else:
+            self.evaluate()
 
     @on(Button.Pressed, "#back")
     def action_back(self) -> None:

@@ -7,6 +7,7 @@ import signal
 import time
 from typing import Any
 
+from kcnn_tui.context import AppContext
 from kcnn_tui.messages import StoreFailed, WorkersLoaded
 from textual import on, work
 from textual.app import ComposeResult
@@ -25,6 +26,10 @@ class WorkersScreen(Screen[None]):
         Binding("escape", "back", "Back"),
     ]
 
+    def __init__(self, context: AppContext) -> None:
+        super().__init__()
+        self.context = context
+
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="summary")
@@ -35,18 +40,17 @@ class WorkersScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.load()
-        self.set_interval(self.app.refresh_seconds, self.load)  # type: ignore[attr-defined]
+        self.set_interval(self.context.refresh_seconds, self.load)
 
     @work(thread=True, exclusive=True, group="workers", exit_on_error=False)
     def load(self) -> None:
         """Read the registry and the running runs in a background thread."""
-        from kcnn.queue.registry import live_workers
-        from kcnn.store import Store
+        from kcnn.api import live_workers, open_store
 
         try:
-            with Store(self.app.store_path) as store:  # type: ignore[attr-defined]
-                running = store.list_runs(["running"])
-            self.post_message(WorkersLoaded(live_workers(self.app.store_path), running))  # type: ignore[attr-defined]
+            with open_store(self.context.store_path, create=False) as store:
+                running = store.runs("running")
+            self.post_message(WorkersLoaded(live_workers(self.context.store_path), running))
         except Exception as error:
             self.post_message(StoreFailed(f"Cannot read the workers: {error}"))
 
@@ -76,7 +80,7 @@ class WorkersScreen(Screen[None]):
         self.notify(message.text, severity="error")
 
     def _start(self, arguments: list[str]) -> None:
-        process = self.app.start_worker(arguments)  # type: ignore[attr-defined]
+        process = self.context.start_worker(arguments)
         self.notify(f"started worker pid {process.pid}: kcnn worker {' '.join(arguments)}")
         self.load()
 

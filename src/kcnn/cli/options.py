@@ -15,12 +15,18 @@ CONFIG_FLAGS = tuple(field for field in FIELDS if field.kind is not bool)
 
 def _value_parser(field: Field) -> Callable[[str], Any]:
     """An argparse `type` that parses with the config's one parser (``2,1``: one value per conv layer)."""
+    if field.kind is float:
+        expected = f"a number such as `{field.flag} 0.001`"
+    elif field.layered and field.name != "channels":
+        expected = f"a whole number, or one per conv layer, such as `{field.flag} 2` or `{field.flag} 2,1`"
+    else:
+        expected = f"a whole number such as `{field.flag} 16`"
 
     def parse(text: str) -> Any:
         try:
             return parse_value(field.name, text)
-        except ConfigError as error:
-            raise argparse.ArgumentTypeError(str(error).replace(f"`{field.name}`", f"`{field.flag}`")) from None
+        except ConfigError:
+            raise argparse.ArgumentTypeError(f"expects {expected}; got {text!r}") from None
 
     return parse
 

@@ -65,9 +65,13 @@ def run_train(args: argparse.Namespace) -> int:
     """Train the config the flags describe in the foreground, recorded in the store like any run."""
     config = config_from_args(args)
     checkpoint_every = checkpoint_seconds(args)
+    from kcnn.data import check_dataset
     from kcnn.queue.foreground import train_in_foreground
     from kcnn.queue.runner import Outcome
+    from kcnn.training.train import prepare_device
 
+    prepare_device(args.device, config.precision)  # a bad device or dataset is one line, before any progress bar
+    check_dataset(config.dataset)
     console = Console(stderr=True)
     progress = _progress(console)
     started: list[int] = []

@@ -87,12 +87,12 @@ def effects_table(cells: Sequence[EffectCell], by: Sequence[str], metric: str, e
         caption_justify="left",
     )
     table.add_column(f"{by[0]} \\ {by[1]}", style="bold")
-    for column in columns:
-        table.add_column(escape(format_value(by[1], column)), justify="right")
+    for column_value in columns:
+        table.add_column(escape(format_value(by[1], column_value)), justify="right")
     for row in rows:
         cells_text: list[Text | str] = []
-        for column in columns:
-            found = lookup.get((row, column))
+        for column_value in columns:
+            found = lookup.get((row, column_value))
             if found is None:
                 cells_text.append(Text("–", style="dim"))
             else:

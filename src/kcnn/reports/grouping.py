@@ -234,7 +234,7 @@ def effects(points: Iterable[RunPoint], by: Sequence[str], metric: str = "best")
     """
     if not 1 <= len(by) <= 2:
         raise ConfigError(f"`--by` takes one or two hyperparameters, such as `kernel_size,dilation`; got {len(by)}.")
-    cells: dict[tuple[str, ...], EffectCell] = {}
+    cells: dict[tuple[Value, ...], EffectCell] = {}
     for point in points:
         key = tuple(group_value(name, point.config.get(name)) for name in by)
         cells.setdefault(key, EffectCell(key)).values.append(point.metric(metric))

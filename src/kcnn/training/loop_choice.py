@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from kcnn.training.torch_loop import Forward, compile_forward, sparse_crossentropy, to_device
+from kcnn.training.torch_loop import Forward, compile_forward, sparse_crossentropy
 
 ENVIRONMENT_VARIABLE = "KCNN_TRAIN_LOOP"
 PROBE_IMAGES = 8
@@ -62,8 +62,8 @@ def choose_loop(
         return LoopChoice(None, "the model has a layer, loss or precision the torch loop does not cover")
     if setting == "torch":
         return LoopChoice(forward, f"{ENVIRONMENT_VARIABLE}=torch (probe skipped)")
-    x = to_device(images[:PROBE_IMAGES], device)
-    y = to_device(labels[:PROBE_IMAGES], device)
+    x = torch.from_numpy(np.ascontiguousarray(images[:PROBE_IMAGES])).to(device)
+    y = torch.from_numpy(np.ascontiguousarray(labels[:PROBE_IMAGES])).to(device)
     disagreement = probe_disagreement(model, forward, x, y)
     if disagreement is not None:
         return LoopChoice(None, f"the torch loop disagrees with Keras on a probe batch ({disagreement})")

@@ -106,8 +106,8 @@ def test_a_newer_store_is_refused(tmp_path):
 
 
 def test_reading_a_missing_store_creates_nothing(tmp_path):
-    with pytest.raises(StoreError, match="^There is no kcnn store at"):
+    with pytest.raises(StoreError, match=r"^There is no kcnn store at"):
         Store(tmp_path / "typo", create=False)
-    with pytest.raises(StoreError, match="^There is no kcnn store at"):
+    with pytest.raises(StoreError, match=r"^There is no kcnn store at"):
         store_info(tmp_path / "typo")
     assert list(tmp_path.iterdir()) == []

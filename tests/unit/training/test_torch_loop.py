@@ -7,8 +7,8 @@ from kcnn.config import ExperimentConfig
 from kcnn.training import model as model_module
 from kcnn.training import torch_loop
 from kcnn.training.backend import import_keras
-from kcnn.training.model import build_model
 from kcnn.training.loop_choice import choose_loop
+from kcnn.training.model import build_model
 from kcnn.training.torch_loop import compile_forward, epoch_order, sparse_crossentropy
 from kcnn.training.train import Resume, TrainingHooks, train
 

@@ -1,0 +1,27 @@
+"""The README's Python API example runs as it stands."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _python_api_example() -> str:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Python API", 1)[1].split("\n## ", 1)[0]
+    [code] = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    return code
+
+
+def test_the_python_api_example_runs(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-c", _python_api_example()], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert re.fullmatch(r"best validation accuracy \d+\.\d% \(torch loop\)", lines[0]), lines
+    assert re.fullmatch(r"[0-9a-f]{8} 1 \d+\.\d%", lines[1]), lines  # one config, one seed, dilation 2
+    assert re.fullmatch(r"\d+ parameters; 3 runs queued", lines[2]), lines
+    assert (tmp_path / "kcnn-runs" / "kcnn.sqlite").is_file()
