@@ -29,6 +29,14 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *session.posargs, env={"KERAS_BACKEND": "torch"})
 
 
+@nox.session(default=False)
+def tests_fit(session: nox.Session) -> None:
+    """Run the whole suite with Keras' `fit` forced, as on a Keras release the torch loop's probe rejects."""
+    install_cpu_torch(session)
+    session.install("-e", ".[test]", "-c", "tests/constraints.txt")
+    session.run("pytest", *session.posargs, env={"KERAS_BACKEND": "torch", "KCNN_TRAIN_LOOP": "fit"})
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
     """Check style and types with ruff and mypy."""

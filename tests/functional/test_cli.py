@@ -3,6 +3,7 @@ import subprocess
 import sys
 
 import pytest
+from loops import EXPECTED_LOOP
 
 from kcnn.cli import main
 
@@ -94,8 +95,9 @@ def test_train_json_end_to_end_in_a_subprocess(store_path):
     assert {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"} <= set(data["history"][0])
     assert 0 <= data["final_val_accuracy"] <= data["best_val_accuracy"] <= 1
     assert data["seconds"] >= sum(epoch["seconds"] for epoch in data["history"]) * 0.95
-    assert data["train_loop"] == "torch" and data["device_name"] == "CPU"
-    assert data["train_loop_reason"].startswith("the torch loop matches Keras' outputs and gradients")
+    assert data["train_loop"] == EXPECTED_LOOP and data["device_name"] == "CPU"
+    reason = {"torch": "the torch loop matches Keras' outputs and gradients", "fit": "KCNN_TRAIN_LOOP=fit"}
+    assert data["train_loop_reason"].startswith(reason[EXPECTED_LOOP])
     assert data["flops_per_second"] == pytest.approx(3 * data["flops_per_image"] * data["images_per_second"])
     assert data["config"]["color_mode"] == "rgb" and data["config"]["precision"] == "float32"  # auto resolved
     shown = subprocess.run(
@@ -115,7 +117,7 @@ def test_train_tables(store_path, capsys):
     assert "training FLOP/s" in out and "GFLOP/s (CPU peak unknown" in out
     assert main(["show", "1"]) == 0
     out = capsys.readouterr().out
-    assert "images / s" in out and "GFLOP/s (CPU peak unknown" in out and "cpu · CPU · torch loop" in out
+    assert "images / s" in out and "GFLOP/s (CPU peak unknown" in out and f"cpu · CPU · {EXPECTED_LOOP} loop" in out
 
 
 def test_no_command_prints_help(capsys):

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from loops import EXPECTED_LOOP
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,5 +32,5 @@ def test_gpu_checks_run_end_to_end_on_the_cpu():
     assert done.returncode == 0, done.stderr
     assert "1. host-to-device: 4 arrays placed by the loop;" in done.stdout
     assert "(once per run: ok)" in done.stdout
-    assert "32 px, batch  32, float32        torch loop" in done.stdout
-    assert "32 px, batch  32, mixed_bfloat16 torch loop" in done.stdout
+    assert f"32 px, batch  32, float32        {EXPECTED_LOOP:<5} loop" in done.stdout
+    assert f"32 px, batch  32, mixed_bfloat16 {EXPECTED_LOOP:<5} loop" in done.stdout

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from loops import EXPECTED_LOOP
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -21,7 +23,7 @@ def test_the_python_api_example_runs(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert re.fullmatch(r"best validation accuracy \d+\.\d% \(torch loop\)", lines[0]), lines
+    assert re.fullmatch(rf"best validation accuracy \d+\.\d% \({EXPECTED_LOOP} loop\)", lines[0]), lines
     assert re.fullmatch(r"[0-9a-f]{8} 1 \d+\.\d%", lines[1]), lines  # one config, one seed, dilation 2
     assert re.fullmatch(r"\d+ parameters; 3 runs queued", lines[2]), lines
     assert (tmp_path / "kcnn-runs" / "kcnn.sqlite").is_file()

@@ -10,7 +10,7 @@ def test_defaults_are_valid_and_two_layers():
     config = ExperimentConfig()
     assert config.channels == (16, 32)
     assert config.kernel_size == (3, 3)
-    assert config.plan(10).linear_size > 0
+    assert config.plan(10).linear_size == 14 * 14 * 32  # 64 → conv 62 → pool 31 → conv 29 → pool 14
 
 
 def test_per_layer_values_normalise_to_tuples():

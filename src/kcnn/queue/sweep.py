@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kcnn.config import FIELD_NAMES, ExperimentConfig
+from kcnn.config import FIELD_NAMES, ExperimentConfig, parse_value
+from kcnn.config.fields import FIELDS_BY_NAME
 from kcnn.errors import ConfigError
 
 CONFIG_FIELDS = FIELD_NAMES
@@ -112,9 +113,10 @@ def load_sweep(path: Path) -> SweepSpec:
     if not isinstance(grid, dict) or not grid:
         raise ConfigError(f"Sweep file {str(path)!r} needs a [grid] table with at least one field.")
     lists = {name: values if isinstance(values, list) else [values] for name, values in grid.items()}
+    fixed = dict(data.get("fixed", {}))
     return SweepSpec(
-        grid=lists,
-        fixed=dict(data.get("fixed", {})),
+        grid={name: [_typed(name, value) for value in values] for name, values in lists.items()},
+        fixed={name: _typed(name, value) for name, value in fixed.items()},
         repeats=int(data.get("repeats", 1)),
         random=data.get("random"),
         sample_seed=int(data.get("sample_seed", 0)),
@@ -129,6 +131,13 @@ def _check_fields(values: Mapping[str, Any], where: str) -> None:
         raise ConfigError(f"Unknown field `{unknown[0]}` in the {where}; fields are {', '.join(CONFIG_FIELDS)}.")
 
 
+def _typed(name: str, value: Any) -> Any:
+    """A sweep file's value; text for a number field (``"2,1"``) goes through the config's one parser."""
+    if isinstance(value, str) and name in FIELDS_BY_NAME and FIELDS_BY_NAME[name].kind is not str:
+        return parse_value(name, value)
+    return value
+
+
 def _normalise(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
@@ -141,9 +150,4 @@ def _unravel(index: int, sizes: Sequence[int]) -> list[int]:
     return positions[::-1]
 
 
-def product_size(grid: Mapping[str, Sequence[Any]]) -> int:
-    """Number of grid points of a grid."""
-    return math.prod(len(values) for values in grid.values())
-
-
-__all__ = ["Expansion", "InvalidCombination", "SweepSpec", "expand", "load_sweep", "product_size"]
+__all__ = ["Expansion", "InvalidCombination", "SweepSpec", "expand", "load_sweep"]

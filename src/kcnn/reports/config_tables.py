@@ -94,26 +94,6 @@ def plan_table(plan: ShapePlan) -> Table:
     return table
 
 
-def history_table(result: RunResult) -> Table:
-    """Per-epoch metrics of a finished run."""
-    table = Table(title="Epochs", title_justify="left")
-    for column in ("epoch", "loss", "acc", "val loss", "val acc", "s", "img/s"):
-        table.add_column(column, justify="right")
-    best = result.best_val_accuracy
-    for record in result.history:
-        table.add_row(
-            str(record.epoch),
-            f"{record.loss:.4f}",
-            f"{record.accuracy:.2%}",
-            f"{record.val_loss:.4f}",
-            f"{record.val_accuracy:.2%}",
-            f"{record.seconds:.2f}",
-            f"{record.images_per_second:,.0f}",
-            style="bold green" if record.val_accuracy == best else None,
-        )
-    return table
-
-
 def result_table(result: RunResult) -> Table:
     """Headline figures of a finished run."""
     table = Table(title="Result", title_justify="left", show_header=False)

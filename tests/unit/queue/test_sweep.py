@@ -65,3 +65,14 @@ def test_bad_sweep_files(tmp_path, text, message):
 def test_missing_sweep_file(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_sweep(tmp_path / "nope.toml")
+
+
+def test_sweep_files_take_per_layer_values_as_lists_or_as_typed_text(tmp_path):
+    path = tmp_path / "sweep.toml"
+    path.write_text('[grid]\ndilation = [[2, 1], "2,1", "1", 2]\n[fixed]\nchannels = "8,16"\n')
+    spec = load_sweep(path)
+    assert spec.grid["dilation"] == [[2, 1], (2, 1), 1, 2] and spec.fixed["channels"] == (8, 16)
+    assert [c.dilation for c in expand(spec).configs] == [(2, 1), (2, 1), (1, 1), (2, 2)]
+    path.write_text('[grid]\ndilation = ["two"]\n')
+    with pytest.raises(ConfigError, match=r"^`dilation` must be whole numbers, one per conv layer"):
+        load_sweep(path)

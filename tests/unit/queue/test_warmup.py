@@ -16,8 +16,7 @@ def _history(config: ExperimentConfig) -> list[tuple[float, float, float]]:
 def test_warm_up_leaves_no_file_and_does_not_change_the_next_run(tmp_path, monkeypatch):
     before = _history(TINY)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    seconds = warm_up("cpu")
-    assert seconds > 0
+    warm_up("cpu")
     assert list(tmp_path.iterdir()) == []
     assert _history(TINY) == before
 
@@ -26,4 +25,4 @@ def test_warm_up_images_fit_the_warm_up_model():
     images = warm_up_images()
     assert images.images.shape == (32, WARM_UP_CONFIG.input_size, WARM_UP_CONFIG.input_size, 3)
     assert images.num_classes == 2 and set(images.labels.tolist()) == {0, 1}
-    assert WARM_UP_CONFIG.plan(images.num_classes).linear_size > 0
+    assert WARM_UP_CONFIG.plan(images.num_classes).linear_size == 3 * 3 * 8  # 16 → 15 → 7 → 6 → 3
