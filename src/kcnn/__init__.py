@@ -18,7 +18,8 @@ from kcnn.errors import (
     TrainingError,
 )
 from kcnn.geometry import ShapePlan, conv_out, plan_network, pool_out
-from kcnn.reports.grouping import Comparison, ConfigSummary
+from kcnn.reports.comparison import Comparison
+from kcnn.reports.grouping import ConfigSummary
 from kcnn.store import Run, RunState
 
 __version__ = "0.1.0"

@@ -24,17 +24,16 @@ from kcnn.config import ExperimentConfig
 from kcnn.errors import KcnnError, StoreError, TrainingError
 from kcnn.queue.sweep import Expansion, SweepSpec, load_sweep
 from kcnn.queue.sweep import expand as expand_sweep
+from kcnn.reports.comparison import Comparison, find_summary
+from kcnn.reports.comparison import compare as compare_summaries
 from kcnn.reports.grouping import (
-    Comparison,
     ConfigSummary,
     EffectCell,
     Excluded,
     apply_filters,
-    find_summary,
     load_points,
     parse_filters,
 )
-from kcnn.reports.grouping import compare as compare_summaries
 from kcnn.reports.grouping import effects as effect_cells
 from kcnn.reports.grouping import leaderboard as rank_summaries
 from kcnn.store import AddResult, Run, Store, default_store_path

@@ -1,5 +1,8 @@
 """Shape arithmetic for kcnn's CNNs: pure Python, no keras, no torch.
 
+(Over 300 lines on purpose: one formula family and the plan that applies it layer by layer; the
+dataclasses and the walk read best side by side, and the layer below everything has no sub-modules.)
+
 The formulas are PyTorch's (``torch.nn.Conv2d`` and ``torch.nn.MaxPool2d``
 documentation)::
 

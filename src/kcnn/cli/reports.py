@@ -102,8 +102,10 @@ def run_leaderboard(args: argparse.Namespace) -> int:
 
 def run_compare(args: argparse.Namespace) -> int:
     """Print an effect table, or an A/B comparison."""
+    from kcnn.config import field_name
     from kcnn.reports.analysis_tables import comparison_table, effects_table
-    from kcnn.reports.grouping import compare, effects, field_name, find_summary, leaderboard
+    from kcnn.reports.comparison import compare, find_summary
+    from kcnn.reports.grouping import effects, leaderboard
 
     points, excluded = _points(args)
     if args.by:

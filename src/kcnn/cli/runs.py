@@ -61,7 +61,6 @@ def run_show(args: argparse.Namespace) -> int:
     """Print one run in detail."""
     from kcnn.data import builtin_class_count
     from kcnn.reports.config_tables import config_table, plan_table
-    from kcnn.reports.grouping import config_from_dict
     from kcnn.reports.run_tables import epochs_table, events_table, run_summary_table
 
     [run_id] = run_ids([args.run])
@@ -73,7 +72,7 @@ def run_show(args: argparse.Namespace) -> int:
         print(json.dumps({**run.to_dict(), "epochs": epochs, "events": events}, indent=2))
         return 0
     parts: list[Any] = [run_summary_table(run)]
-    config = config_from_dict(run.config_dict)
+    config = run.experiment_config
     if config is None:
         parts.append("[red]this run's config no longer validates with this version of kcnn[/]")
     else:

@@ -11,7 +11,8 @@ from rich.text import Text
 
 from kcnn.config import format_value, sort_key
 from kcnn.reports import stats
-from kcnn.reports.grouping import Comparison, ConfigSummary, EffectCell, Excluded, varying_fields
+from kcnn.reports.comparison import Comparison
+from kcnn.reports.grouping import ConfigSummary, EffectCell, Excluded, varying_fields
 
 SHORT = {"kernel_size": "k", "dilation": "d", "input_size": "input", "channels": "ch", "batch_size": "batch",
          "learning_rate": "lr", "stride": "s", "pool_size": "pool", "dense_units": "dense"}  # fmt: skip

@@ -1,5 +1,8 @@
 """A torch-native training loop for kcnn's Keras models: the one workaround of a Keras internal.
 
+(Over 300 lines on purpose: the translation of each Keras layer and the loop that trains with it are
+kept in one module, so that everything that depends on Keras' layer maths is in one place to review.)
+
 Why: on the torch backend, Keras 3 (measured on 3.15) spends several milliseconds of Python per
 training step in ``Layer.__call__``, the functional graph walk and ``fit``'s bookkeeping, which
 makes a small CNN train about twice as slowly as a hand-written PyTorch loop (upstream keras

@@ -2,14 +2,12 @@ import json
 
 import pytest
 
-from kcnn.config import ExperimentConfig
+from kcnn.config import ExperimentConfig, field_name
 from kcnn.errors import ConfigError, KcnnError
+from kcnn.reports.comparison import compare, find_summary
 from kcnn.reports.grouping import (
     apply_filters,
-    compare,
     effects,
-    field_name,
-    find_summary,
     leaderboard,
     load_points,
     parse_filters,
