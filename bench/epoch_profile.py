@@ -106,7 +106,7 @@ def main(argv: list[str]) -> None:
     x, y = torch.from_numpy(images), torch.from_numpy(labels)
     steps = {"kcnn loop": kcnn_step(size), "plain PyTorch": torch_step(size)}
     results: dict[str, list[dict[str, float]]] = {name: [] for name in steps}
-    for name, step in steps.items():
+    for step in steps.values():
         _epoch(step, x, y, 0)  # warm-up
     for epoch in range(1, epochs + 1):  # interleaved: the machine's speed drifts
         for name, step in steps.items():
@@ -125,8 +125,8 @@ def main(argv: list[str]) -> None:
     model = build_model(config, (size, size, 3), CLASSES)
     start = time.perf_counter()
     choice = choose_loop(model, images, labels, "cpu", {})
-    print(f"choosing the loop (probe of 8 images through Keras and the loop): {(time.perf_counter() - start) * 1e3:.0f} ms"
-          f" → {choice.loop}")  # fmt: skip
+    milliseconds = (time.perf_counter() - start) * 1e3
+    print(f"choosing the loop (probe of 8 images through Keras and the loop): {milliseconds:.0f} ms → {choice.loop}")
 
 
 if __name__ == "__main__":

@@ -1,50 +1,19 @@
 """Explicit store upgrades: refused on open, done by `upgrade_store` with a backup, in one transaction."""
 
-import json
 import sqlite3
 
 import pytest
+from old_stores import OLD_CONFIG, version_2_store
 
 from kcnn.config import KEY_VERSION, ExperimentConfig
 from kcnn.errors import StoreError
 from kcnn.store import Store
-from kcnn.store.schema import MIGRATIONS, SCHEMA_VERSION, statements
+from kcnn.store.schema import SCHEMA_VERSION
 from kcnn.store.upgrade import store_info, upgrade_store
-
-OLD_CONFIG = {  # as kcnn 0.1 (schema 2) stored it: relative dataset, auto colour, no precision field
-    "input_size": 16, "batch_size": 32, "channels": [4], "kernel_size": [2], "dilation": [2], "stride": [1],
-    "padding": "valid", "pool_size": 2, "dense_units": 8, "activation": "relu", "epochs": 3,
-    "learning_rate": 0.001, "optimizer": "adam", "seed": 0, "val_split": 0.2, "split_seed": 0,
-    "dataset": "builtin:shapes", "color_mode": "auto", "resize": "stretch", "skip_bad": False,
-}  # fmt: skip
-
-
-def _version_2_store(folder, configs):
-    folder.mkdir()
-    connection = sqlite3.connect(folder / "kcnn.sqlite")
-    for script in MIGRATIONS[:2]:
-        for statement in statements(script):
-            connection.execute(statement)
-    connection.execute("PRAGMA user_version = 2")
-    for run_id, config in enumerate(configs, start=1):
-        connection.execute(
-            "INSERT INTO runs (config, config_key, seed, state, epochs_total, device) "
-            "VALUES (?, 'oldkey', ?, 'done', 3, 'cpu')",
-            [json.dumps(config), config["seed"]],
-        )
-        for epoch, rate in ((1, 100.0), (2, 900.0), (3, 200.0)):
-            connection.execute(
-                "INSERT INTO epochs (run_id, epoch, attempt, images_per_second) VALUES (?, ?, 1, ?)",
-                (run_id, epoch, rate),
-            )
-    connection.execute("UPDATE runs SET images_per_second = 400.0")
-    connection.commit()
-    connection.close()
-    return folder
 
 
 def test_an_older_store_is_refused_with_the_command_that_upgrades_it(tmp_path):
-    folder = _version_2_store(tmp_path / "old", [OLD_CONFIG])
+    folder = version_2_store(tmp_path / "old", [OLD_CONFIG])
     with pytest.raises(StoreError) as raised:
         Store(folder)
     assert str(raised.value) == (
@@ -60,7 +29,7 @@ def test_upgrade_backs_up_migrates_and_rekeys_every_run_once(tmp_path, monkeypat
     monkeypatch.chdir(tmp_path)
     (tmp_path / "photos").mkdir()
     relative = {**OLD_CONFIG, "dataset": "photos", "color_mode": "grayscale", "seed": 1}
-    folder = _version_2_store(tmp_path / "old", [OLD_CONFIG, relative])
+    folder = version_2_store(tmp_path / "old", [OLD_CONFIG, relative])
     info = store_info(folder)
     assert (info.schema_version, info.needs_upgrade, info.runs_by_state) == (2, True, {"done": 2})
 
@@ -85,7 +54,7 @@ def test_upgrade_backs_up_migrates_and_rekeys_every_run_once(tmp_path, monkeypat
 
 
 def test_a_failed_upgrade_changes_nothing(tmp_path):
-    folder = _version_2_store(tmp_path / "old", [OLD_CONFIG])
+    folder = version_2_store(tmp_path / "old", [OLD_CONFIG])
 
     def broken(dataset, mode):
         raise sqlite3.OperationalError("disk I/O error")
@@ -96,7 +65,7 @@ def test_a_failed_upgrade_changes_nothing(tmp_path):
 
 
 def test_a_newer_store_is_refused(tmp_path):
-    folder = _version_2_store(tmp_path / "new", [OLD_CONFIG])
+    folder = version_2_store(tmp_path / "new", [OLD_CONFIG])
     connection = sqlite3.connect(folder / "kcnn.sqlite")
     connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     connection.commit()

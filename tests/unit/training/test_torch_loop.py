@@ -13,6 +13,14 @@ from kcnn.training.torch_loop import compile_forward, epoch_order, sparse_crosse
 from kcnn.training.train import Resume, TrainingHooks, train
 
 keras = import_keras()
+
+
+@pytest.fixture(autouse=True)
+def torch_loop_chosen(monkeypatch):
+    """These tests are about the torch loop: let the probe choose it even when the suite forces `fit`."""
+    monkeypatch.setenv("KCNN_TRAIN_LOOP", "auto")
+
+
 TINY = ExperimentConfig(input_size=24, channels=(4, 8), kernel_size=2, dilation=(2, 1), dense_units=16, epochs=4)
 
 
