@@ -18,13 +18,16 @@ def prepare_configs(configs: Iterable[ExperimentConfig]) -> list[ExperimentConfi
     Raises:
         DataError: If a dataset cannot be found or used.
     """
+    checked: set[str] = set()
     resolved: dict[str, str] = {}
     prepared = []
     for config in configs:
-        if config.dataset not in resolved:
+        if config.dataset not in checked:
             check_dataset(config.dataset)
-            resolved[config.dataset] = resolve_color_mode(config.dataset, "auto")
+            checked.add(config.dataset)
         if config.color_mode == "auto":
+            if config.dataset not in resolved:  # reads every file's header: only when a config needs it
+                resolved[config.dataset] = resolve_color_mode(config.dataset, "auto")
             config = config.replace(color_mode=resolved[config.dataset])
         prepared.append(config)
     return prepared
