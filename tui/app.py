@@ -17,7 +17,7 @@ from kcnn_tui.context import AppContext
 from textual.app import App
 from textual.binding import Binding
 
-from kcnn.store import default_store_path
+from kcnn.api import default_store_path
 
 
 class KcnnApp(App[None]):

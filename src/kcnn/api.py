@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kcnn.config import ExperimentConfig
-from kcnn.errors import KcnnError, StoreError, TrainingError
+from kcnn.config import ExperimentConfig, field_name
+from kcnn.errors import ConfigError, KcnnError, StoreError, TrainingError
+from kcnn.queue.runner import CHECKPOINT_SECONDS
 from kcnn.queue.sweep import Expansion, SweepSpec, load_sweep
 from kcnn.queue.sweep import expand as expand_sweep
 from kcnn.reports.comparison import Comparison, find_summary
@@ -36,31 +37,43 @@ from kcnn.reports.grouping import (
 )
 from kcnn.reports.grouping import effects as effect_cells
 from kcnn.reports.grouping import leaderboard as rank_summaries
-from kcnn.store import AddResult, Run, Store, default_store_path
+from kcnn.store import AddResult, Run, RunState, Store, default_store_path
 
 if TYPE_CHECKING:
     import keras
     import pandas
 
+    from kcnn.store.upgrade import StoreInfo, UpgradeReport
     from kcnn.training.train import RunResult
 
 __all__ = [
+    "CHECKPOINT_SECONDS",
     "Comparison",
     "ConfigSummary",
     "Expansion",
     "KcnnStore",
     "Run",
+    "RunFailed",
+    "RunState",
     "SweepSpec",
+    "check_setup",
     "compare",
     "dataset_classes",
+    "default_store_path",
     "effects",
+    "excluded",
     "expand_sweep",
+    "folder_report",
     "leaderboard",
     "live_workers",
     "load_model",
     "load_sweep",
     "open_store",
+    "prepare_configs",
+    "run_workers",
+    "store_info",
     "train",
+    "upgrade_store",
 ]
 
 
@@ -121,36 +134,86 @@ def open_store(path: str | os.PathLike[str] | None = None, *, create: bool = Tru
     return KcnnStore(path if path is not None else default_store_path(), create=create)
 
 
+class RunFailed(TrainingError):
+    """A run trained in the foreground did not finish; the store records why (`kcnn show RUN`)."""
+
+    def __init__(self, message: str, run_id: int, kind: str) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+        """The run's id in the store."""
+        self.kind = kind
+        """The failure kind: ``invalid_config``, ``data_error``, ``diverged``, ``out_of_memory``, ``crashed``, …"""
+
+    @property
+    def user_fixable(self) -> bool:
+        """Whether the cause is the config or the data (not the machine)."""
+        return self.kind in ("invalid_config", "data_error", "diverged")
+
+
+def check_setup(config: ExperimentConfig, device: str = "auto") -> None:
+    """Check that `config` can train here (device, precision, dataset) without loading anything big.
+
+    Raises:
+        DeviceError: If the device or the config's precision is not available.
+        DataError: If the dataset cannot be found or used.
+    """
+    from kcnn.data import check_dataset
+    from kcnn.training.train import prepare_device
+
+    prepare_device(device, config.precision)
+    check_dataset(config.dataset)
+
+
 def train(
-    config: ExperimentConfig, *, store: Store | str | os.PathLike[str] | None = None, progress: bool = True
+    config: ExperimentConfig,
+    *,
+    store: Store | str | os.PathLike[str] | None = None,
+    progress: bool = True,
+    device: str = "auto",
+    checkpoint_seconds: float = CHECKPOINT_SECONDS,
+    on_start: Callable[[int], None] | None = None,
+    on_epoch: Callable[[Any], None] | None = None,
 ) -> RunResult:
     """Train `config` in this process, recorded in `store` like any run, and return what it measured.
 
     Args:
-        config: The experiment.
+        config: The experiment (an ``auto`` colour mode is resolved first).
         store: A store, or its folder. Defaults to a temporary store that is deleted afterwards.
         progress: Print one line per epoch. Defaults to `True`.
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``. Defaults to ``auto``.
+        checkpoint_seconds: Seconds of training between checkpoints (0: every epoch).
+        on_start: Called with the run id once the run is recorded and claimed.
+        on_epoch: Called with each finished epoch's record.
 
     Raises:
         ConfigError, DataError, DeviceError: For a config, dataset or device that cannot be used.
-        TrainingError: If the run did not finish (its store record says why).
+        RunFailed: If the run did not finish (its store record says why).
     """
     from kcnn.queue.foreground import train_in_foreground
     from kcnn.queue.runner import Outcome
 
     def report(record: Any) -> None:
-        print(
-            f"epoch {record.epoch}/{config.epochs}  loss {record.loss:.4f}  val acc {record.val_accuracy:.2%}",
-            flush=True,
-        )
+        if on_epoch is not None:
+            on_epoch(record)
+        if progress:
+            print(
+                f"epoch {record.epoch}/{config.epochs}  loss {record.loss:.4f}  val acc {record.val_accuracy:.2%}",
+                flush=True,
+            )
 
-    on_epoch = report if progress else None
     with tempfile.TemporaryDirectory(prefix="kcnn-train-") as scratch:
         opened = None
         if not isinstance(store, Store):
             opened = Store(store if store is not None else Path(scratch) / "store")
         try:
-            run = train_in_foreground(opened or store, config, on_epoch=on_epoch)  # type: ignore[arg-type]
+            run = train_in_foreground(
+                opened or store,  # type: ignore[arg-type]
+                config,
+                device=device,
+                checkpoint_seconds=checkpoint_seconds,
+                on_start=on_start,
+                on_epoch=report,
+            )
         finally:
             if opened is not None:
                 opened.close()
@@ -158,13 +221,23 @@ def train(
     if execution.outcome is not Outcome.DONE:
         kind = execution.error_kind.value if execution.error_kind else execution.outcome.value
         first_line = execution.message.splitlines()[0] if execution.message else ""
-        raise TrainingError(f"Run {run.run_id} did not finish ({kind}): {first_line}")
+        raise RunFailed(f"run {run.run_id} failed ({kind}): {first_line}", run.run_id, kind)
     result: RunResult = execution.result
     return result
 
 
+def _points(store: Store, filters: Sequence[str] | Mapping[str, Any]) -> list[Any]:
+    parsed = filters if isinstance(filters, Mapping) else parse_filters(filters)
+    return apply_filters(load_points(store.finished_metrics()), parsed)
+
+
+def _check_metric(metric: str) -> None:
+    if metric not in ("best", "final"):
+        raise ConfigError(f"`metric` must be best or final; got {metric!r}.")
+
+
 def leaderboard(
-    store: Store, metric: str = "best", filters: Sequence[str] | dict[str, Any] = ()
+    store: Store, metric: str = "best", filters: Sequence[str] | Mapping[str, Any] = ()
 ) -> list[ConfigSummary]:
     """Configurations ranked by mean validation accuracy over their distinct seeds (best first).
 
@@ -172,13 +245,12 @@ def leaderboard(
         store: The store.
         metric: ``best`` (best epoch) or ``final`` (last epoch) validation accuracy. Defaults to ``best``.
         filters: ``["dilation=2,1", "kernel=2"]``, or field → value. Defaults to none.
-    """
-    from kcnn.errors import ConfigError
 
-    if metric not in ("best", "final"):
-        raise ConfigError(f"`metric` must be best or final; got {metric!r}.")
-    parsed = filters if isinstance(filters, dict) else parse_filters(filters)
-    return rank_summaries(apply_filters(load_points(store.finished_metrics()), parsed), metric)
+    Raises:
+        ConfigError: For an unknown metric, or a malformed filter.
+    """
+    _check_metric(metric)
+    return rank_summaries(_points(store, filters), metric)
 
 
 def excluded(store: Store) -> Excluded:
@@ -186,20 +258,45 @@ def excluded(store: Store) -> Excluded:
     return Excluded(store.count_by_state())
 
 
-def compare(store: Store, a: str, b: str, metric: str = "best") -> Comparison:
-    """Is configuration `a` really better than `b`? Welch's test and a verdict in words.
+def effects(
+    store: Store, by: Sequence[str], metric: str = "best", filters: Sequence[str] | Mapping[str, Any] = ()
+) -> list[EffectCell]:
+    """Every finished run grouped by the values of one or two hyperparameters (an effect table's cells).
+
+    Raises:
+        ConfigError: For an unknown hyperparameter or metric, more than two names, or a malformed filter.
+    """
+    _check_metric(metric)
+    return effect_cells(_points(store, filters), [field_name(name) for name in by], metric)
+
+
+def compare(
+    store: Store,
+    a: str | None = None,
+    b: str | None = None,
+    metric: str = "best",
+    filters: Sequence[str] | Mapping[str, Any] = (),
+) -> Comparison:
+    """Is configuration `a` really better than `b`? Welch's test and a verdict naming the better one.
 
     Args:
         store: The store.
-        a: A config key or a unique prefix of one.
-        b: Another.
+        a: A config key or a unique prefix of one. Defaults to the leaderboard's first.
+        b: Another. Defaults to the leaderboard's second.
         metric: ``best`` or ``final``. Defaults to ``best``.
+        filters: Only runs matching these (as in `leaderboard`).
 
     Raises:
-        KcnnError: If a key matches no configuration, or several.
+        KcnnError: If a key matches no configuration or several, or there are fewer than two.
     """
-    summaries = leaderboard(store, metric)
-    return compare_summaries(find_summary(summaries, a), find_summary(summaries, b))
+    summaries = leaderboard(store, metric, filters)
+    if a is not None and b is not None:
+        return compare_summaries(find_summary(summaries, a), find_summary(summaries, b))
+    if a is not None or b is not None:
+        raise KcnnError("Compare two configurations (two config keys), or none for the top two.")
+    if len(summaries) < 2:
+        raise KcnnError(f"Comparing needs two configurations with finished runs; found {len(summaries)}.")
+    return compare_summaries(summaries[0], summaries[1])
 
 
 def load_model(run: Run | int, store: Store | None = None) -> keras.Model:
@@ -224,11 +321,6 @@ def load_model(run: Run | int, store: Store | None = None) -> keras.Model:
     return import_keras().saving.load_model(path)
 
 
-def effects(store: Store, by: Sequence[str], metric: str = "best") -> list[EffectCell]:
-    """Every finished run grouped by the values of one or two hyperparameters (an effect table's cells)."""
-    return effect_cells(load_points(store.finished_metrics()), list(by), metric)
-
-
 def live_workers(store: Store | str | os.PathLike[str]) -> list[Any]:
     """The worker supervisors alive on this store (pid, slots, start time), from its worker registry."""
     from kcnn.queue.registry import live_workers as registered
@@ -241,3 +333,91 @@ def dataset_classes(dataset: str) -> int | None:
     from kcnn.data import builtin_class_count
 
     return builtin_class_count(dataset)
+
+
+def prepare_configs(configs: Iterable[ExperimentConfig]) -> list[ExperimentConfig]:
+    """The configs as the store will hold them: datasets checked, ``auto`` colour modes resolved.
+
+    Raises:
+        DataError: If a dataset cannot be found or used.
+    """
+    from kcnn.queue.submit import prepare_configs as prepare
+
+    return prepare(configs)
+
+
+def store_info(path: str | os.PathLike[str] | None = None) -> StoreInfo:
+    """A store at a glance: path, schema version, runs by state, sizes (any version; changes nothing)."""
+    from kcnn.store.upgrade import store_info as info
+
+    return info(Path(path) if path is not None else None)
+
+
+def upgrade_store(path: str | os.PathLike[str] | None = None) -> UpgradeReport:
+    """Back the store up, then bring it to this kcnn's schema and re-key its runs, in one transaction."""
+    from kcnn.store.upgrade import upgrade_store as upgrade
+
+    return upgrade(Path(path) if path is not None else None)
+
+
+def folder_report(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """What kcnn sees in an image folder: classes, counts, sizes, modes, unreadable files, cache entries.
+
+    Raises:
+        DataError: If the folder is unusable.
+    """
+    from kcnn.data.report import folder_report as report
+
+    return report(str(path))
+
+
+def run_workers(
+    store: Store | str | os.PathLike[str] | None = None,
+    *,
+    jobs: int | None = None,
+    gpus: Sequence[int] | None = None,
+    per_gpu: int = 1,
+    once: bool = False,
+    lease_seconds: float = 60.0,
+    poll_seconds: float = 1.0,
+    stall_seconds: float = 0.0,
+    checkpoint_seconds: float = CHECKPOINT_SECONDS,
+    log: Callable[[str], None] = print,
+) -> int:
+    """Train queued runs with worker children until stopped (or, with `once`, until the queue is empty).
+
+    Args:
+        store: The store or its folder. Defaults to ``$KCNN_STORE`` or ``./kcnn-runs``.
+        jobs: CPU children (the cores are split among them). Defaults to one.
+        gpus: GPU indices to train on instead of the CPU.
+        per_gpu: Children per GPU.
+        once: Exit when the queue is empty.
+        lease_seconds: How long a claim lasts without a heartbeat.
+        poll_seconds: How often an idle child looks for work.
+        stall_seconds: End a child whose run makes no step for this long (0: never).
+        checkpoint_seconds: Seconds of training between checkpoints (0: every epoch).
+        log: Where the supervisor's lines go.
+
+    Returns:
+        The supervisor's exit code (0 when it stopped cleanly).
+
+    Raises:
+        KcnnError: For impossible slot settings, or a store that cannot be opened.
+    """
+    from kcnn.queue.supervisor import Worker, plan_slots
+
+    path = store.path if isinstance(store, Store) else Path(store) if store is not None else default_store_path()
+    if lease_seconds <= 0 or poll_seconds <= 0:
+        raise KcnnError("`--lease` and `--poll` must be positive numbers of seconds.")
+    slots = plan_slots(jobs=jobs, gpus=gpus, per_gpu=per_gpu)
+    Store(path).close()  # create it, or fail with a clear message, before starting children
+    where = f"GPUs {','.join(map(str, gpus))} × {per_gpu}" if gpus else f"CPU, {slots[0].threads} thread(s) each"
+    log(
+        f"{len(slots)} child process(es) on {where}; store {path}"
+        + ("; exits when the queue is empty" if once else "; Ctrl-C to stop")
+    )
+    worker = Worker(
+        path, slots, once=once, lease_seconds=lease_seconds, poll_seconds=poll_seconds,
+        stall_seconds=stall_seconds, log=log, checkpoint_seconds=checkpoint_seconds,
+    )  # fmt: skip
+    return worker.run()

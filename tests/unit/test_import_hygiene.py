@@ -5,6 +5,7 @@ from pathlib import Path
 
 import kcnn
 
+ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("keras", "torch", "textual", "ray", "optuna", "scipy", "matplotlib")
 
 
@@ -67,3 +68,26 @@ def test_reports_never_import_the_queue_or_training_internals():
         ]
         assert not [line for line in imports if "kcnn.queue" in line], path.name
         assert not [line for line in imports if "kcnn.training.model" in line or "torch_loop" in line], path.name
+
+
+def _kcnn_imports(path: Path) -> set[str]:
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "kcnn":
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.split(".")[0] == "kcnn")
+    return found
+
+
+def test_the_faces_reach_the_engine_only_through_the_facade():
+    # The CLI and the TUI use `kcnn.api` for everything the engine does; besides it they may read the
+    # config's field list and parser, the errors, and the reports' Rich tables (views, never printed there).
+    allowed = ("kcnn", "kcnn.api", "kcnn.config", "kcnn.errors", "kcnn.cli")
+    faces = [*(Path(kcnn.__file__).parent / "cli").glob("*.py"), *(ROOT / "tui").rglob("*.py")]
+    assert len(faces) > 15
+    for path in faces:
+        for module in _kcnn_imports(path):
+            assert module in allowed or module.startswith(("kcnn.cli.", "kcnn.reports.")), (path.name, module)

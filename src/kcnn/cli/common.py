@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from kcnn.queue.runner import CHECKPOINT_SECONDS
-from kcnn.store import Store, default_store_path
+from kcnn.api import CHECKPOINT_SECONDS, KcnnStore, default_store_path
+from kcnn.api import open_store as open_api_store
 
 
 def add_store_option(parser: argparse.ArgumentParser) -> None:
@@ -46,7 +46,7 @@ def checkpoint_seconds(args: argparse.Namespace) -> float:
     return float(args.checkpoint_every)
 
 
-def open_store(args: argparse.Namespace, *, create: bool = False) -> Store:
+def open_store(args: argparse.Namespace, *, create: bool = False) -> KcnnStore:
     """Open the store the ``--store`` option names.
 
     Args:
@@ -56,7 +56,7 @@ def open_store(args: argparse.Namespace, *, create: bool = False) -> Store:
     Raises:
         StoreError: If there is none and `create` is False, or it cannot be opened.
     """
-    return Store(args.store or default_store_path(), create=create)
+    return open_api_store(args.store or default_store_path(), create=create)
 
 
 def run_ids(values: list[str]) -> list[int]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections import Counter
 from typing import Any
 
 from rich.console import Console, Group
@@ -28,39 +27,13 @@ def register(commands: Any) -> None:
 
 def run_info(args: argparse.Namespace) -> int:
     """Print a folder dataset's report."""
-    from kcnn.data.cache import cache_entries
-    from kcnn.data.decode import probe
-    from kcnn.data.folder_load import majority_mode
-    from kcnn.data.folder_scan import scan_folder
+    from kcnn.api import folder_report
 
-    scan = scan_folder(args.path)
-    probes = [probe(str(scan.root / relative)) for relative in scan.files]
-    bad = [(relative, p.error) for relative, p in zip(scan.files, probes, strict=True) if p.error]
-    good = [p for p in probes if not p.error]
-    sizes = Counter(f"{p.width}×{p.height}" for p in good)
-    modes = Counter(p.mode for p in good)
-    entries = cache_entries(scan.root)
-    per_class = {name: {"train": 0, "val": 0} for name in scan.class_names}
-    for label, is_val in zip(scan.labels, scan.is_val, strict=True):
-        per_class[scan.class_names[label]]["val" if is_val else "train"] += 1
-    report = {
-        "path": str(scan.root),
-        "layout": "train/val folders" if scan.presplit else "one folder per class",
-        "classes": per_class,
-        "images": len(scan.files),
-        "sizes": dict(sizes.most_common()),
-        "modes": dict(modes.most_common()),
-        "default_color_mode": majority_mode(scan),
-        "hidden_ignored": scan.hidden,
-        "non_images_ignored": scan.non_images,
-        "unreadable": bad,
-        "cache_entries": [{"file": str(path), **{k: meta[k] for k in ("shape", "color_mode")},
-                           "skipped": len(meta.get("skipped", []))} for path, meta in entries],  # type: ignore[arg-type]
-    }  # fmt: skip
+    report = folder_report(args.path)
     if args.json:
-        print(json.dumps(report, indent=2))
+        print(json.dumps({k: v for k, v in report.items() if k != "presplit"}, indent=2))
         return 0
-    Console().print(Group(*_tables(report, scan.presplit)))
+    Console().print(Group(*_tables(report, report["presplit"])))
     return 0
 
 

@@ -10,11 +10,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from kcnn.api import Expansion, SweepSpec, expand_sweep, load_sweep, prepare_configs
 from kcnn.cli.common import add_store_option, open_store, run_ids
 from kcnn.cli.options import add_config_flags, flagify, grid_from_args
 from kcnn.config import format_value
 from kcnn.errors import ConfigError, KcnnError
-from kcnn.queue.sweep import Expansion, SweepSpec, expand, load_sweep
 
 
 def register(commands: Any) -> None:
@@ -97,7 +97,7 @@ def run_sweep(args: argparse.Namespace) -> int:
 def _queue(args: argparse.Namespace, spec: SweepSpec) -> int:
     if spec.max_attempts < 1:
         raise ConfigError(f"`--max-attempts` must be at least 1; got {spec.max_attempts}.")
-    expansion = expand(spec)
+    expansion = expand_sweep(spec)
     console = Console()
     if expansion.invalid:
         console.print(_invalid_table(expansion))
@@ -108,8 +108,6 @@ def _queue(args: argparse.Namespace, spec: SweepSpec) -> int:
             )
     if not expansion.configs:
         raise ConfigError("No valid configuration to queue.")
-    from kcnn.queue.submit import prepare_configs
-
     expansion.configs = prepare_configs(expansion.configs)
     if args.dry_run:
         console.print(_plan_table(expansion, title="Would queue (dry run)"))

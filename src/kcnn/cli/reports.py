@@ -69,23 +69,13 @@ def _add_metric(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _points(args: argparse.Namespace) -> tuple[list[Any], Any]:
-    from kcnn.reports.grouping import Excluded, apply_filters, load_points, parse_filters
-
-    filters = parse_filters(args.filter)
-    with open_store(args) as store:
-        rows = store.finished_metrics()
-        counts = store.count_by_state()
-    return apply_filters(load_points(rows), filters), Excluded(counts)
-
-
 def run_leaderboard(args: argparse.Namespace) -> int:
     """Print the leaderboard."""
+    from kcnn import api
     from kcnn.reports.analysis_tables import leaderboard_table
-    from kcnn.reports.grouping import leaderboard
 
-    points, excluded = _points(args)
-    summaries = leaderboard(points, args.metric)
+    with open_store(args) as store:
+        summaries, excluded = api.leaderboard(store, args.metric, args.filter), api.excluded(store)
     shown = summaries[: args.top] if args.top else summaries
     if args.json:
         print(
@@ -102,48 +92,45 @@ def run_leaderboard(args: argparse.Namespace) -> int:
 
 def run_compare(args: argparse.Namespace) -> int:
     """Print an effect table, or an A/B comparison."""
-    from kcnn.config import field_name
-    from kcnn.reports.analysis_tables import comparison_table, effects_table
-    from kcnn.reports.comparison import compare, find_summary
-    from kcnn.reports.grouping import effects, leaderboard
-
-    points, excluded = _points(args)
     if args.by:
-        if args.configs:
-            raise KcnnError("Give either `--by NAME` or two configurations, not both.")
-        by = [field_name(name) for name in args.by.split(",") if name.strip()]
-        cells = effects(points, by, args.metric)
-        if args.json:
-            print(
-                json.dumps(
-                    {
-                        "by": by,
-                        "metric": args.metric,
-                        "excluded": excluded.counts,
-                        "cells": [c.to_dict(by) for c in cells],
-                    },
-                    indent=2,
-                )
-            )
-            return 0
-        if not cells:
-            raise KcnnError(f"No finished runs to compare ({excluded.text}).")
-        Console().print(effects_table(cells, by, args.metric, excluded))
-        return 0
-    summaries = leaderboard(points, args.metric)
+        return _effects(args)
+    from kcnn import api
+    from kcnn.reports.analysis_tables import comparison_table
+
     if len(args.configs) not in (0, 2):
         raise KcnnError(f"`kcnn compare` takes two configuration keys (or none: the top two); got {len(args.configs)}.")
-    if args.configs:
-        a, b = (find_summary(summaries, key) for key in args.configs)
-    elif len(summaries) >= 2:
-        a, b = summaries[0], summaries[1]
-    else:
-        raise KcnnError(f"Comparing needs two configurations with finished runs; found {len(summaries)}.")
-    comparison = compare(a, b)
+    with open_store(args) as store:
+        a, b = args.configs or (None, None)
+        comparison = api.compare(store, a, b, metric=args.metric, filters=args.filter)
     if args.json:
         print(json.dumps({"metric": args.metric, **comparison.to_dict()}, indent=2))
         return 0
     Console().print(comparison_table(comparison, args.metric))
+    return 0
+
+
+def _effects(args: argparse.Namespace) -> int:
+    from kcnn import api
+    from kcnn.config import field_name
+    from kcnn.reports.analysis_tables import effects_table
+
+    if args.configs:
+        raise KcnnError("Give either `--by NAME` or two configurations, not both.")
+    by = [field_name(name) for name in args.by.split(",") if name.strip()]
+    with open_store(args) as store:
+        cells, excluded = api.effects(store, by, args.metric, args.filter), api.excluded(store)
+    if args.json:
+        document = {
+            "by": by,
+            "metric": args.metric,
+            "excluded": excluded.counts,
+            "cells": [c.to_dict(by) for c in cells],
+        }
+        print(json.dumps(document, indent=2))
+        return 0
+    if not cells:
+        raise KcnnError(f"No finished runs to compare ({excluded.text}).")
+    Console().print(effects_table(cells, by, args.metric, excluded))
     return 0
 
 

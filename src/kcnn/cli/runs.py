@@ -8,8 +8,8 @@ from typing import Any
 
 from rich.console import Console, Group
 
+from kcnn.api import RunState
 from kcnn.cli.common import add_store_option, open_store, run_ids
-from kcnn.store import RunState
 
 DEFAULT_LIMIT = 50
 
@@ -59,7 +59,7 @@ def run_runs(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     """Print one run in detail."""
-    from kcnn.data import builtin_class_count
+    from kcnn.api import dataset_classes
     from kcnn.reports.config_tables import config_table, plan_table
     from kcnn.reports.run_tables import epochs_table, events_table, run_summary_table
 
@@ -76,7 +76,7 @@ def run_show(args: argparse.Namespace) -> int:
     if config is None:
         parts.append("[red]this run's config no longer validates with this version of kcnn[/]")
     else:
-        parts += [config_table(config), plan_table(config.plan(builtin_class_count(config.dataset)))]
+        parts += [config_table(config), plan_table(config.plan(dataset_classes(config.dataset)))]
     if epochs:
         from kcnn.reports.curves import run_curves
 

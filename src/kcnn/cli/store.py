@@ -9,8 +9,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from kcnn.api import default_store_path
 from kcnn.cli.common import add_store_option
-from kcnn.store import default_store_path
 
 
 def register(commands: Any) -> None:
@@ -33,7 +33,7 @@ def register(commands: Any) -> None:
 
 def run_info(args: argparse.Namespace) -> int:
     """Print what the store holds (any schema version; changes nothing)."""
-    from kcnn.store.upgrade import store_info
+    from kcnn.api import store_info
 
     info = store_info(args.store or default_store_path())
     if args.json:
@@ -62,7 +62,7 @@ def run_info(args: argparse.Namespace) -> int:
 
 def run_upgrade(args: argparse.Namespace) -> int:
     """Upgrade the store's schema (backup first)."""
-    from kcnn.store.upgrade import upgrade_store
+    from kcnn.api import upgrade_store
 
     report = upgrade_store(args.store or default_store_path())
     if report.backup is None:

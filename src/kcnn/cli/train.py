@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from rich.console import Console, Group
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from kcnn.cli.common import add_checkpoint_option, add_store_option, checkpoint_seconds, open_store
@@ -46,9 +47,9 @@ def register(commands: Any) -> None:
 def run_plan(args: argparse.Namespace) -> int:
     """Print the shape plan of the config the flags describe."""
     config = config_from_args(args)
-    from kcnn.data import builtin_class_count
+    from kcnn.api import dataset_classes
 
-    classes = args.classes if args.classes is not None else builtin_class_count(config.dataset)
+    classes = args.classes if args.classes is not None else dataset_classes(config.dataset)
     plan = config.plan(classes)
     if args.json:
         print(json.dumps({"config": config.to_dict(), "plan": plan.to_dict()}, indent=2))
@@ -63,15 +64,11 @@ def run_plan(args: argparse.Namespace) -> int:
 
 def run_train(args: argparse.Namespace) -> int:
     """Train the config the flags describe in the foreground, recorded in the store like any run."""
+    from kcnn import api
+
     config = config_from_args(args)
     checkpoint_every = checkpoint_seconds(args)
-    from kcnn.data import check_dataset
-    from kcnn.queue.foreground import train_in_foreground
-    from kcnn.queue.runner import Outcome
-    from kcnn.training.train import prepare_device
-
-    prepare_device(args.device, config.precision)  # a bad device or dataset is one line, before any progress bar
-    check_dataset(config.dataset)
+    api.check_setup(config, args.device)  # a bad device or dataset is one line, before any progress bar
     console = Console(stderr=True)
     progress = _progress(console)
     started: list[int] = []
@@ -81,18 +78,19 @@ def run_train(args: argparse.Namespace) -> int:
         console.print(f"run [bold]{run_id}[/] in {store.path}", highlight=False)
 
     with open_store(args, create=True) as store:
+        options: dict[str, Any] = {"store": store, "progress": False, "device": args.device,
+                                   "checkpoint_seconds": checkpoint_every, "on_start": on_start}  # fmt: skip
         try:
             if args.json:
-                run = train_in_foreground(
-                    store, config, device=args.device, checkpoint_seconds=checkpoint_every, on_start=on_start
-                )
+                result = api.train(config, **options)
             else:
                 with progress:
                     task = progress.add_task("train", total=config.epochs, metrics="loading data and model…")
-                    run = train_in_foreground(
-                        store, config, device=args.device, checkpoint_seconds=checkpoint_every, on_start=on_start,
-                        on_epoch=lambda record: _report_epoch(progress, task, record, config.epochs),
-                    )  # fmt: skip
+                    on_epoch = lambda record: _report_epoch(progress, task, record, config.epochs)  # noqa: E731
+                    result = api.train(config, **options, on_epoch=on_epoch)
+        except api.RunFailed as failure:
+            console.print(f"[bold red]error:[/] {escape(str(failure))}", highlight=False)
+            return 2 if failure.user_fixable else EXIT_RUN_FAILED
         except KeyboardInterrupt:
             if not started:
                 raise
@@ -102,24 +100,17 @@ def run_train(args: argparse.Namespace) -> int:
                 highlight=False,
             )
             return EXIT_INTERRUPTED
-    execution = run.execution
-    if execution.outcome is not Outcome.DONE:
-        kind = execution.error_kind.value if execution.error_kind else execution.outcome.value
-        first_line = execution.message.splitlines()[0] if execution.message else ""
-        console.print(f"[bold red]error:[/] run {run.run_id} failed ({kind}): {first_line}", highlight=False)
-        user_fixable = kind in ("invalid_config", "data_error", "diverged")
-        return 2 if user_fixable else EXIT_RUN_FAILED
-    result = execution.result
+    [run_id] = started
     if args.json:
-        print(json.dumps({"run_id": run.run_id, **result.to_dict()}, indent=2))
+        print(json.dumps({"run_id": run_id, **result.to_dict()}, indent=2))
         return 0
     from kcnn.reports.config_tables import result_table
 
-    plan = run.config.plan(len(result.class_names), run.dataset.images.shape[-1])
-    Console().print(Group(config_table(run.config), plan_table(plan), result_table(result)))
+    plan = result.config.plan(len(result.class_names))
+    Console().print(Group(config_table(result.config), plan_table(plan), result_table(result)))
     if result.skipped_files:
         skipped = len(result.skipped_files)
-        console.print(f"[yellow]skipped {skipped} unreadable file(s)[/] (see `kcnn show {run.run_id}`)")
+        console.print(f"[yellow]skipped {skipped} unreadable file(s)[/] (see `kcnn show {run_id}`)")
     return 0
 
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from rich.console import Console
 
+from kcnn.api import default_store_path
 from kcnn.cli.common import add_checkpoint_option, add_store_option, checkpoint_seconds
 from kcnn.errors import KcnnError
-from kcnn.store import default_store_path
 
 
 def register(commands: Any) -> None:
@@ -54,25 +54,18 @@ def _gpu_list(text: str) -> list[int]:
 
 def run_worker(args: argparse.Namespace) -> int:
     """Run the worker supervisor."""
-    from kcnn.queue.supervisor import Worker, plan_slots
-    from kcnn.store import Store
+    from kcnn.api import run_workers
 
-    if args.lease <= 0 or args.poll <= 0:
-        raise KcnnError("`--lease` and `--poll` must be positive numbers of seconds.")
-    checkpoint_every = checkpoint_seconds(args)
-    gpus = _gpu_list(args.gpus) if args.gpus else None
-    slots = plan_slots(jobs=args.jobs, gpus=gpus, per_gpu=args.per_gpu)
-    store_path = args.store or default_store_path()
-    Store(store_path).close()  # create it, or fail with a clear message, before starting children
     console = Console(stderr=True, highlight=False)
-    where = f"GPUs {args.gpus} × {args.per_gpu}" if gpus else f"CPU, {slots[0].threads} thread(s) each"
-    console.print(
-        f"worker: {len(slots)} child process(es) on {where}; store {store_path}"
-        + ("; exits when the queue is empty" if args.once else "; Ctrl-C to stop")
+    return run_workers(
+        args.store or default_store_path(),
+        jobs=args.jobs,
+        gpus=_gpu_list(args.gpus) if args.gpus else None,
+        per_gpu=args.per_gpu,
+        once=args.once,
+        lease_seconds=args.lease,
+        poll_seconds=args.poll,
+        stall_seconds=args.stall,
+        checkpoint_seconds=checkpoint_seconds(args),
+        log=lambda line: console.print(f"worker: {line}"),
     )
-    worker = Worker(
-        store_path, slots, once=args.once, lease_seconds=args.lease, poll_seconds=args.poll,
-        stall_seconds=args.stall, log=lambda line: console.print(f"worker: {line}"),
-        checkpoint_seconds=checkpoint_every,
-    )  # fmt: skip
-    return worker.run()
