@@ -19,6 +19,7 @@ CLAIMER = textwrap.dedent(
     claimed = []
     try:
         with Store(path) as store:
+            open(start_file + "." + name + ".ready", "w").close()  # kcnn imported, store open
             while not os.path.exists(start_file):  # all processes begin claiming at the same moment
                 time.sleep(0.001)
             while (claim := store.claim(name, lease_seconds=60)) is not None:
@@ -43,7 +44,11 @@ def test_eight_processes_claim_every_run_exactly_once(tmp_path):
         )
         for i in range(PROCESSES)
     ]
-    time.sleep(1.0)  # let every process import kcnn and open the store
+    deadline = time.monotonic() + 120
+    while len(list(tmp_path.glob("start.*.ready"))) < PROCESSES:  # every process has opened the store
+        assert time.monotonic() < deadline, "the claiming processes did not start"
+        assert all(worker.poll() is None for worker in workers), "a claiming process exited early"
+        time.sleep(0.01)
     start_file.touch()
     outcomes = {f"w{i}": json.loads(worker.communicate(timeout=120)[0]) for i, worker in enumerate(workers)}
     errors = {name: value for name, value in outcomes.items() if isinstance(value, str)}

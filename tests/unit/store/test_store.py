@@ -1,5 +1,4 @@
 import sqlite3
-import time
 
 import pytest
 
@@ -121,10 +120,9 @@ def test_release_requeues_without_counting_a_failure(store):
 def test_reap_requeues_expired_leases(store):
     store.add_runs([CONFIG, CONFIG.replace(seed=1)], max_attempts=1)
     store.add_runs([CONFIG.replace(seed=2)])
-    short = store.claim("dead", lease_seconds=0.05)
+    short = store.claim("dead", lease_seconds=-1)  # a lease that has already expired: no waiting
     store.claim("alive", lease_seconds=60)
-    third = store.claim("dead2", lease_seconds=0.05)
-    time.sleep(0.2)
+    third = store.claim("dead2", lease_seconds=-1)
     assert sorted(store.reap()) == [short.run_id, third.run_id]
     assert store.get_run(short.run_id).state == "failed"  # max_attempts=1
     assert store.get_run(third.run_id).state == "queued"
