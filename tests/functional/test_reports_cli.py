@@ -61,6 +61,17 @@ def test_leaderboard_table_and_json(swept, capsys):
     assert json.loads(capsys.readouterr().out)["configs"][0]["mean"] == pytest.approx(0.70)
 
 
+@pytest.mark.parametrize(
+    ("text", "dilations"), [("2,2", [[2, 2], [2, 2]]), ("2", [[2, 2], [2, 2]]), ("1,1", [[1, 1]] * 2)]
+)
+def test_filters_compare_values_not_display_text(swept, capsys, text, dilations):
+    assert main(["leaderboard", "--filter", f"dilation={text}", "--json"]) == 0
+    configs = json.loads(capsys.readouterr().out)["configs"]
+    assert [c["config"]["dilation"] for c in configs] == dilations
+    assert main(["leaderboard", "--filter", "dilation=2,1"]) == 2  # a valid filter that matches nothing
+    assert "No finished runs to rank" in capsys.readouterr().err
+
+
 def test_effect_tables(swept, capsys):
     assert main(["compare", "--by", "kernel_size,dilation"]) == 0
     out = capsys.readouterr().out
