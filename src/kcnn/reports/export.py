@@ -24,20 +24,23 @@ RUN_COLUMNS = (
 
 
 class _ConfigColumns:
-    """Flattens stored config JSON into ``config.NAME`` columns, parsing each distinct config once."""
+    """Flattens stored config JSON into ``config.NAME`` columns, parsing each configuration once.
+
+    Runs with one config key differ only by seed, which is not a column here: one parse serves them all.
+    """
 
     def __init__(self) -> None:
         self.names: list[str] = []
         self._cache: dict[str, list[Any]] = {}
 
-    def values(self, config_json: str) -> list[Any]:
-        cached = self._cache.get(config_json)
+    def values(self, config_key: str, config_json: str) -> list[Any]:
+        cached = self._cache.get(config_key)
         if cached is None:
             data = {k: v for k, v in json.loads(config_json).items() if k != "seed"}
             if not self.names:
                 self.names = sorted(data)
             cached = [_flat(data.get(name)) for name in self.names]
-            self._cache[config_json] = cached
+            self._cache[config_key] = cached
         return cached
 
 
@@ -48,7 +51,9 @@ def _flat(value: Any) -> Any:
 def run_table(runs: Sequence[Run]) -> tuple[list[str], list[list[Any]]]:
     """Header and rows: one row per run, its columns then every hyperparameter as ``config.NAME``."""
     configs = _ConfigColumns()
-    rows = [[getattr(run, column) for column in RUN_COLUMNS] + configs.values(run.config) for run in runs]
+    rows = [
+        [getattr(run, column) for column in RUN_COLUMNS] + configs.values(run.config_key, run.config) for run in runs
+    ]
     return [*RUN_COLUMNS, *(f"config.{name}" for name in configs.names)], rows
 
 

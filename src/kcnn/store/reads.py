@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
 from kcnn.errors import StoreError
 from kcnn.store.connection import StoreConnection
-from kcnn.store.records import RUN_COLUMNS, Run
+from kcnn.store.records import RUN_COLUMNS, Run, run_from_row
 from kcnn.store.states import RunState
 
 _RUN_COLUMNS = RUN_COLUMNS
@@ -26,7 +25,7 @@ class Reads(StoreConnection):
         row = self._conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             raise StoreError(f"There is no run {run_id} in this store; `kcnn runs` lists them.")
-        return self._run(row)
+        return run_from_row(row, self.artifacts)
 
     def list_runs(self, states: Sequence[str] | None = None, limit: int | None = None) -> list[Run]:
         """Runs, newest first, optionally filtered by state and limited."""
@@ -39,16 +38,13 @@ class Reads(StoreConnection):
         if limit:
             query += " LIMIT ?"
             params.append(limit)
-        return [self._run(row) for row in self._conn.execute(query, params).fetchall()]
+        artifacts = self.artifacts
+        return [run_from_row(row, artifacts) for row in self._conn.execute(query, params).fetchall()]
 
     def runs(self, state: str | Sequence[str] | None = None) -> list[Run]:
         """Every run (oldest first), or those in `state` (one state or several)."""
         states = [state] if isinstance(state, str) else state
         return list(reversed(self.list_runs(states)))
-
-    def _run(self, row: Sequence[Any]) -> Run:
-        run = Run(*row)
-        return dataclasses.replace(run, folder=self.run_folder(run.id))
 
     def finished_metrics(self) -> list[tuple[int, str, str, int, float | None, float | None, float | None, int]]:
         """``(id, config, config_key, seed, best, final, train_seconds, epochs_done)`` of every done run.

@@ -72,8 +72,8 @@ class Run:
     precision: str | None = None
     dataset_fingerprint: str | None = None
     train_loop_reason: str | None = None
-    folder: Path | None = field(default=None, compare=False)
-    """The run's artifacts folder (set by the store that read it; not a column)."""
+    artifacts: Path | None = field(default=None, compare=False, repr=False)
+    """The store's artifacts folder (set by the store that read the run; not a column)."""
 
     @property
     def flops_per_second(self) -> float | None:
@@ -100,13 +100,19 @@ class Run:
             return None
 
     @property
+    def folder(self) -> Path | None:
+        """The run's artifacts folder, when the run was read from a store."""
+        return self.artifacts / str(self.id) if self.artifacts is not None else None
+
+    @property
     def model_path(self) -> Path | None:
         """The final model file of a finished run, when it has one."""
-        return self.folder / self.model if self.folder is not None and self.model else None
+        folder = self.folder
+        return folder / self.model if folder is not None and self.model else None
 
     def to_dict(self) -> dict[str, Any]:
         """Every column, the config parsed."""
-        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "folder"}
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "artifacts"}
         data["config"] = self.config_dict
         return data
 
@@ -120,5 +126,12 @@ class AddResult:
     """False if a run with the same config and seed already existed."""
 
 
+def run_from_row(row: Any, artifacts: Path | None) -> Run:
+    """A `Run` from a row of `RUN_COLUMNS`, knowing where the store keeps artifacts."""
+    values = list(row)
+    values.append(artifacts)
+    return Run(*values)
+
+
 #: The columns of ``runs``, in `Run` field order.
-RUN_COLUMNS = ", ".join(f.name for f in fields(Run) if f.name != "folder")
+RUN_COLUMNS = ", ".join(f.name for f in fields(Run) if f.name != "artifacts")
