@@ -55,6 +55,12 @@ def test_an_idle_worker_warms_up_once_then_trains_what_is_queued(store_path, tmp
     assert_store_healthy(store_path)
 
 
+def _not_run_by(store_path, run_id, pid) -> bool:
+    """Whether run `run_id` is no longer running in process `pid` (one read: the state may change between two)."""
+    child = running_child(store_path, run_id)
+    return child is None or child[0] != pid
+
+
 def test_child_killed_mid_epoch_repeatedly_still_finishes_every_epoch(store_path, tmp_path):
     epochs = 8
     _queue(*SLOW, "--epochs", str(epochs), "--max-attempts", "10")
@@ -69,10 +75,7 @@ def test_child_killed_mid_epoch_repeatedly_still_finishes_every_epoch(store_path
             time.sleep(rng.uniform(0.0, 0.3))  # a random point inside the next epoch
             os.kill(found[0], signal.SIGKILL)
             kills += 1
-            wait_for(
-                lambda pid=found[0]: running_child(store_path, 1) is None or running_child(store_path, 1)[0] != pid,
-                what="the crash to be recorded",
-            )
+            wait_for(lambda pid=found[0]: _not_run_by(store_path, 1, pid), what="the crash to be recorded")
             rng.random()
         assert worker.wait(timeout=300) == 0
     finally:

@@ -52,7 +52,7 @@ def run_cells(run: Any, now: float) -> list[Any]:
         str(config.get("input_size", "")),
         format_value("kernel_size", config.get("kernel_size")),
         format_value("dilation", config.get("dilation")),
-        ",".join(map(str, config.get("channels", []))),
+        format_value("channels", config.get("channels", ())),
         str(run.seed),
         _bar(run.epochs_done, run.epochs_total),
         "" if run.final_val_accuracy is None else f"{run.final_val_accuracy:.1%}",

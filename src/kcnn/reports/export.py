@@ -45,6 +45,7 @@ class _ConfigColumns:
 
 
 def _flat(value: Any) -> Any:
+    """A config value as a CSV cell: lists are written in full (``2,2``), the stored data, not its display form."""
     return ",".join(map(str, value)) if isinstance(value, list) else value
 
 

@@ -49,7 +49,7 @@ def runs_table(runs: Sequence[Run], counts: Mapping[str, int], now: float | None
             str(config.get("input_size", "")),
             format_value("kernel_size", config.get("kernel_size")),
             format_value("dilation", config.get("dilation")),
-            ",".join(map(str, config.get("channels", []))),
+            format_value("channels", config.get("channels", ())),
             str(run.seed),
             f"{run.epochs_done}/{run.epochs_total}",
             _percent(run.best_val_accuracy),
