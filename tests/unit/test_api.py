@@ -1,0 +1,85 @@
+"""The Python API facade (the README's example, which trains, is run by tests/functional/test_readme.py)."""
+
+import sys
+
+import pytest
+
+import kcnn
+from kcnn.errors import ConfigError, KcnnError, StoreError
+
+
+def _finish(store, config, best):
+    [added] = store.add_runs([config])
+    claim = store.claim("w", run_id=added.run_id)
+    store.record_epoch(claim, {"epoch": 1, "val_accuracy": best, "seconds": 1.0, "images_per_second": 100.0})
+    store.finish(claim, {})
+    return added.run_id
+
+
+@pytest.fixture
+def store(tmp_path):
+    with kcnn.open_store(tmp_path / "store") as opened:
+        for kernel, values in ((2, [0.80, 0.81, 0.82]), (3, [0.60, 0.62, 0.61])):
+            for seed, best in enumerate(values):
+                _finish(opened, kcnn.ExperimentConfig(kernel_size=kernel, dilation=(2, 1), seed=seed), best)
+        yield opened
+
+
+def test_queue_adds_repeats_once_and_resolves_auto_colour(store):
+    config = kcnn.ExperimentConfig(kernel_size=4, seed=5)
+    results = store.queue(config, repeats=3)
+    assert [r.created for r in results] == [True] * 3
+    assert [r.created for r in store.queue([config], repeats=2)] == [False, False]
+    queued = store.runs(state="queued")
+    assert [run.seed for run in queued] == [5, 6, 7]
+    assert {run.config_dict["color_mode"] for run in queued} == {"rgb"}
+    with pytest.raises(ConfigError, match=r"^`repeats` must be at least 1; got 0\.$"):
+        store.queue(config, repeats=0)
+
+
+def test_leaderboard_compare_and_effects(store):
+    board = kcnn.leaderboard(store, filters=["dilation=2,1"])
+    assert [s.n for s in board] == [3, 3] and board[0].mean == pytest.approx(0.81)
+    assert kcnn.leaderboard(store, filters={"kernel_size": 3})[0].mean == pytest.approx(0.61)
+    assert kcnn.leaderboard(store, filters=["dilation=2"]) == []
+    top_two = kcnn.compare(store)
+    assert top_two.verdict.startswith(f"{board[0].config_key[:8]} is better than {board[1].config_key[:8]} by 20.00%")
+    assert kcnn.compare(store, board[1].config_key[:6], board[0].config_key[:6]).verdict == top_two.verdict
+    cells = kcnn.api.effects(store, ["kernel"])
+    assert [(cell.key, cell.n) for cell in cells] == [((2,), 3), ((3,), 3)]
+    with pytest.raises(ConfigError, match="`metric` must be best or final"):
+        kcnn.leaderboard(store, metric="median")
+    with pytest.raises(KcnnError, match="or none for the top two"):
+        kcnn.compare(store, board[0].config_key)
+
+
+def test_runs_know_their_model_and_load_model_says_when_there_is_none(store):
+    [run, *_] = store.runs()
+    assert run.folder == store.path / "artifacts" / str(run.id)
+    assert run.experiment_config == kcnn.ExperimentConfig(kernel_size=2, dilation=(2, 1), seed=0)
+    with pytest.raises(StoreError, match=rf"^Run {run.id} has no final model \(done\)"):
+        kcnn.load_model(run)
+    with pytest.raises(StoreError, match="needs the store when given a run id"):
+        kcnn.load_model(run.id)
+
+
+def test_runs_frame_has_a_row_per_run_and_config_columns(store):
+    pytest.importorskip("pandas")
+    frame = store.runs_frame(state="done")
+    assert len(frame) == 6 and {"id", "config_key", "best_val_accuracy", "config.kernel_size"} <= set(frame.columns)
+    assert frame.groupby("config.kernel_size")["best_val_accuracy"].mean().round(2).to_dict() == {
+        "2,2": 0.81,
+        "3,3": 0.61,
+    }
+
+
+def test_runs_frame_names_the_extra_when_pandas_is_missing(store, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pandas", None)  # `import pandas` now raises ImportError
+    with pytest.raises(KcnnError, match=r"^`runs_frame` needs pandas: pip install 'kcnn\[pandas\]'\.$"):
+        store.runs_frame()
+
+
+def test_open_store_can_refuse_to_create(tmp_path):
+    with pytest.raises(StoreError, match=r"^There is no kcnn store at"):
+        kcnn.open_store(tmp_path / "missing", create=False)
+    assert not (tmp_path / "missing").exists()
