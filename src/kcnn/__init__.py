@@ -14,6 +14,7 @@ from kcnn.errors import (
     DeviceError,
     DivergedError,
     KcnnError,
+    RunFailed,
     StoreError,
     TrainingError,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "KcnnError",
     "KcnnStore",
     "Run",
+    "RunFailed",
     "RunState",
     "ShapePlan",
     "StoreError",

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kcnn.config import ExperimentConfig, field_name
-from kcnn.errors import ConfigError, KcnnError, StoreError, TrainingError
+from kcnn.errors import ConfigError, KcnnError, RunFailed, StoreError
 from kcnn.queue.runner import CHECKPOINT_SECONDS
 from kcnn.queue.sweep import Expansion, SweepSpec, load_sweep
 from kcnn.queue.sweep import expand as expand_sweep
@@ -132,22 +132,6 @@ def open_store(path: str | os.PathLike[str] | None = None, *, create: bool = Tru
         StoreError: If it cannot be opened, or its schema needs ``kcnn store upgrade``.
     """
     return KcnnStore(path if path is not None else default_store_path(), create=create)
-
-
-class RunFailed(TrainingError):
-    """A run trained in the foreground did not finish; the store records why (`kcnn show RUN`)."""
-
-    def __init__(self, message: str, run_id: int, kind: str) -> None:
-        super().__init__(message)
-        self.run_id = run_id
-        """The run's id in the store."""
-        self.kind = kind
-        """The failure kind: ``invalid_config``, ``data_error``, ``diverged``, ``out_of_memory``, ``crashed``, …"""
-
-    @property
-    def user_fixable(self) -> bool:
-        """Whether the cause is the config or the data (not the machine)."""
-        return self.kind in ("invalid_config", "data_error", "diverged")
 
 
 def check_setup(config: ExperimentConfig, device: str = "auto") -> None:

@@ -62,3 +62,19 @@ class BadFilesError(DataError):
         super().__init__(message)
         self.bad = list(bad)
         """``(path, reason)`` of every unreadable file."""
+
+
+class RunFailed(TrainingError):
+    """A run trained in the foreground did not finish; the store records why (`kcnn show RUN`)."""
+
+    def __init__(self, message: str, run_id: int, kind: str) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+        """The run's id in the store."""
+        self.kind = kind
+        """The failure kind: ``invalid_config``, ``data_error``, ``diverged``, ``out_of_memory``, ``crashed``, …"""
+
+    @property
+    def user_fixable(self) -> bool:
+        """Whether the cause is the config or the data (not the machine)."""
+        return self.kind in ("invalid_config", "data_error", "diverged")
