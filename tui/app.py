@@ -94,9 +94,13 @@ def make_app(store_path: Path | None = None, refresh_seconds: float = 1.0) -> Kc
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `kcnn-tui`."""
+    from kcnn.cli.numbers import seconds
+
     parser = argparse.ArgumentParser(prog="kcnn-tui", description="Queue, watch and compare kcnn experiments.")
     parser.add_argument("--store", type=Path, default=None, help="store folder (default: $KCNN_STORE or ./kcnn-runs)")
-    parser.add_argument("--refresh", type=float, default=1.0, help="seconds between refreshes (default: 1)")
+    parser.add_argument(
+        "--refresh", type=seconds("--refresh", example="1"), default=1.0, help="seconds between refreshes (default: 1)"
+    )
     args = parser.parse_args(argv)
     from kcnn.errors import KcnnError
 

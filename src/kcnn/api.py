@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -391,8 +392,12 @@ def run_workers(
     from kcnn.queue.supervisor import Worker, plan_slots
 
     path = store.path if isinstance(store, Store) else Path(store) if store is not None else default_store_path()
-    if lease_seconds <= 0 or poll_seconds <= 0:
-        raise KcnnError("`--lease` and `--poll` must be positive numbers of seconds.")
+    for name, value, positive in (("lease_seconds", lease_seconds, True), ("poll_seconds", poll_seconds, True),
+                                  ("stall_seconds", stall_seconds, False),
+                                  ("checkpoint_seconds", checkpoint_seconds, False)):  # fmt: skip
+        if not math.isfinite(value) or value < 0 or (positive and value == 0):
+            bound = "greater than 0" if positive else "0 or more"
+            raise ConfigError(f"`{name}` must be a finite number of seconds, {bound}; got {value!r}.")
     slots = plan_slots(jobs=jobs, gpus=gpus, per_gpu=per_gpu)
     Store(path).close()  # create it, or fail with a clear message, before starting children
     where = f"GPUs {','.join(map(str, gpus))} × {per_gpu}" if gpus else f"CPU, {slots[0].threads} thread(s) each"

@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from kcnn.cli import main
 from kcnn.store import Store
 
@@ -120,9 +122,56 @@ def test_bad_worker_flags(store_path, capsys):
     assert main(["worker", "--gpus", "a"]) == 2
     assert "`--gpus` takes comma-separated GPU indices" in capsys.readouterr().err
     assert main(["worker", "--jobs", "0"]) == 2
-    assert "`--jobs` must be at least 1; got 0." in capsys.readouterr().err
+    assert "argument --jobs: expects a whole number between 1 and 1024, such as `--jobs 2`; got '0'" in (
+        capsys.readouterr().err
+    )
     for command in ("worker", "train"):
         assert main([command, "--checkpoint-every", "-1"]) == 2
         assert capsys.readouterr().err.strip() == (
-            "error: `--checkpoint-every` takes seconds, 0 or more (0: every epoch); got -1."
+            f"error: kcnn {command}: argument --checkpoint-every: expects a number of seconds, 0 or more, such as "
+            f"`--checkpoint-every 10`; got '-1' (see `kcnn {command} --help`)"
         )
+
+
+HUGE = "99999999999999999999"  # beyond SQLite's 64-bit integers
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["queue", "add", "--priority", HUGE], "argument --priority: expects a whole number between"),
+        (["queue", "add", "--max-attempts", HUGE], "argument --max-attempts: expects a whole number between 1 and"),
+        (["queue", "add", "--repeats", "0"], "argument --repeats: expects a whole number at least 1"),
+        (["queue", "add", "--random", "1.5"], "argument --random: expects a whole number at least 1"),
+        (["queue", "prioritize", "1", HUGE], "argument N: expects a whole number between"),
+        (["show", HUGE], "Run ids are positive whole numbers"),
+        (["queue", "cancel", HUGE], "Run ids are positive whole numbers"),
+        (["queue", "retry", HUGE], "Run ids are positive whole numbers"),
+        (["curves", HUGE], "Run ids are positive whole numbers"),
+        (["runs", "--limit", HUGE], "argument --limit: expects a whole number at least 0"),
+        (["runs", "--limit", "-1"], "argument --limit: expects a whole number at least 0"),
+        (["leaderboard", "--top", "0"], "argument --top: expects a whole number at least 1"),
+        (["worker", "--lease", "nan"], "argument --lease: expects a number of seconds greater than 0"),
+        (["worker", "--lease", "0"], "argument --lease: expects a number of seconds greater than 0"),
+        (["worker", "--poll", "inf"], "argument --poll: expects a number of seconds greater than 0"),
+        (["worker", "--stall", "-1"], "argument --stall: expects a number of seconds, 0 or more"),
+        (["worker", "--stall", "nan"], "argument --stall: expects a number of seconds, 0 or more"),
+        (["worker", "--per-gpu", "0"], "argument --per-gpu: expects a whole number between 1 and 1024"),
+        (["plan", "--classes", "0"], "argument --classes: expects a whole number between 1 and 65536"),
+    ],
+)
+def test_every_numeric_flag_is_range_checked_in_one_line(store_path, capsys, argv, expected):
+    Store(store_path).close()
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert expected in error and "Traceback" not in error and error.count("\n") == 1, error
+
+
+def test_the_tui_refuses_a_refresh_that_is_not_a_positive_number(capsys):
+    from kcnn_tui.app import main as tui_main
+
+    for value in ("-1", "nan", "0"):
+        with pytest.raises(SystemExit) as exited:
+            tui_main(["--refresh", value])
+        assert exited.value.code == 2
+        assert "argument --refresh: expects a number of seconds greater than 0" in capsys.readouterr().err

@@ -83,3 +83,11 @@ def test_open_store_can_refuse_to_create(tmp_path):
     with pytest.raises(StoreError, match=r"^There is no kcnn store at"):
         kcnn.open_store(tmp_path / "missing", create=False)
     assert not (tmp_path / "missing").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("lease_seconds", float("nan")), ("poll_seconds", 0.0), ("stall_seconds", -1.0)]
+)
+def test_run_workers_refuses_impossible_seconds_before_starting_anything(store, option, value):
+    with pytest.raises(ConfigError, match=rf"^`{option}` must be a finite number of seconds"):
+        kcnn.api.run_workers(store, once=True, **{option: value})

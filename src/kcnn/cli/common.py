@@ -7,6 +7,7 @@ from pathlib import Path
 
 from kcnn.api import CHECKPOINT_SECONDS, KcnnStore, default_store_path
 from kcnn.api import open_store as open_api_store
+from kcnn.cli.numbers import SQLITE_MAX, seconds
 
 
 def add_store_option(parser: argparse.ArgumentParser) -> None:
@@ -23,7 +24,7 @@ def add_checkpoint_option(parser: argparse.ArgumentParser) -> None:
     """Add ``--checkpoint-every SECONDS`` (0: after every epoch)."""
     parser.add_argument(
         "--checkpoint-every",
-        type=float,
+        type=seconds("--checkpoint-every", positive=False, example="10"),
         default=CHECKPOINT_SECONDS,
         metavar="SECONDS",
         help="checkpoint a run after the first epoch that ends this long after its last checkpoint; "
@@ -32,17 +33,7 @@ def add_checkpoint_option(parser: argparse.ArgumentParser) -> None:
 
 
 def checkpoint_seconds(args: argparse.Namespace) -> float:
-    """The ``--checkpoint-every`` value, checked.
-
-    Raises:
-        KcnnError: For a negative number.
-    """
-    from kcnn.errors import KcnnError
-
-    if not args.checkpoint_every >= 0:
-        raise KcnnError(
-            f"`--checkpoint-every` takes seconds, 0 or more (0: every epoch); got {args.checkpoint_every:g}."
-        )
+    """The ``--checkpoint-every`` value (already checked by its argparse type: finite, 0 or more)."""
     return float(args.checkpoint_every)
 
 
@@ -69,7 +60,7 @@ def run_ids(values: list[str]) -> list[int]:
 
     ids = []
     for value in values:
-        if not value.isdigit() or int(value) < 1:
+        if not value.isdigit() or not 1 <= int(value) <= SQLITE_MAX:
             raise KcnnError(f"Run ids are positive whole numbers, as `kcnn runs` lists them; got {value!r}.")
         ids.append(int(value))
     return ids

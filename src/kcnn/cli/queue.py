@@ -12,6 +12,7 @@ from rich.table import Table
 
 from kcnn.api import Expansion, SweepSpec, expand_sweep, load_sweep, prepare_configs
 from kcnn.cli.common import add_store_option, open_store, run_ids
+from kcnn.cli.numbers import priority, whole
 from kcnn.cli.options import add_config_flags, flagify, grid_from_args
 from kcnn.config import format_value
 from kcnn.errors import ConfigError, KcnnError
@@ -55,7 +56,7 @@ def register(commands: Any) -> None:
 
     prioritize = actions.add_parser("prioritize", help="set a queued run's priority (higher runs first)")
     prioritize.add_argument("run", metavar="RUN")
-    prioritize.add_argument("priority", type=int, metavar="N")
+    prioritize.add_argument("priority", type=priority("N"), metavar="N")
     add_store_option(prioritize)
     prioritize.set_defaults(handler=run_prioritize)
 
@@ -66,11 +67,31 @@ def register(commands: Any) -> None:
 
 def _add_queueing_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("queueing")
-    group.add_argument("--repeats", type=int, default=1, help="seeds per config: seed, seed+1, … (default: 1)")
-    group.add_argument("--random", type=int, default=None, metavar="N", help="sample N grid points, not all")
-    group.add_argument("--sample-seed", type=int, default=0, help="seed of --random sampling (default: 0)")
-    group.add_argument("--priority", type=int, default=0, help="higher runs are trained first (default: 0)")
-    group.add_argument("--max-attempts", type=int, default=3, help="crashes tolerated per run (default: 3)")
+    group.add_argument(
+        "--repeats",
+        type=whole("--repeats", 1, example=3),
+        default=1,
+        help="seeds per config: seed, seed+1, … (default: 1)",
+    )
+    group.add_argument(
+        "--random",
+        type=whole("--random", 1, example=20),
+        default=None,
+        metavar="N",
+        help="sample N grid points, not all",
+    )
+    group.add_argument(
+        "--sample-seed", type=whole("--sample-seed"), default=0, help="seed of --random sampling (default: 0)"
+    )
+    group.add_argument(
+        "--priority", type=priority("--priority"), default=0, help="higher runs are trained first (default: 0)"
+    )
+    group.add_argument(
+        "--max-attempts",
+        type=whole("--max-attempts", 1, 1000, 3),
+        default=3,
+        help="crashes tolerated per run (default: 3)",
+    )
     group.add_argument("--skip-invalid", action="store_true", help="queue the valid configs, list the rest")
     group.add_argument("--dry-run", action="store_true", help="show what would be queued; queue nothing")
     add_store_option(parser)

@@ -11,6 +11,7 @@ from typing import Any
 from rich.console import Console, Group
 
 from kcnn.cli.common import add_store_option, open_store, run_ids
+from kcnn.cli.numbers import whole
 from kcnn.errors import KcnnError
 
 
@@ -24,7 +25,9 @@ def register(commands: Any) -> None:
         epilog="Example: kcnn leaderboard --top 10 --filter dilation=2",
     )
     _add_metric(board)
-    board.add_argument("--top", type=int, default=None, metavar="N", help="show the N best configurations")
+    board.add_argument(
+        "--top", type=whole("--top", 1, example=10), default=None, metavar="N", help="show the N best configurations"
+    )
     board.add_argument("--filter", nargs="+", default=[], metavar="NAME=VALUE", help="e.g. kernel=2 dilation=2,1")
     board.add_argument("--json", action="store_true", help="print every number as JSON")
     add_store_option(board)

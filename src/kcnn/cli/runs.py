@@ -10,6 +10,7 @@ from rich.console import Console, Group
 
 from kcnn.api import RunState
 from kcnn.cli.common import add_store_option, open_store, run_ids
+from kcnn.cli.numbers import whole
 
 DEFAULT_LIMIT = 50
 
@@ -20,7 +21,7 @@ def register(commands: Any) -> None:
     runs.add_argument("--state", nargs="+", choices=[s.value for s in RunState], help="only runs in these states")
     runs.add_argument(
         "--limit",
-        type=int,
+        type=whole("--limit", 0, example=100),
         default=DEFAULT_LIMIT,
         help=f"newest N runs; 0 for all (default: {DEFAULT_LIMIT}; --json/--csv: all)",
     )

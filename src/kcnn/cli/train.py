@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from kcnn.cli.common import add_checkpoint_option, add_store_option, checkpoint_seconds, open_store
+from kcnn.cli.numbers import whole
 from kcnn.cli.options import add_config_flags, config_from_args
 from kcnn.reports.config_tables import config_table, plan_table
 
@@ -39,7 +40,12 @@ def register(commands: Any) -> None:
         description="Show every layer's output size, receptive field, parameters and MACs.",
     )
     add_config_flags(plan)
-    plan.add_argument("--classes", type=int, default=None, help="classes of the output layer (default: the dataset's)")
+    plan.add_argument(
+        "--classes",
+        type=whole("--classes", 1, 65536, 10),
+        default=None,
+        help="classes of the output layer (default: the dataset's)",
+    )
     plan.add_argument("--json", action="store_true", help="print the plan as JSON")
     plan.set_defaults(handler=run_plan)
 

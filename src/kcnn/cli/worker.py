@@ -9,6 +9,7 @@ from rich.console import Console
 
 from kcnn.api import default_store_path
 from kcnn.cli.common import add_checkpoint_option, add_store_option, checkpoint_seconds
+from kcnn.cli.numbers import seconds, whole
 from kcnn.errors import KcnnError
 
 
@@ -22,17 +23,27 @@ def register(commands: Any) -> None:
         epilog="Examples: kcnn worker --once --jobs 2 · kcnn worker --gpus 0,1 --per-gpu 2",
     )
     where = worker.add_mutually_exclusive_group()
-    where.add_argument("--jobs", type=int, default=None, help="CPU children; cores are split among them (default: 1)")
+    where.add_argument(
+        "--jobs",
+        type=whole("--jobs", 1, 1024, 2),
+        default=None,
+        help="CPU children; cores are split among them (default: 1)",
+    )
     where.add_argument("--gpus", default=None, help="comma-separated GPU indices, e.g. 0,1")
-    worker.add_argument("--per-gpu", type=int, default=1, help="children per GPU (default: 1)")
+    worker.add_argument("--per-gpu", type=whole("--per-gpu", 1, 1024), default=1, help="children per GPU (default: 1)")
     worker.add_argument("--once", action="store_true", help="exit when the queue is empty")
     worker.add_argument(
-        "--lease", type=float, default=60.0, help="lease in seconds, renewed by heartbeats (default: 60)"
+        "--lease", type=seconds("--lease"), default=60.0, help="lease in seconds, renewed by heartbeats (default: 60)"
     )
-    worker.add_argument("--poll", type=float, default=1.0, help="seconds between looks for new work (default: 1)")
+    worker.add_argument(
+        "--poll",
+        type=seconds("--poll", example="1"),
+        default=1.0,
+        help="seconds between looks for new work (default: 1)",
+    )
     worker.add_argument(
         "--stall",
-        type=float,
+        type=seconds("--stall", positive=False, example="600"),
         default=0.0,
         metavar="SECONDS",
         help="end a child whose run makes no training step for this long (default: never)",

@@ -1,0 +1,53 @@
+"""Range-checked number types for argparse: every numeric flag says what it takes in one line, rc 2.
+
+Integers are bounded by SQLite's 64-bit range (anything larger would overflow when stored or looked
+up); seconds must be finite numbers (``nan`` and ``inf`` are refused).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+
+#: The largest integer SQLite stores.
+SQLITE_MAX = 2**63 - 1
+
+
+def whole(flag: str, low: int = 0, high: int = SQLITE_MAX, example: int = 1) -> Callable[[str], int]:
+    """An argparse `type` for a whole number of flag `flag` between `low` and `high` (inclusive)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            bound = f"at least {low}" if high == SQLITE_MAX and low >= 0 else f"between {low} and {high}"
+            raise argparse.ArgumentTypeError(
+                f"expects a whole number {bound}, such as `{flag} {example}`; got {text!r}"
+            )
+        return value
+
+    return parse
+
+
+def seconds(flag: str, positive: bool = True, example: str = "60") -> Callable[[str], float]:
+    """An argparse `type` for a finite number of seconds (greater than 0, or 0 or more)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value < 0 or (positive and value == 0):
+            bound = "a number of seconds greater than 0" if positive else "a number of seconds, 0 or more"
+            raise argparse.ArgumentTypeError(f"expects {bound}, such as `{flag} {example}`; got {text!r}")
+        return value
+
+    return parse
+
+
+def priority(flag: str) -> Callable[[str], int]:
+    """An argparse `type` for a priority: any whole number SQLite can store (higher runs first)."""
+    return whole(flag, -SQLITE_MAX - 1, SQLITE_MAX, 10)
