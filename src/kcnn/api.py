@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from kcnn.config import ExperimentConfig, field_name
 from kcnn.errors import ConfigError, KcnnError, RunFailed, StoreError
 from kcnn.queue.runner import CHECKPOINT_SECONDS
-from kcnn.queue.sweep import Expansion, SweepSpec, load_sweep
+from kcnn.queue.sweep import MAX_RUNS, Expansion, SweepSpec, load_sweep
 from kcnn.queue.sweep import expand as expand_sweep
 from kcnn.reports.comparison import Comparison, find_summary
 from kcnn.reports.comparison import compare as compare_summaries
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHECKPOINT_SECONDS",
+    "MAX_RUNS",
     "Comparison",
     "ConfigSummary",
     "Expansion",

@@ -175,3 +175,17 @@ def test_the_tui_refuses_a_refresh_that_is_not_a_positive_number(capsys):
             tui_main(["--refresh", value])
         assert exited.value.code == 2
         assert "argument --refresh: expects a number of seconds greater than 0" in capsys.readouterr().err
+
+
+def test_a_million_point_grid_is_refused_with_the_way_out(store_path, capsys):
+    values = [str(n) for n in range(1, 101)]
+    grid = ["--batch-size", *values, "--dense-units", *values, "--epochs", *values]
+    for extra in (["--dry-run"], []):
+        assert main(["queue", "add", *grid, *extra]) == 2
+        error = capsys.readouterr().err
+        assert error.startswith("error: This sweep would queue 1,000,000 runs") and "`--random N`" in error
+    assert main(["queue", "add", "--repeats", "1000000000"]) == 2
+    assert "would queue 1,000,000,000 runs" in capsys.readouterr().err
+    assert not store_path.exists()
+    assert main(["queue", "add", *grid, "--random", "3", "--dry-run"]) == 0
+    assert "Would queue (dry run): 3 run(s)" in capsys.readouterr().out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from kcnn.api import Expansion, SweepSpec, expand_sweep, load_sweep, prepare_configs
+from kcnn.api import MAX_RUNS, Expansion, SweepSpec, expand_sweep, load_sweep, prepare_configs
 from kcnn.cli.common import add_store_option, open_store, run_ids
 from kcnn.cli.numbers import priority, whole
 from kcnn.cli.options import add_config_flags, flagify, grid_from_args
@@ -38,6 +39,7 @@ def register(commands: Any) -> None:
     sweep.add_argument("file", type=Path, help="sweep file")
     sweep.add_argument("--dry-run", action="store_true", help="show what would be queued; queue nothing")
     sweep.add_argument("--skip-invalid", action="store_true", help="queue the valid configs, list the rest")
+    _add_max_runs(sweep, default=None)
     add_store_option(sweep)
     sweep.set_defaults(handler=run_sweep)
 
@@ -65,8 +67,19 @@ def register(commands: Any) -> None:
     reap.set_defaults(handler=run_reap)
 
 
+def _add_max_runs(parser: Any, default: int | None) -> None:
+    parser.add_argument(
+        "--max-runs",
+        type=whole("--max-runs", 1, example=50000),
+        default=default,
+        metavar="N",
+        help=f"refuse a sweep of more runs than this (default: {MAX_RUNS:,}; counted before anything is built)",
+    )
+
+
 def _add_queueing_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("queueing")
+    _add_max_runs(group, default=MAX_RUNS)
     group.add_argument(
         "--repeats",
         type=whole("--repeats", 1, example=3),
@@ -106,13 +119,17 @@ def run_add(args: argparse.Namespace) -> int:
         sample_seed=args.sample_seed,
         priority=args.priority,
         max_attempts=args.max_attempts,
+        max_runs=args.max_runs,
     )
     return _queue(args, spec)
 
 
 def run_sweep(args: argparse.Namespace) -> int:
     """Queue the runs of a sweep file."""
-    return _queue(args, load_sweep(args.file))
+    spec = load_sweep(args.file)
+    if args.max_runs is not None:
+        spec = dataclasses.replace(spec, max_runs=args.max_runs)
+    return _queue(args, spec)
 
 
 def _queue(args: argparse.Namespace, spec: SweepSpec) -> int:

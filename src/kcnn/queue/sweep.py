@@ -15,7 +15,12 @@ from kcnn.config.fields import FIELDS_BY_NAME
 from kcnn.errors import ConfigError
 
 CONFIG_FIELDS = FIELD_NAMES
-SWEEP_KEYS = ("grid", "fixed", "repeats", "random", "sample_seed", "priority", "max_attempts")
+SWEEP_KEYS = ("grid", "fixed", "repeats", "random", "sample_seed", "priority", "max_attempts", "max_runs")
+#: The most runs one sweep queues unless the user raises the limit (`--max-runs`): a grid is counted
+#: (the product of its value lists × seeds) before anything is built, so a mistyped 10⁶-point grid is
+#: refused at once instead of filling memory.
+MAX_RUNS = 10_000
+_SQLITE_MAX = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,20 @@ class SweepSpec:
     sample_seed: int = 0
     priority: int = 0
     max_attempts: int = 3
+    max_runs: int = MAX_RUNS
+    """Refuse to expand into more runs than this."""
+
+
+def count_runs(spec: SweepSpec) -> tuple[int, int]:
+    """``(configurations, seeds per configuration)`` the sweep asks for, counted without building anything.
+
+    The seed count is an upper bound (overlapping seed ranges are queued once).
+    """
+    points = math.prod(len(values) for name, values in spec.grid.items() if name != "seed")
+    if spec.random is not None:
+        points = min(points, spec.random)
+    base_seeds = len(spec.grid.get("seed") or [None])
+    return points, base_seeds * spec.repeats
 
 
 def expand(spec: SweepSpec) -> Expansion:
@@ -64,19 +83,29 @@ def expand(spec: SweepSpec) -> Expansion:
     _check_fields(spec.fixed, "fixed")
     if spec.repeats < 1:
         raise ConfigError(f"`repeats` must be at least 1; got {spec.repeats}.")
+    if spec.random is not None and spec.random < 1:
+        raise ConfigError(f"`random` must be at least 1; got {spec.random}.")
     grid = {name: list(values) for name, values in spec.grid.items() if name != "seed"}
     for name, values in grid.items():
         if not values:
             raise ConfigError(f"`{name}` in the grid has no values; give at least one.")
+    points, seeds_each = count_runs(spec)
+    if points * seeds_each > spec.max_runs:
+        raise ConfigError(
+            f"This sweep would queue {points * seeds_each:,} runs ({points:,} configuration(s) × {seeds_each:,} "
+            f"seed(s)), more than the limit of {spec.max_runs:,}. Sample the grid with `--random N`, or raise the "
+            "limit with `--max-runs N`."
+        )
     base_seeds = list(spec.grid.get("seed") or [spec.fixed.get("seed", 0)])
+    for seed in base_seeds:
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ConfigError(f"`seed` values must be whole numbers, 0 or more; got {seed!r}.")
     seeds = list(dict.fromkeys(seed + offset for seed in base_seeds for offset in range(spec.repeats)))
     names = list(grid)
     sizes = [len(grid[name]) for name in names]
     total = math.prod(sizes)
     indices: Sequence[int] = range(total)
     if spec.random is not None:
-        if spec.random < 1:
-            raise ConfigError(f"`random` must be at least 1; got {spec.random}.")
         indices = sorted(random.Random(spec.sample_seed).sample(range(total), min(spec.random, total)))
     expansion = Expansion(grid_points=len(indices))
     fixed = {name: value for name, value in spec.fixed.items() if name != "seed"}
@@ -105,24 +134,36 @@ def load_sweep(path: Path) -> SweepSpec:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise ConfigError(f"Sweep file {str(path)!r} is not valid TOML: {error}.") from None
     unknown = sorted(set(data) - set(SWEEP_KEYS))
+    where = f"Sweep file {str(path)!r}"
     if unknown:
-        raise ConfigError(
-            f"Sweep file {str(path)!r} has an unknown key `{unknown[0]}`; known keys are {', '.join(SWEEP_KEYS)}."
-        )
+        raise ConfigError(f"{where} has an unknown key `{unknown[0]}`; known keys are {', '.join(SWEEP_KEYS)}.")
     grid = data.get("grid", {})
     if not isinstance(grid, dict) or not grid:
-        raise ConfigError(f"Sweep file {str(path)!r} needs a [grid] table with at least one field.")
+        raise ConfigError(f"{where} needs a [grid] table with at least one field.")
+    fixed = data.get("fixed", {})
+    if not isinstance(fixed, dict):
+        raise ConfigError(f"{where}: `fixed` must be a table of field = value (a [fixed] section); got {fixed!r}.")
     lists = {name: values if isinstance(values, list) else [values] for name, values in grid.items()}
-    fixed = dict(data.get("fixed", {}))
+    random_points = data.get("random")
     return SweepSpec(
         grid={name: [_typed(name, value) for value in values] for name, values in lists.items()},
         fixed={name: _typed(name, value) for name, value in fixed.items()},
-        repeats=int(data.get("repeats", 1)),
-        random=data.get("random"),
-        sample_seed=int(data.get("sample_seed", 0)),
-        priority=int(data.get("priority", 0)),
-        max_attempts=int(data.get("max_attempts", 3)),
+        repeats=_whole(where, data, "repeats", 1, 1),
+        random=None if random_points is None else _whole(where, data, "random", None, 1),
+        sample_seed=_whole(where, data, "sample_seed", 0, 0),
+        priority=_whole(where, data, "priority", 0, -_SQLITE_MAX - 1),
+        max_attempts=_whole(where, data, "max_attempts", 3, 1, 1000),
+        max_runs=_whole(where, data, "max_runs", MAX_RUNS, 1),
     )
+
+
+def _whole(where: str, data: dict[str, Any], key: str, default: int | None, low: int, high: int = _SQLITE_MAX) -> int:
+    """A sweep file's whole-number setting, checked: one line naming the key otherwise."""
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        bound = f"at least {low}" if high == _SQLITE_MAX and low >= 0 else f"between {low:,} and {high:,}"
+        raise ConfigError(f"{where}: `{key}` must be a whole number {bound}; got {value!r}.")
+    return value
 
 
 def _check_fields(values: Mapping[str, Any], where: str) -> None:

@@ -76,3 +76,47 @@ def test_sweep_files_take_per_layer_values_as_lists_or_as_typed_text(tmp_path):
     path.write_text('[grid]\ndilation = ["two"]\n')
     with pytest.raises(ConfigError, match=r"^`dilation` must be whole numbers, one per conv layer"):
         load_sweep(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('repeats = "abc"', "`repeats` must be a whole number at least 1; got 'abc'."),
+        ("random = 1.5", "`random` must be a whole number at least 1; got 1.5."),
+        ("random = true", "`random` must be a whole number at least 1; got True."),
+        ('priority = "x"', "`priority` must be a whole number between"),
+        ("max_attempts = 0", "`max_attempts` must be a whole number between 1 and 1,000; got 0."),
+        ("sample_seed = -1", "`sample_seed` must be a whole number at least 0; got -1."),
+        ("max_runs = 0", "`max_runs` must be a whole number at least 1; got 0."),
+        ("fixed = [1, 2]", "`fixed` must be a table of field = value (a [fixed] section); got [1, 2]."),
+    ],
+)
+def test_sweep_files_with_wrong_types_are_one_line_naming_the_key(tmp_path, text, message):
+    path = tmp_path / "sweep.toml"
+    path.write_text(text + "\n[grid]\nkernel_size = [2, 3]\n")
+    with pytest.raises(ConfigError) as raised:
+        load_sweep(path)
+    assert str(raised.value).startswith(f"Sweep file {str(path)!r}: {message[:40]}"), str(raised.value)
+    assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_grid_seeds_must_be_whole_numbers(tmp_path):
+    path = tmp_path / "sweep.toml"
+    path.write_text("[grid]\nkernel_size = [2]\nseed = [[1, 2]]\n")
+    with pytest.raises(ConfigError, match=r"^`seed` values must be whole numbers, 0 or more; got \[1, 2\]\.$"):
+        expand(load_sweep(path))
+
+
+def test_a_huge_grid_is_counted_and_refused_before_anything_is_built():
+    grid = {"kernel_size": list(range(1, 101)), "dilation": list(range(1, 101)), "input_size": list(range(100, 200))}
+    with pytest.raises(ConfigError) as raised:
+        expand(SweepSpec(grid=grid))
+    assert str(raised.value) == (
+        "This sweep would queue 1,000,000 runs (1,000,000 configuration(s) × 1 seed(s)), more than the limit of "
+        "10,000. Sample the grid with `--random N`, or raise the limit with `--max-runs N`."
+    )
+    with pytest.raises(ConfigError, match=r"would queue 2,000,000,000 runs \(2 configuration\(s\) × 1,000,000,000"):
+        expand(SweepSpec(grid={"kernel_size": [2, 3]}, repeats=10**9))
+    sampled = expand(SweepSpec(grid=grid, random=5, max_runs=5))  # the ways out
+    assert sampled.grid_points == 5
+    assert len(expand(SweepSpec(grid={"kernel_size": [2, 3]}, repeats=3, max_runs=6)).configs) == 6
