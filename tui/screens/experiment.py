@@ -154,7 +154,7 @@ class ExperimentScreen(Screen[None]):
 
     @on(StoreActionDone)
     def queued(self, message: StoreActionDone) -> None:
-        self.notify(message.text, severity=message.severity)
+        self.notify(message.text, severity=message.severity, markup=False)
         if message.close:
             self.dismiss(None)
         else:

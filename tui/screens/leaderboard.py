@@ -96,7 +96,7 @@ class LeaderboardScreen(Screen[None]):
 
     @on(StoreFailed)
     def failed(self, message: StoreFailed) -> None:
-        self.notify(message.text, severity="error")
+        self.notify(message.text, severity="error", markup=False)
 
     def action_metric(self) -> None:
         self.metric = "final" if self.metric == "best" else "best"

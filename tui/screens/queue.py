@@ -144,7 +144,7 @@ class QueueScreen(Screen[None]):
 
     @on(StoreFailed)
     def show_failure(self, message: StoreFailed) -> None:
-        self.notify(message.text, severity="error")
+        self.notify(message.text, severity="error", markup=False)
 
     def selected_run(self) -> int | None:
         """The id of the run under the cursor."""
@@ -175,7 +175,7 @@ class QueueScreen(Screen[None]):
 
     @on(StoreActionDone)
     def action_done(self, message: StoreActionDone) -> None:
-        self.notify(message.text, severity=message.severity)
+        self.notify(message.text, severity=message.severity, markup=False)
         self.refresh_runs()
 
     def action_cancel(self) -> None:

@@ -14,6 +14,8 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from kcnn.reports.text import safe
+
 
 class RunScreen(Screen[None]):
     """Everything about one run; refreshes while it trains."""
@@ -56,7 +58,7 @@ class RunScreen(Screen[None]):
         run = message.run
         parts: list[Any] = [run_summary_table(run)]
         if run.error_message:
-            parts.append(f"[red]error ({run.error_kind}):[/red] {run.error_message}")
+            parts.append(f"[red]error ({safe(run.error_kind)}):[/red] {safe(run.error_message, lines=True)}")
         config = run.experiment_config
         if config is not None:
             from kcnn.api import dataset_classes
@@ -73,7 +75,7 @@ class RunScreen(Screen[None]):
 
     @on(StoreFailed)
     def failed(self, message: StoreFailed) -> None:
-        self.notify(message.text, severity="error")
+        self.notify(message.text, severity="error", markup=False)
 
     def action_back(self) -> None:
         self.dismiss(None)

@@ -77,7 +77,7 @@ class WorkersScreen(Screen[None]):
 
     @on(StoreFailed)
     def failed(self, message: StoreFailed) -> None:
-        self.notify(message.text, severity="error")
+        self.notify(message.text, severity="error", markup=False)
 
     def _start(self, arguments: list[str]) -> None:
         process = self.context.start_worker(arguments)

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from rich.console import Console
-from rich.markup import escape
 
 from kcnn import __version__
 from kcnn.cli import data as data_commands
@@ -25,6 +24,7 @@ from kcnn.cli import train as train_commands
 from kcnn.cli import worker as worker_commands
 from kcnn.cli.options import flagify
 from kcnn.errors import KcnnError
+from kcnn.reports.text import safe
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -39,7 +39,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _print_error(message: str) -> None:
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}")
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {safe(message)}")
 
 
 def _print_bad_files(bad: list[tuple[str, str]]) -> None:
@@ -49,7 +49,7 @@ def _print_bad_files(bad: list[tuple[str, str]]) -> None:
     table.add_column("file")
     table.add_column("reason")
     for path, reason in bad:
-        table.add_row(escape(path), escape(reason))
+        table.add_row(safe(path), safe(reason))
     Console(stderr=True).print(table)
 
 

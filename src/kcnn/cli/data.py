@@ -7,8 +7,9 @@ import json
 from typing import Any
 
 from rich.console import Console, Group
-from rich.markup import escape
 from rich.table import Table
+
+from kcnn.reports.text import safe
 
 
 def register(commands: Any) -> None:
@@ -38,7 +39,7 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def _tables(report: dict[str, Any], presplit: bool) -> list[Any]:
-    classes = Table(title=f"{escape(report['path'])} · {report['layout']}", title_justify="left")
+    classes = Table(title=f"{safe(report['path'])} · {report['layout']}", title_justify="left")
     classes.add_column("class")
     classes.add_column("images", justify="right")
     if presplit:
@@ -46,7 +47,7 @@ def _tables(report: dict[str, Any], presplit: bool) -> list[Any]:
         classes.add_column("val", justify="right")
     for name, counts in report["classes"].items():
         total = counts["train"] + counts["val"]
-        row = [escape(name), str(total)] + ([str(counts["train"]), str(counts["val"])] if presplit else [])
+        row = [safe(name), str(total)] + ([str(counts["train"]), str(counts["val"])] if presplit else [])
         classes.add_row(*row)
     files = Table(title="Files", title_justify="left", show_header=False)
     files.add_column("what", style="bold")
@@ -68,7 +69,7 @@ def _tables(report: dict[str, Any], presplit: bool) -> list[Any]:
         table.add_column("file")
         table.add_column("reason")
         for path, reason in unreadable:
-            table.add_row(escape(path), escape(reason))
+            table.add_row(safe(path), safe(reason))
         parts.append(table)
     cache = Table(title="Cache entries", title_justify="left")
     for column in ("file", "images", "color mode", "skipped"):
@@ -76,7 +77,7 @@ def _tables(report: dict[str, Any], presplit: bool) -> list[Any]:
     for entry in report["cache_entries"]:
         shape = entry["shape"]
         cache.add_row(
-            escape(entry["file"]),
+            safe(entry["file"]),
             f"{shape[0]} × {shape[1]}×{shape[2]}×{shape[3]}",
             entry["color_mode"],
             str(entry["skipped"]),

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from kcnn.api import MAX_RUNS, Expansion, SweepSpec, expand_sweep, load_sweep, prepare_configs
@@ -17,6 +16,7 @@ from kcnn.cli.numbers import priority, whole
 from kcnn.cli.options import add_config_flags, flagify, grid_from_args
 from kcnn.config import format_value
 from kcnn.errors import ConfigError, KcnnError
+from kcnn.reports.text import safe
 
 
 def register(commands: Any) -> None:
@@ -155,7 +155,7 @@ def _queue(args: argparse.Namespace, spec: SweepSpec) -> int:
     created = [r.run_id for r in results if r.created]
     existing = [r.run_id for r in results if not r.created]
     console.print(_plan_table(expansion, title="Queued", ids=[r.run_id for r in results], existing=set(existing)))
-    console.print(f"queued {len(created)} run(s)" + (f" in {store.path}" if created else ""), highlight=False)
+    console.print(f"queued {len(created)} run(s)" + (f" in {safe(store.path)}" if created else ""), highlight=False)
     if existing:
         console.print(
             f"{len(existing)} config+seed pair(s) already in the store, not added again: runs "
@@ -205,7 +205,7 @@ def _invalid_table(expansion: Expansion) -> Table:
     table.add_column("reason")
     for item in expansion.invalid:
         values = " ".join(f"{name}={format_value(name, value)}" for name, value in item.values.items())
-        table.add_row(escape(values), escape(flagify(item.reason)))
+        table.add_row(safe(values), safe(flagify(item.reason)))
     return table
 
 

@@ -11,6 +11,7 @@ from rich.console import Console, Group
 from kcnn.api import RunState
 from kcnn.cli.common import add_store_option, open_store, run_ids
 from kcnn.cli.numbers import whole
+from kcnn.reports.text import safe
 
 DEFAULT_LIMIT = 50
 
@@ -86,5 +87,5 @@ def run_show(args: argparse.Namespace) -> int:
     parts.append(events_table(events))
     Console().print(Group(*parts))
     if run.error_message and "\n" in run.error_message:
-        Console().print("[bold]error detail[/]\n" + run.error_message, markup=False, highlight=False)
+        Console().print("[bold]error detail[/]\n" + safe(run.error_message, lines=True), highlight=False)
     return 0

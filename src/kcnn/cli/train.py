@@ -7,13 +7,13 @@ import json
 from typing import Any
 
 from rich.console import Console, Group
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from kcnn.cli.common import add_checkpoint_option, add_store_option, checkpoint_seconds, open_store
 from kcnn.cli.numbers import whole
 from kcnn.cli.options import add_config_flags, config_from_args
 from kcnn.reports.config_tables import config_table, plan_table
+from kcnn.reports.text import safe
 
 EXIT_RUN_FAILED = 1
 EXIT_INTERRUPTED = 130
@@ -81,7 +81,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     def on_start(run_id: int) -> None:
         started.append(run_id)
-        console.print(f"run [bold]{run_id}[/] in {store.path}", highlight=False)
+        console.print(f"run [bold]{run_id}[/] in {safe(store.path)}", highlight=False)
 
     with open_store(args, create=True) as store:
         options: dict[str, Any] = {"store": store, "progress": False, "device": args.device,
@@ -95,7 +95,7 @@ def run_train(args: argparse.Namespace) -> int:
                     on_epoch = lambda record: _report_epoch(progress, task, record, config.epochs)  # noqa: E731
                     result = api.train(config, **options, on_epoch=on_epoch)
         except api.RunFailed as failure:
-            console.print(f"[bold red]error:[/] {escape(str(failure))}", highlight=False)
+            console.print(f"[bold red]error:[/] {safe(str(failure))}", highlight=False)
             return 2 if failure.user_fixable else EXIT_RUN_FAILED
         except KeyboardInterrupt:
             if not started:

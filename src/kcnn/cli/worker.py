@@ -11,6 +11,7 @@ from kcnn.api import default_store_path
 from kcnn.cli.common import add_checkpoint_option, add_store_option, checkpoint_seconds
 from kcnn.cli.numbers import seconds, whole
 from kcnn.errors import KcnnError
+from kcnn.reports.text import safe
 
 
 def register(commands: Any) -> None:
@@ -78,5 +79,5 @@ def run_worker(args: argparse.Namespace) -> int:
         poll_seconds=args.poll,
         stall_seconds=args.stall,
         checkpoint_seconds=checkpoint_seconds(args),
-        log=lambda line: console.print(f"worker: {line}"),
+        log=lambda line: console.print(f"worker: {safe(line)}"),
     )

@@ -17,7 +17,7 @@ from kcnn.config import ExperimentConfig
 from kcnn.errors import KcnnError
 from kcnn.queue.runner import CHECKPOINT_SECONDS, Execution, RunSettings, execute_claim
 from kcnn.queue.submit import prepare_configs
-from kcnn.store import Store
+from kcnn.store import FailureKind, Store
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,11 @@ def train_in_foreground(
     if claim is None:  # pragma: no cover - the run was created queued a moment ago
         raise KcnnError(f"Run {added.run_id} was claimed by a worker before it could start here.")
     if on_start is not None:
-        on_start(claim.run_id)
+        try:
+            on_start(claim.run_id)
+        except BaseException as error:  # a caller that cannot even report the run must not leave it claimed
+            store.fail(claim, FailureKind.INTERRUPTED, f"stopped before training: {type(error).__name__}: {error}")
+            raise
     settings = RunSettings(device=device, checkpoint_seconds=checkpoint_seconds)
     execution = execute_claim(store, claim, settings, on_epoch=on_epoch, dataset=dataset)
     return ForegroundRun(claim.run_id, config, execution, dataset)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -13,6 +12,7 @@ from kcnn.config import format_value, sort_key
 from kcnn.reports import stats
 from kcnn.reports.comparison import Comparison
 from kcnn.reports.grouping import ConfigSummary, EffectCell, Excluded, varying_fields
+from kcnn.reports.text import safe
 
 SHORT = {"kernel_size": "k", "dilation": "d", "input_size": "input", "channels": "ch", "batch_size": "batch",
          "learning_rate": "lr", "stride": "s", "pool_size": "pool", "dense_units": "dense"}  # fmt: skip
@@ -49,7 +49,7 @@ def leaderboard_table(summaries: Sequence[ConfigSummary], metric: str, excluded:
         table.add_row(
             str(rank),
             summary.config_key[:8],
-            *(escape(format_value(name, summary.config.get(name))) for name in fields),
+            *(safe(format_value(name, summary.config.get(name))) for name in fields),
             n,
             _mean_std(summary.mean, summary.std),
             interval,
@@ -71,7 +71,7 @@ def effects_table(cells: Sequence[EffectCell], by: Sequence[str], metric: str, e
         for cell in cells:
             center = stats.mean(cell.values)
             table.add_row(
-                escape(format_value(by[0], cell.key[0])),
+                safe(format_value(by[0], cell.key[0])),
                 str(cell.n),
                 _mean_std(center, stats.sample_std(cell.values)),
                 f"{max(cell.values):.2%}",
@@ -89,7 +89,7 @@ def effects_table(cells: Sequence[EffectCell], by: Sequence[str], metric: str, e
     )
     table.add_column(f"{by[0]} \\ {by[1]}", style="bold")
     for column_value in columns:
-        table.add_column(escape(format_value(by[1], column_value)), justify="right")
+        table.add_column(safe(format_value(by[1], column_value)), justify="right")
     for row in rows:
         cells_text: list[Text | str] = []
         for column_value in columns:
@@ -98,7 +98,7 @@ def effects_table(cells: Sequence[EffectCell], by: Sequence[str], metric: str, e
                 cells_text.append(Text("–", style="dim"))
             else:
                 cells_text.append(f"{_mean_std(stats.mean(found.values), stats.sample_std(found.values))} ({found.n})")
-        table.add_row(escape(format_value(by[0], row)), *cells_text)
+        table.add_row(safe(format_value(by[0], row)), *cells_text)
     return table
 
 
@@ -116,9 +116,7 @@ def comparison_table(comparison: Comparison, metric: str) -> Table:
     table.add_column(f"A {a.config_key[:8]}", justify="right")
     table.add_column(f"B {b.config_key[:8]}", justify="right")
     for name in fields:
-        table.add_row(
-            name, escape(format_value(name, a.config.get(name))), escape(format_value(name, b.config.get(name)))
-        )
+        table.add_row(name, safe(format_value(name, a.config.get(name))), safe(format_value(name, b.config.get(name))))
     table.add_row("n", str(a.n), str(b.n))
     table.add_row("mean ± std", _mean_std(a.mean, a.std), _mean_std(b.mean, b.std))
     table.add_row("best", f"{a.best:.2%}", f"{b.best:.2%}")

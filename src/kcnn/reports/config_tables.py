@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from kcnn.config import ExperimentConfig, format_value
 from kcnn.geometry import ShapePlan
+from kcnn.reports.text import safe
 from kcnn.training.throughput import describe_throughput
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ def config_table(config: ExperimentConfig) -> Table:
     table.add_column("field", style="bold")
     table.add_column("value")
     for name, value in config.to_dict().items():
-        table.add_row(name, escape(format_value(name, value)))
+        table.add_row(name, safe(format_value(name, value)))
     table.add_row("config_key", config.config_key, style="dim")
     return table
 

@@ -6,10 +6,10 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rich.markup import escape
 from rich.table import Table
 
 from kcnn.config import format_value
+from kcnn.reports.text import safe
 from kcnn.store import Run
 from kcnn.training.throughput import describe_throughput
 
@@ -54,7 +54,7 @@ def runs_table(runs: Sequence[Run], counts: Mapping[str, int], now: float | None
             f"{run.epochs_done}/{run.epochs_total}",
             _percent(run.best_val_accuracy),
             _seconds(run, now),
-            escape(note),
+            safe(note),
         )
     return table
 
@@ -88,14 +88,14 @@ def run_summary_table(run: Run) -> Table:
     table.add_row("attempt", f"{run.attempt} (crashes {run.retries} of {run.max_attempts} allowed)")
     table.add_row("priority", str(run.priority))
     if run.worker_id:
-        table.add_row("worker", escape(run.worker_id))
+        table.add_row("worker", safe(run.worker_id))
     if run.device:
         table.add_row(
             "device",
             " · ".join(filter(None, (run.device, run.device_name, run.train_loop and f"{run.train_loop} loop"))),
         )
     if run.error_kind:
-        table.add_row("error", f"[red]{run.error_kind}[/]: {escape((run.error_message or '').splitlines()[0])}")
+        table.add_row("error", f"[red]{run.error_kind}[/]: {safe((run.error_message or '').splitlines()[0])}")
     table.add_row("config_key", run.config_key)
     return table
 
@@ -131,7 +131,7 @@ def events_table(events: Sequence[Mapping[str, Any]]) -> Table:
             time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(event["time"])),
             event["kind"],
             "" if event["attempt"] is None else str(event["attempt"]),
-            escape(event["worker_id"] or ""),
-            escape((event["message"] or "").splitlines()[0] if event["message"] else ""),
+            safe(event["worker_id"] or ""),
+            safe((event["message"] or "").splitlines()[0] if event["message"] else ""),
         )
     return table

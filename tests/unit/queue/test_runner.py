@@ -116,3 +116,17 @@ def test_atomic_link_reports_failure_and_changes_nothing(tmp_path):
     assert not atomic_link(tmp_path / "missing.keras", target)
     assert target.read_bytes() == b"old weights"
     assert sorted(path.name for path in tmp_path.iterdir()) == ["model.keras"]
+
+
+def test_a_foreground_run_whose_caller_fails_to_report_it_is_not_left_claimed(tmp_path, loop):
+    from kcnn.queue.foreground import train_in_foreground
+
+    def broken(run_id):
+        raise RuntimeError("the terminal went away")
+
+    with Store(tmp_path / "store") as store:
+        with pytest.raises(RuntimeError):
+            train_in_foreground(store, TINY, device="cpu", on_start=broken)
+        [run] = store.runs()
+    assert (run.state, run.error_kind) == ("failed", "interrupted")
+    assert run.error_message == "stopped before training: RuntimeError: the terminal went away"
