@@ -1,7 +1,9 @@
 """Decode one image file into uint8 pixels of a fixed size and colour mode.
 
-Every Pillow format is accepted (PNG, JPEG, BMP, GIF — first frame —, TIFF,
-WebP, …). Palette and alpha images are converted properly (alpha composited
+The formats are those the file's extension names (PNG, JPEG, BMP, GIF — first frame —,
+TIFF, WebP, PPM/PGM/PBM): Pillow is told which, so a PostScript file named ``x.png`` is
+refused instead of handed to Ghostscript. Only regular files are opened: a FIFO named
+``x.png`` is reported, never waited on. Palette and alpha images are converted properly (alpha composited
 on white), CMYK through Pillow's conversion, 16-bit and 32-bit images scaled
 to 8 bits. Truncated files are errors: nothing is ever padded silently.
 """
@@ -9,6 +11,7 @@ to 8 bits. Truncated files are errors: nothing is ever padded silently.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +20,27 @@ from PIL import Image, ImageFile, ImageOps
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 RESIZE_POLICIES = ("stretch", "crop", "pad")
 BACKGROUND = (255, 255, 255)
+#: The Pillow formats each image extension may hold (MPO: multi-picture JPEGs from cameras).
+FORMATS_BY_EXTENSION: dict[str, tuple[str, ...]] = {
+    ".png": ("PNG",), ".jpg": ("JPEG", "MPO"), ".jpeg": ("JPEG", "MPO"), ".jpe": ("JPEG", "MPO"),
+    ".bmp": ("BMP",), ".gif": ("GIF",), ".tif": ("TIFF",), ".tiff": ("TIFF",), ".webp": ("WEBP",),
+    ".ppm": ("PPM",), ".pgm": ("PPM",), ".pbm": ("PPM",), ".pnm": ("PPM",),
+}  # fmt: skip
+
+
+def open_image(path: str) -> Image.Image:
+    """Open `path` with Pillow, allowing only the formats its extension names, and only if it is a regular file.
+
+    Raises:
+        OSError: For a missing file, a dangling or looping symbolic link, or something that is not a
+            regular file (a FIFO, a device, a socket).
+        PIL.UnidentifiedImageError: If the contents are not one of the extension's formats.
+    """
+    info = os.stat(path)  # follows symbolic links: a dangling or looping one raises here
+    if not stat.S_ISREG(info.st_mode):
+        raise OSError("not a regular file (a FIFO, device or socket): never opened")
+    formats = FORMATS_BY_EXTENSION.get(os.path.splitext(path)[1].lower())
+    return Image.open(path, formats=list(formats) if formats else None)
 
 
 @dataclass(frozen=True)
@@ -37,7 +61,7 @@ class Probe:
 def probe(path: str) -> Probe:
     """Open and fully decode `path` to find its size and mode, or why it cannot be read."""
     try:
-        with Image.open(path) as image:
+        with open_image(path) as image:
             size, mode = image.size, image.mode
             image.load()
         return Probe(size[0], size[1], mode)
@@ -46,13 +70,23 @@ def probe(path: str) -> Probe:
 
 
 def _reason(path: str, error: Exception) -> str:
-    if os.path.getsize(path) == 0:
-        return "empty file (0 bytes)"
+    """Why `path` could not be decoded, in a few words."""
     text = str(error)
+    if os.path.islink(path) and not os.path.exists(path):
+        return "dangling or looping symbolic link"
+    if "not a regular file" in text:
+        return text
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        return f"{type(error).__name__}: {text}"
+    if size == 0:
+        return "empty file (0 bytes)"
     if "truncated" in text:
         return "truncated image"
     if isinstance(error, Image.UnidentifiedImageError):
-        return "not an image Pillow can decode"
+        expected = "/".join(FORMATS_BY_EXTENSION.get(os.path.splitext(path)[1].lower(), ("image",)))
+        return f"not a {expected} file (another format, or none Pillow can decode)"
     return f"{type(error).__name__}: {text}"
 
 
@@ -95,7 +129,7 @@ def load_pixels(path: str, size: int, color_mode: str, policy: str) -> np.ndarra
     Raises:
         OSError: If the file is truncated or cannot be decoded.
     """
-    with Image.open(path) as image:
+    with open_image(path) as image:
         if image.format == "JPEG" and min(image.size) >= 2 * size:
             image.draft("L" if color_mode == "grayscale" else "RGB", (size, size))
         image.load()

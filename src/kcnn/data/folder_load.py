@@ -9,7 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from kcnn.data import decode
 from kcnn.data.cache import CachedImages, cache_key, cache_path, read_cache, write_cache
@@ -25,7 +24,7 @@ def majority_mode(scan: FolderScan) -> str:
     modes: Counter[str] = Counter()
     for relative in scan.files:
         try:
-            with Image.open(scan.root / relative) as image:
+            with decode.open_image(str(scan.root / relative)) as image:
                 grayscale = decode.Probe(image.width, image.height, image.mode).is_grayscale
         except Exception:
             continue

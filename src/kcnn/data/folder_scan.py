@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,23 +99,64 @@ def _scan_presplit(root: Path, train: Path, val: Path) -> FolderScan:
 
 
 def _collect(scan: FolderScan, folder: Path, label: int, is_val: bool) -> None:
-    """Add every image under `folder` (recursively, sorted; plain strings and scandir: fast on big folders)."""
+    """Add every image under `folder` (depth first, sorted; plain strings and scandir: fast on big folders).
+
+    Iterative (a stack of open folders), so any depth of nesting works, in the order a recursive walk
+    gives; a folder reached twice (a symbolic-link loop, or two links to one folder) is read once and the
+    repeat counted as ignored. Files whose metadata cannot be read (a dangling link) are kept: decoding
+    reports them as unreadable, with the reason.
+    """
     prefix = len(str(scan.root)) + 1
-    with os.scandir(folder) as iterator:
-        entries = sorted((entry.name, entry) for entry in iterator)
-    for name, entry in entries:
+    seen: set[tuple[int, int]] = set()
+    stack = [_entries(folder, seen)]
+    while stack:
+        entry = next(stack[-1], None)
+        if entry is None:
+            stack.pop()
+            continue
+        name = entry.name
         if name.startswith("."):
             scan.hidden += 1
-        elif entry.is_dir():
-            _collect(scan, Path(entry.path), label, is_val)
+        elif _is_folder(entry):
+            entries = _entries(Path(entry.path), seen)
+            if entries is _NOTHING:
+                scan.hidden += 1  # a repeat through a link, or unreadable: ignored
+            stack.append(entries)
         elif "." + name.rpartition(".")[2].lower() not in IMAGE_EXTENSIONS:
             scan.non_images.append(entry.path[prefix:])
         else:
-            stat = entry.stat()
+            try:
+                stat = entry.stat()
+                stamp = f"{stat.st_size}:{stat.st_mtime_ns}"
+            except OSError:
+                stamp = "unreadable"
             scan.files.append(entry.path[prefix:])
-            scan.stamps.append(f"{stat.st_size}:{stat.st_mtime_ns}")
+            scan.stamps.append(stamp)
             scan.labels.append(label)
             scan.is_val.append(is_val)
+
+
+_NOTHING: Iterator[os.DirEntry[str]] = iter(())
+
+
+def _entries(folder: Path, seen: set[tuple[int, int]]) -> Iterator[os.DirEntry[str]]:
+    """The sorted entries of `folder`, or nothing if it was seen before or cannot be read."""
+    try:
+        info = folder.stat()
+        if (info.st_dev, info.st_ino) in seen:
+            return _NOTHING
+        seen.add((info.st_dev, info.st_ino))
+        with os.scandir(folder) as iterator:
+            return iter(sorted(iterator, key=lambda entry: entry.name))
+    except OSError:
+        return _NOTHING
+
+
+def _is_folder(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:  # a looping symbolic link
+        return False
 
 
 def _check_classes(scan: FolderScan, path: object) -> None:

@@ -127,7 +127,7 @@ def test_bad_files_are_refused_with_their_reasons(tmp_path):
         "a/empty.jpg": "empty file (0 bytes)",
         "a/truncated.png": "truncated image",
         "b/cut.jpg": "truncated image",
-        "b/garbage.png": "not an image Pillow can decode",
+        "b/garbage.png": "not a PNG file (another format, or none Pillow can decode)",
     }
     assert str(caught.value).startswith("4 file(s) in ")
     assert str(caught.value).endswith("or pass --skip-bad to train without them.")

@@ -1,0 +1,57 @@
+"""Folders built to hurt: links that loop or dangle, a FIFO named like an image, deep nesting, a file
+whose contents are another format than its extension. Each is listed, never followed forever, never
+waited on, never handed to a decoder its extension does not name."""
+
+import os
+
+from kcnn.data.folder_load import load_folder
+from kcnn.data.folder_scan import scan_folder
+
+from .conftest import pattern, save
+
+
+def _two_classes(root, per_class=3):
+    for name in ("cats", "dogs"):
+        for index in range(per_class):
+            save(root / name / f"{index}.png", pattern(seed=index))
+    return root
+
+
+def test_a_symlink_loop_inside_a_class_folder_is_read_once(tmp_path):
+    root = _two_classes(tmp_path / "data")
+    os.symlink("..", root / "cats" / "loop")  # cats/loop → data: cats and dogs again, forever
+    scan = scan_folder(root)
+    assert scan.counts()["cats"] >= 3 and len(scan.files) == len(set(scan.files))
+    assert scan.hidden >= 1  # the repeat was counted as ignored
+
+
+def test_dangling_links_fifos_and_wrong_contents_are_unreadable_with_reasons(tmp_path):
+    root = _two_classes(tmp_path / "data")
+    os.symlink(tmp_path / "gone.png", root / "cats" / "dangling.png")
+    os.mkfifo(root / "dogs" / "pipe.png")  # opening it for reading would block forever
+    (root / "dogs" / "evil.png").write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n")
+    data = load_folder(str(root), 8, "rgb", skip_bad=True)
+    reasons = dict(data.skipped)
+    assert reasons == {
+        "cats/dangling.png": "dangling or looping symbolic link",
+        "dogs/evil.png": "not a PNG file (another format, or none Pillow can decode)",
+        "dogs/pipe.png": "not a regular file (a FIFO, device or socket): never opened",
+    }
+    assert len(data.images) == 6
+
+
+def test_eleven_hundred_nested_folders_are_walked_without_recursion(tmp_path):
+    root = _two_classes(tmp_path / "data")
+    deep = str(root / "cats")
+    for _ in range(1100):  # os.mkdir one level at a time: makedirs and Path.mkdir(parents=True) recurse
+        deep += "/d"
+        os.mkdir(deep)
+    pattern(seed=9).save(deep + "/bottom.png")
+    try:
+        scan = scan_folder(root)
+        assert scan.counts()["cats"] == 4 and scan.files[-4].endswith("/bottom.png")
+    finally:  # shutil.rmtree recurses too: take the tower down one level at a time
+        os.remove(deep + "/bottom.png")
+        while deep != str(root / "cats"):
+            os.rmdir(deep)
+            deep = deep[: -len("/d")]
