@@ -123,3 +123,19 @@ def test_train_tables(store_path, capsys):
 def test_no_command_prints_help(capsys):
     assert main([]) == 2
     assert "train" in capsys.readouterr().out
+
+
+def test_a_full_disk_is_named_as_such(store_path, capsys, monkeypatch):
+    import sqlite3
+
+    from kcnn.cli import queue as queue_commands
+
+    def full(args):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(queue_commands, "run_add", full)
+    assert main(["queue", "add"]) == 1
+    assert capsys.readouterr().err == (
+        "error: the disk holding the store is full (database or disk is full); free some space and run the command "
+        "again.\n"
+    )

@@ -143,3 +143,12 @@ def test_empty_store_reports_say_what_to_do(store_path, capsys):
     assert main(["leaderboard"]) == 2
     assert "No finished runs to rank" in capsys.readouterr().err
     assert main(["compare"]) == 2
+
+
+def test_export_refuses_unknown_states_and_unwritable_outputs_in_one_line(swept, tmp_path, capsys):
+    assert main(["export", "--state", "bogus"]) == 2
+    assert "argument --state: invalid choice: 'bogus'" in capsys.readouterr().err
+    for target in (tmp_path / "missing" / "x.csv", tmp_path):
+        assert main(["export", "--output", str(target)]) == 2
+        error = capsys.readouterr().err
+        assert error.startswith(f"error: Cannot write `--output {target}`: ") and error.count("\n") == 1, error

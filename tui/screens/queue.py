@@ -31,7 +31,9 @@ def _duration(seconds: float | None) -> str:
     if seconds is None:
         return ""
     seconds = max(seconds, 0)
-    return f"{seconds / 60:.0f}m{seconds % 60:02.0f}s" if seconds >= 60 else f"{seconds:.0f}s"
+    if seconds >= 60:
+        return f"{seconds // 60:.0f}m{seconds % 60:02.0f}s"
+    return f"{seconds:.1f}s" if seconds < 10 else f"{seconds:.0f}s"  # a short run is not "0s"
 
 
 def run_cells(run: Any, now: float) -> list[Any]:

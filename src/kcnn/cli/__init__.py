@@ -98,7 +98,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_error("interrupted")
         return EXIT_INTERRUPTED
     except sqlite3.DatabaseError as error:
-        _print_error(f"the store's database could not be read ({error}); is it from a newer or damaged kcnn store?")
+        if "full" in str(error):
+            _print_error(f"the disk holding the store is full ({error}); free some space and run the command again.")
+        else:
+            _print_error(f"the store's database could not be read ({error}); is it from a newer or damaged kcnn store?")
         return 1
 
 

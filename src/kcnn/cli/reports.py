@@ -10,6 +10,7 @@ from typing import Any
 
 from rich.console import Console, Group
 
+from kcnn.api import RunState
 from kcnn.cli.common import add_store_option, open_store, run_ids
 from kcnn.cli.numbers import whole
 from kcnn.errors import KcnnError
@@ -57,7 +58,13 @@ def register(commands: Any) -> None:
     export = commands.add_parser("export", help="runs or per-epoch histories as CSV or JSON")
     export.add_argument("--format", choices=("csv", "json"), default="csv", help="output format (default: csv)")
     export.add_argument("--epochs", action="store_true", help="one row per epoch instead of one per run")
-    export.add_argument("--state", nargs="+", default=None, help="only runs in these states")
+    export.add_argument(
+        "--state",
+        nargs="+",
+        default=None,
+        choices=[state.value for state in RunState],
+        help="only runs in these states",
+    )
     export.add_argument("--output", "-o", type=Path, default=None, help="write to FILE instead of stdout")
     add_store_option(export)
     export.set_defaults(handler=run_export)
@@ -170,7 +177,13 @@ def run_export(args: argparse.Namespace) -> int:
         else:
             text = export_runs(store.list_runs(args.state), args.format)
     if args.output:
-        args.output.write_text(text)
+        try:
+            args.output.write_text(text)
+        except OSError as error:
+            reason = error.strerror or type(error).__name__
+            raise KcnnError(
+                f"Cannot write `--output {args.output}`: {reason}. Name a file in an existing folder."
+            ) from None
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)

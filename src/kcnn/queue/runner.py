@@ -258,7 +258,12 @@ def _resume_of(store: Store, claim: Claim) -> Any:
 
     if claim.checkpoint_epoch <= 0 or not claim.checkpoint:
         return None
-    path = store.run_folder(claim.run_id) / claim.checkpoint
+    folder = store.run_folder(claim.run_id).resolve()
+    path = (folder / claim.checkpoint).resolve()
+    if path.parent != folder:  # a damaged or forged row must not load a file from elsewhere
+        raise ConfigError(
+            f"Run {claim.run_id}'s checkpoint {claim.checkpoint!r} is outside its folder {folder}; refusing to load it."
+        )
     return Resume(path, claim.checkpoint_epoch) if path.exists() else None
 
 

@@ -130,3 +130,17 @@ def test_a_foreground_run_whose_caller_fails_to_report_it_is_not_left_claimed(tm
         [run] = store.runs()
     assert (run.state, run.error_kind) == ("failed", "interrupted")
     assert run.error_message == "stopped before training: RuntimeError: the terminal went away"
+
+
+def test_a_checkpoint_outside_the_run_folder_is_refused(tmp_path, loop):
+    outside = tmp_path / "elsewhere.keras"
+    outside.write_bytes(b"not a model")
+    with Store(tmp_path / "store") as store:
+        store.add_runs([TINY])
+        with store._write() as conn:  # a damaged or forged row
+            conn.execute("UPDATE runs SET checkpoint = '../../../elsewhere.keras', checkpoint_epoch = 2")
+        claim = store.claim("w")
+        execution = execute_claim(store, claim, RunSettings(device="cpu"))
+        run = store.get_run(claim.run_id)
+    assert (execution.outcome, run.error_kind) == (Outcome.FAILED, "invalid_config")
+    assert "is outside its folder" in run.error_message and "refusing to load it" in run.error_message
