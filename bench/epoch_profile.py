@@ -72,14 +72,9 @@ def kcnn_step(size: int) -> Callable[[torch.Tensor, torch.Tensor, dict[str, floa
 
 def torch_step(size: int) -> Callable[[torch.Tensor, torch.Tensor, dict[str, float]], None]:
     from torch import nn
+    from train_overhead import torch_model
 
-    torch.manual_seed(0)
-    flat = 32 * (((size - 2) // 2 - 1) // 2) ** 2
-    model = nn.Sequential(
-        nn.Conv2d(3, 16, 2, dilation=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(flat, 64), nn.ReLU(), nn.Linear(64, CLASSES),
-    )  # fmt: skip
+    model = torch_model(size)
     optimizer = torch.optim.Adam(model.parameters(), 1e-3)
     loss_fn = nn.CrossEntropyLoss()
 

@@ -39,17 +39,25 @@ def kcnn_seconds(size: int, data: ImageSet, device: str) -> tuple[float, float]:
     return result.seconds, result.final_val_accuracy
 
 
-def torch_seconds(size: int, data: ImageSet, channels_last: bool, device: str = "cpu") -> tuple[float, float]:
+def torch_model(size: int):  # type: ignore[no-untyped-def]
+    """The study's model written in plain PyTorch (seeded), for side-by-side timings."""
     import torch
     from torch import nn
 
     torch.manual_seed(0)
     flat = 32 * (((size - 2) // 2 - 1) // 2) ** 2
-    model = nn.Sequential(
+    return nn.Sequential(
         nn.Conv2d(3, 16, 2, dilation=2), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(16, 32, 2), nn.ReLU(), nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(flat, 64), nn.ReLU(), nn.Linear(64, CLASSES),
     )  # fmt: skip
+
+
+def torch_seconds(size: int, data: ImageSet, channels_last: bool, device: str = "cpu") -> tuple[float, float]:
+    import torch
+    from torch import nn
+
+    model = torch_model(size)
     memory = torch.channels_last if channels_last else torch.contiguous_format
     model = model.to(device=device, memory_format=memory)
     optimizer = torch.optim.Adam(model.parameters(), 1e-3)
