@@ -267,3 +267,18 @@ async def test_the_sweep_file_is_read_once_per_path_not_per_keystroke(app, store
         await settle(pilot, app)
         with Store(store_path) as store:
             assert len(store.runs()) == 4
+
+
+async def test_a_form_whose_runs_cannot_be_queued_stays_open_and_says_why(app, store_path, tmp_path):
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n")
+        await pilot.pause()
+        form = app.screen
+        await set_input(pilot, form, "#f-dataset", str(tmp_path / "no-such-folder"))
+        await pilot.press("ctrl+s")
+        await settle(pilot, app)
+        assert app.screen is form and not form.query_one("#submit", Button).disabled
+        [notice] = [n for n in app._notifications if n.severity == "error"]
+        assert "no such folder" in notice.message
+        with Store(store_path) as store:
+            assert store.runs() == []

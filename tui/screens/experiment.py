@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from kcnn_tui.context import AppContext
-from kcnn_tui.messages import StoreActionDone
+from kcnn_tui.screens.queueing import QueueingForm
 from rich.console import Group
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 
 from kcnn.config import FIELDS, ExperimentConfig, format_value, parse_value
@@ -36,14 +34,10 @@ def parse_field(name: str, text: str) -> Any:
     return parse_value(name, text)
 
 
-class ExperimentScreen(Screen[None]):
+class ExperimentScreen(QueueingForm):
     """Queue one configuration (with repeats), seeing its shapes as you type."""
 
     BINDINGS = [Binding("ctrl+s", "submit", "Queue"), Binding("escape", "back", "Back")]
-
-    def __init__(self, context: AppContext) -> None:
-        super().__init__()
-        self.context = context
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -133,32 +127,10 @@ class ExperimentScreen(Screen[None]):
             return
         repeats, priority = self.counts()
         self.query_one("#submit", Button).disabled = True
-        self.queue_runs(config, repeats, priority)
+        self.queue_runs([config], repeats=repeats, priority=priority)
 
-    @work(thread=True, exclusive=True, group="experiment-queue", exit_on_error=False)
-    def queue_runs(self, config: ExperimentConfig, repeats: int, priority: int) -> None:
-        """Queue the runs in a background thread (the dataset is checked and the store may be busy)."""
-        from kcnn.api import open_store
-        from kcnn.errors import KcnnError
-
-        try:
-            with open_store(self.context.store_path) as store:
-                results = store.queue(config, repeats=repeats, priority=priority)
-        except KcnnError as error:
-            self.post_message(StoreActionDone(str(error), "error"))
-            return
-        created = sum(r.created for r in results)
-        existing = len(results) - created
-        text = f"queued {created} run(s)" + (f"; {existing} already in the store" if existing else "")
-        self.post_message(StoreActionDone(text, close=True))
-
-    @on(StoreActionDone)
-    def queued(self, message: StoreActionDone) -> None:
-        self.notify(message.text, severity=message.severity, markup=False)
-        if message.close:
-            self.dismiss(None)
-        else:
-            self.validate()
+    def refresh_form(self) -> None:
+        self.validate()
 
     @on(Button.Pressed, "#back")
     def action_back(self) -> None:

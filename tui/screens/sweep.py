@@ -6,13 +6,12 @@ from pathlib import Path
 from typing import Any
 
 from kcnn_tui.context import AppContext
-from kcnn_tui.messages import StoreActionDone
 from kcnn_tui.screens.experiment import FORM_FIELDS, default_text, parse_field
-from textual import on, work
+from kcnn_tui.screens.queueing import QueueingForm
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Static
 
 from kcnn.errors import ConfigError
@@ -20,14 +19,13 @@ from kcnn.errors import ConfigError
 GRID_FIELDS = tuple(name for name in FORM_FIELDS if name != "seed")
 
 
-class SweepScreen(Screen[None]):
+class SweepScreen(QueueingForm):
     """Build a grid: space-separated values per field; a comma joins per-layer values."""
 
     BINDINGS = [Binding("ctrl+s", "submit", "Queue"), Binding("escape", "back", "Back")]
 
     def __init__(self, context: AppContext) -> None:
-        super().__init__()
-        self.context = context
+        super().__init__(context)
         self.sweep_file: tuple[str, Any] | None = None
         """The TOML path last read and what it gave (a `SweepSpec` or the `ConfigError`): read once per path."""
 
@@ -141,32 +139,10 @@ class SweepScreen(Screen[None]):
             return
         spec, expansion = evaluated
         self.query_one("#submit", Button).disabled = True
-        self.queue_runs(expansion.configs, spec.priority, spec.max_attempts)
+        self.queue_runs(expansion.configs, priority=spec.priority, max_attempts=spec.max_attempts)
 
-    @work(thread=True, exclusive=True, group="sweep-queue", exit_on_error=False)
-    def queue_runs(self, configs: list[Any], priority: int, max_attempts: int) -> None:
-        """Queue the runs in a background thread (datasets are checked and the store may be busy)."""
-        from kcnn.api import open_store
-        from kcnn.errors import KcnnError
-
-        try:
-            with open_store(self.context.store_path) as store:
-                results = store.queue(configs, priority=priority, max_attempts=max_attempts)
-        except KcnnError as error:
-            self.post_message(StoreActionDone(str(error), "error"))
-            return
-        created = sum(r.created for r in results)
-        existing = len(results) - created
-        text = f"queued {created} run(s)" + (f"; {existing} already existed" if existing else "")
-        self.post_message(StoreActionDone(text, close=True))
-
-    @on(StoreActionDone)
-    def queued(self, message: StoreActionDone) -> None:
-        self.notify(message.text, severity=message.severity, markup=False)
-        if message.close:
-            self.dismiss(None)
-        else:
-            self.evaluate()
+    def refresh_form(self) -> None:
+        self.evaluate()
 
     @on(Button.Pressed, "#back")
     def action_back(self) -> None:
