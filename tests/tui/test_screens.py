@@ -187,6 +187,13 @@ async def test_workers_screen_starts_and_stops_a_worker(app, store_path):
 async def test_quit_asks_about_started_workers(app, store_path):
     async with app.run_test(size=SIZE) as pilot:
         process = app.start_worker(["--jobs", "1"])
+        from kcnn.api import live_workers
+
+        for _ in range(300):  # until it has registered, which it does once its signal handlers are set:
+            if live_workers(store_path):  # a SIGTERM before that ends it with -15, not a polite stop
+                break
+            await pilot.pause(0.05)
+        assert live_workers(store_path)
         await pilot.press("q")
         await pilot.pause()
         assert type(app.screen).__name__ == "QuitScreen"
