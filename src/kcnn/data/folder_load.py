@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,6 +15,7 @@ from kcnn.data import decode
 from kcnn.data.cache import CachedImages, cache_key, cache_path, read_cache, write_cache
 from kcnn.data.folder_scan import FolderScan, scan_folder
 from kcnn.errors import BadFilesError, DataError
+from kcnn.files import remove_stale_temporaries
 
 #: Below this many files, decoding in one process beats starting a pool.
 PARALLEL_THRESHOLD = 256
@@ -78,7 +80,7 @@ def load_folder(path: str, size: int, color_mode: str = "auto", policy: str = "s
     if cached is None:
         mode = majority_mode(scan) if color_mode == "auto" else color_mode
         cached = _build(scan, size, mode, policy)
-        write_cache(cache_file, cached)
+        _write_cache_or_say_why(cache_file, cached)
     if cached.skipped and not skip_bad:
         raise BadFilesError(
             f"{len(cached.skipped)} file(s) in {path} cannot be read (listed above); fix or remove them, or pass "
@@ -86,6 +88,22 @@ def load_folder(path: str, size: int, color_mode: str = "auto", policy: str = "s
             cached.skipped,
         )
     return dataclasses.replace(cached, fingerprint=fingerprint)
+
+
+def _write_cache_or_say_why(cache_file: Path, cached: CachedImages) -> None:
+    """Cache the decoded images; a cache folder that is a file, unwritable or full costs speed, not the run."""
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(cache_file.parent)  # a killed writer's half-written file (can be 100 MB)
+        write_cache(cache_file, cached)
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        print(
+            f"kcnn: cannot write the decode cache in {cache_file.parent} ({reason}); continuing without it "
+            "(set KCNN_CACHE to a writable folder to decode once).",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _build(scan: FolderScan, size: int, mode: str, policy: str) -> CachedImages:

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from kcnn.store.artifacts import atomic_write
+from kcnn.files import atomic_write
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,8 @@ from kcnn.errors import (
     StopRequested,
     StoreError,
 )
-from kcnn.store import Claim, FailureKind, Store, atomic_link, atomic_write
+from kcnn.files import atomic_link, atomic_write, remove_stale_temporaries
+from kcnn.store import Claim, FailureKind, Store
 
 CHECKPOINT_PATTERN = "checkpoint-e{epoch}-a{attempt}.keras"
 MODEL_PATTERN = "model-a{attempt}.keras"
@@ -201,6 +202,7 @@ def execute_claim(
     except StoreError as error:
         return _fail(store, claim, FailureKind.CRASHED, f"the heartbeat could not open the store: {error}")
     heartbeat.start()
+    remove_stale_temporaries(store.run_folder(claim.run_id))  # a killed predecessor's half-written files
     checkpointer = _Checkpointer(
         store, claim, config.epochs, settings.checkpoint_seconds, store.run_folder(claim.run_id)
     )

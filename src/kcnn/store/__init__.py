@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kcnn.store.artifacts import atomic_link, atomic_write
+from kcnn.files import atomic_link, atomic_write, remove_stale_temporaries
 from kcnn.store.records import AddResult, Claim, Run
 from kcnn.store.states import FailureKind, RunState
 from kcnn.store.store import Store, default_store_path
@@ -17,4 +17,5 @@ __all__ = [
     "atomic_link",
     "atomic_write",
     "default_store_path",
+    "remove_stale_temporaries",
 ]

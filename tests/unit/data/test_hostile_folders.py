@@ -55,3 +55,28 @@ def test_eleven_hundred_nested_folders_are_walked_without_recursion(tmp_path):
         while deep != str(root / "cats"):
             os.rmdir(deep)
             deep = deep[: -len("/d")]
+
+
+def test_a_cache_folder_that_is_a_file_costs_speed_not_the_run(tmp_path, monkeypatch, capsys):
+    root = _two_classes(tmp_path / "data")
+    blocker = tmp_path / "cache-is-a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("KCNN_CACHE", str(blocker))
+    data = load_folder(str(root), 8, "rgb")
+    assert len(data.images) == 6
+    error = capsys.readouterr().err
+    assert error.startswith(f"kcnn: cannot write the decode cache in {blocker} (") and error.count("\n") == 1
+
+
+def test_a_killed_writers_half_cache_file_is_removed_by_the_next_writer(tmp_path, cache_in_tmp):
+    import subprocess
+    import sys
+
+    root = _two_classes(tmp_path / "data")
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    cache_in_tmp.mkdir(parents=True)
+    leftover = cache_in_tmp / f".0123456789abcdef01234567.{process.pid}.tmp"
+    leftover.write_bytes(b"\0" * 1024)
+    load_folder(str(root), 8, "rgb")
+    assert not leftover.exists()

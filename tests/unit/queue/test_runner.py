@@ -144,3 +144,20 @@ def test_a_checkpoint_outside_the_run_folder_is_refused(tmp_path, loop):
         run = store.get_run(claim.run_id)
     assert (execution.outcome, run.error_kind) == (Outcome.FAILED, "invalid_config")
     assert "is outside its folder" in run.error_message and "refusing to load it" in run.error_message
+
+
+def test_the_next_attempt_removes_a_killed_attempts_half_written_checkpoint(tmp_path, loop):
+    import subprocess
+    import sys
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    with Store(tmp_path / "store") as store:
+        store.add_runs([TINY.replace(epochs=1)])
+        claim = store.claim("w")
+        folder = store.run_folder(claim.run_id)
+        folder.mkdir(parents=True)
+        leftover = folder / f".checkpoint-e1-a0.{dead.pid}.tmp.keras"
+        leftover.write_bytes(b"half a model")
+        assert execute_claim(store, claim, RunSettings(device="cpu")).outcome is Outcome.DONE
+    assert not leftover.exists()

@@ -1,4 +1,8 @@
-"""Atomic files: write to a temporary name, fsync, `os.replace`, fsync the folder."""
+"""Files that are whole or absent: atomic writes and links, and the cleanup of a killed process's temporaries.
+
+Writes go to a temporary name, are fsynced and renamed. This module sits below every layer: the data
+cache and the store both use it.
+"""
 
 from __future__ import annotations
 
@@ -29,6 +33,42 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
         temporary.unlink(missing_ok=True)
     _fsync_folder(path.parent)
     return path
+
+
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Delete the temporary files a killed process left in `folder` (``.NAME.PID.tmp…``, PID no longer alive).
+
+    Called by the next process that owns the folder; files of living processes are left alone.
+
+    Returns:
+        The files removed.
+    """
+    removed: list[Path] = []
+    try:
+        candidates = list(folder.glob(".*.tmp*"))
+    except OSError:
+        return removed
+    for path in candidates:
+        parts = path.name.split(".")
+        pid = next((int(part) for part in reversed(parts) if part.isdigit()), None)
+        if pid is None or pid == os.getpid() or _alive(pid):
+            continue
+        try:
+            path.unlink()
+            removed.append(path)
+        except OSError:
+            continue
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
 
 
 def atomic_link(source: Path, path: Path) -> bool:
