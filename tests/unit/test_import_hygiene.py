@@ -91,3 +91,21 @@ def test_the_faces_reach_the_engine_only_through_the_facade():
     for path in faces:
         for module in _kcnn_imports(path):
             assert module in allowed or module.startswith(("kcnn.cli.", "kcnn.reports.")), (path.name, module)
+
+
+LAYERS = ("errors", "geometry", "files", "config", "data", "training", "store", "queue", "reports", "api", "cli")
+
+
+def test_each_layer_imports_only_the_layers_below_it():
+    package = Path(kcnn.__file__).parent
+    for path in package.rglob("*.py"):
+        relative = path.relative_to(package)
+        layer = relative.parts[0].removesuffix(".py")
+        if layer == "__init__":
+            continue
+        rank = LAYERS.index(layer)
+        for module in _kcnn_imports(path):
+            parts = module.split(".")
+            if len(parts) < 2 or parts[1] == layer:
+                continue
+            assert LAYERS.index(parts[1]) < rank, f"{relative} ({layer}) imports {module}"
