@@ -39,6 +39,7 @@ from kcnn.reports.grouping import (
 from kcnn.reports.grouping import effects as effect_cells
 from kcnn.reports.grouping import leaderboard as rank_summaries
 from kcnn.store import AddResult, Run, RunState, Store, default_store_path
+from kcnn.store.schema import MAX_INTEGER
 
 if TYPE_CHECKING:
     import keras
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHECKPOINT_SECONDS",
+    "MAX_INTEGER",
     "MAX_RUNS",
     "Comparison",
     "ConfigSummary",

@@ -10,8 +10,7 @@ import argparse
 import math
 from collections.abc import Callable
 
-#: The largest integer SQLite stores.
-SQLITE_MAX = 2**63 - 1
+from kcnn.api import MAX_INTEGER as SQLITE_MAX
 
 
 def whole(flag: str, low: int = 0, high: int = SQLITE_MAX, example: int = 1) -> Callable[[str], int]:

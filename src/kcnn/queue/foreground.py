@@ -22,13 +22,10 @@ from kcnn.store import FailureKind, Store
 
 @dataclass(frozen=True)
 class ForegroundRun:
-    """A run trained in the foreground: its id, config as stored, and how it ended."""
+    """A run trained in the foreground: its id and how it ended (the result holds the config as stored)."""
 
     run_id: int
-    config: ExperimentConfig
     execution: Execution
-    dataset: Any
-    """The `ImageSet` it trained on."""
 
 
 def train_in_foreground(
@@ -74,4 +71,4 @@ def train_in_foreground(
             raise
     settings = RunSettings(device=device, checkpoint_seconds=checkpoint_seconds)
     execution = execute_claim(store, claim, settings, on_epoch=on_epoch, dataset=dataset)
-    return ForegroundRun(claim.run_id, config, execution, dataset)
+    return ForegroundRun(claim.run_id, execution)

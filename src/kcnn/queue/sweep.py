@@ -13,6 +13,7 @@ from typing import Any
 from kcnn.config import FIELD_NAMES, ExperimentConfig, parse_value
 from kcnn.config.fields import FIELDS_BY_NAME
 from kcnn.errors import ConfigError
+from kcnn.store.schema import MAX_INTEGER
 
 CONFIG_FIELDS = FIELD_NAMES
 SWEEP_KEYS = ("grid", "fixed", "repeats", "random", "sample_seed", "priority", "max_attempts", "max_runs")
@@ -20,7 +21,6 @@ SWEEP_KEYS = ("grid", "fixed", "repeats", "random", "sample_seed", "priority", "
 #: (the product of its value lists × seeds) before anything is built, so a mistyped 10⁶-point grid is
 #: refused at once instead of filling memory.
 MAX_RUNS = 10_000
-_SQLITE_MAX = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -151,17 +151,17 @@ def load_sweep(path: Path) -> SweepSpec:
         repeats=_whole(where, data, "repeats", 1, 1),
         random=None if random_points is None else _whole(where, data, "random", None, 1),
         sample_seed=_whole(where, data, "sample_seed", 0, 0),
-        priority=_whole(where, data, "priority", 0, -_SQLITE_MAX - 1),
+        priority=_whole(where, data, "priority", 0, -MAX_INTEGER - 1),
         max_attempts=_whole(where, data, "max_attempts", 3, 1, 1000),
         max_runs=_whole(where, data, "max_runs", MAX_RUNS, 1),
     )
 
 
-def _whole(where: str, data: dict[str, Any], key: str, default: int | None, low: int, high: int = _SQLITE_MAX) -> int:
+def _whole(where: str, data: dict[str, Any], key: str, default: int | None, low: int, high: int = MAX_INTEGER) -> int:
     """A sweep file's whole-number setting, checked: one line naming the key otherwise."""
     value = data.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        bound = f"at least {low}" if high == _SQLITE_MAX and low >= 0 else f"between {low:,} and {high:,}"
+        bound = f"at least {low}" if high == MAX_INTEGER and low >= 0 else f"between {low:,} and {high:,}"
         raise ConfigError(f"{where}: `{key}` must be a whole number {bound}; got {value!r}.")
     return value
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import sqlite3
 
+#: The largest integer SQLite stores: priorities, counts and ids beyond it would overflow.
+MAX_INTEGER = 2**63 - 1
+
 #: SQL expression for "now" in Unix seconds, from SQLite's own clock.
 NOW = "((julianday('now') - 2440587.5) * 86400.0)"
 
