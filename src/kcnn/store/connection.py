@@ -11,6 +11,7 @@ import contextlib
 import os
 import sqlite3
 import time
+import urllib.parse
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Self
@@ -37,7 +38,7 @@ def connect(database: Path, *, create: bool) -> sqlite3.Connection:
         database: The SQLite file.
         create: Create the file if it is missing; otherwise opening a missing file fails.
     """
-    uri = f"file:{database}?mode={'rwc' if create else 'rw'}"
+    uri = f"file:{urllib.parse.quote(str(database))}?mode={'rwc' if create else 'rw'}"
     conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")

@@ -80,3 +80,11 @@ def test_reading_a_missing_store_creates_nothing(tmp_path):
     with pytest.raises(StoreError, match=r"^There is no kcnn store at"):
         store_info(tmp_path / "typo")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_store_folder_whose_name_looks_like_a_uri_opens_where_it_says(tmp_path):
+    folder = tmp_path / "runs?mode=ro#1 %20"
+    Store(folder).close()
+    assert (folder / "kcnn.sqlite").is_file() and sorted(p.name for p in tmp_path.iterdir()) == [folder.name]
+    with Store(folder, create=False) as store:
+        assert store.runs() == []
