@@ -143,13 +143,13 @@ def check_setup(config: ExperimentConfig, device: str = "auto") -> None:
 
     Raises:
         DeviceError: If the device or the config's precision is not available.
-        DataError: If the dataset cannot be found or used.
+        DataError: If the dataset cannot be found (its other problems are listed when training decodes it).
     """
-    from kcnn.data import check_dataset
+    from kcnn.data import locate_dataset
     from kcnn.training.train import prepare_device
 
     prepare_device(device, config.precision)
-    check_dataset(config.dataset)
+    locate_dataset(config.dataset)  # a folder's problems are listed together when it is decoded
 
 
 def train(
@@ -349,10 +349,13 @@ def upgrade_store(path: str | os.PathLike[str] | None = None) -> UpgradeReport:
 
 
 def folder_report(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """What kcnn sees in an image folder: classes, counts, sizes, modes, unreadable files, cache entries.
+    """What kcnn sees in an image folder: classes, counts, sizes, modes, every problem, cache entries.
+
+    Never refuses a folder it can list: empty classes, missing classes and unreadable files are in
+    ``problems`` (and unreadable files in ``unreadable``).
 
     Raises:
-        DataError: If the folder is unusable.
+        DataError: If the folder is missing or cannot be listed.
     """
     from kcnn.data.report import folder_report as report
 

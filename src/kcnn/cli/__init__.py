@@ -45,9 +45,9 @@ def _print_error(message: str) -> None:
 def _print_bad_files(bad: list[tuple[str, str]]) -> None:
     from rich.table import Table
 
-    table = Table(title="Unreadable files", title_justify="left", title_style="bold red")
-    table.add_column("file")
-    table.add_column("reason")
+    table = Table(title="Problems in the image folder", title_justify="left", title_style="bold red")
+    table.add_column("where")
+    table.add_column("problem")
     for path, reason in bad:
         table.add_row(safe(path), safe(reason))
     Console(stderr=True).print(table)

@@ -18,7 +18,7 @@ def register(commands: Any) -> None:
     actions = data.add_subparsers(dest="data_command", metavar="ACTION", required=True, parser_class=type(data))
     info = actions.add_parser(
         "info",
-        help="classes, counts, image sizes and modes, skipped and unreadable files, cache entries",
+        help="classes, counts, image sizes and modes, every problem (empty classes, unreadable files), cache entries",
         description="Scan and decode every file of an image folder (PATH/<class>/… or PATH/train|val/<class>/…).",
     )
     info.add_argument("path", metavar="PATH")
@@ -39,16 +39,34 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def _tables(report: dict[str, Any], presplit: bool) -> list[Any]:
+    return [
+        _classes_table(report, presplit),
+        _files_table(report),
+        *_problems_table(report["problems"]),
+        _cache_table(report),
+    ]
+
+
+def _classes_table(report: dict[str, Any], presplit: bool) -> Table:
     classes = Table(title=f"{safe(report['path'])} · {report['layout']}", title_justify="left")
     classes.add_column("class")
     classes.add_column("images", justify="right")
     if presplit:
         classes.add_column("train", justify="right")
         classes.add_column("val", justify="right")
+    classes.add_column("unreadable", justify="right")
     for name, counts in report["classes"].items():
         total = counts["train"] + counts["val"]
-        row = [safe(name), str(total)] + ([str(counts["train"]), str(counts["val"])] if presplit else [])
+        row = [safe(name), str(total) if total else "[red]0 (empty)[/]"]
+        row += [str(counts["train"]), str(counts["val"])] if presplit else []
+        row.append(f"[red]{counts['unreadable']}[/]" if counts["unreadable"] else "0")
         classes.add_row(*row)
+    if not report["classes"]:
+        classes.add_row("[red](no class folders)[/]", "", *([""] * (2 if presplit else 0)), "")
+    return classes
+
+
+def _files_table(report: dict[str, Any]) -> Table:
     files = Table(title="Files", title_justify="left", show_header=False)
     files.add_column("what", style="bold")
     files.add_column("value")
@@ -58,19 +76,34 @@ def _tables(report: dict[str, Any], presplit: bool) -> list[Any]:
     files.add_row("sizes", sizes + more)
     files.add_row("modes", ", ".join(f"{mode} ({n})" for mode, n in report["modes"].items()))
     files.add_row("default --color-mode", report["default_color_mode"])
-    files.add_row("ignored", f"{report['hidden_ignored']} hidden, {len(report['non_images_ignored'])} not images")
+    loose = f", {report['loose_images_ignored']} outside class folders" if report["loose_images_ignored"] else ""
+    files.add_row(
+        "ignored", f"{report['hidden_ignored']} hidden, {len(report['non_images_ignored'])} not images{loose}"
+    )
     unreadable = report["unreadable"]
     files.add_row("unreadable", f"[red]{len(unreadable)}[/]" if unreadable else "0")
-    parts: list[Any] = [classes, files]
-    if unreadable:
-        table = Table(
-            title="Unreadable files (refused unless --skip-bad)", title_justify="left", title_style="bold red"
-        )
-        table.add_column("file")
-        table.add_column("reason")
-        for path, reason in unreadable:
-            table.add_row(safe(path), safe(reason))
-        parts.append(table)
+    problems = report["problems"]
+    files.add_row("problems", f"[red]{len(problems)}[/]" if problems else "0 (ready to train)")
+    return files
+
+
+def _problems_table(problems: list[dict[str, Any]]) -> list[Table]:
+    if not problems:
+        return []
+    table = Table(
+        title="Problems (training refuses the folder until they are fixed; --skip-bad skips those marked)",
+        title_justify="left",
+        title_style="bold red",
+    )
+    table.add_column("where")
+    table.add_column("problem")
+    table.add_column("--skip-bad")
+    for problem in problems:
+        table.add_row(safe(problem["where"]), safe(problem["what"]), "skips" if problem["skip_bad_skips"] else "—")
+    return [table]
+
+
+def _cache_table(report: dict[str, Any]) -> Table:
     cache = Table(title="Cache entries", title_justify="left")
     for column in ("file", "images", "color mode", "skipped"):
         cache.add_column(column)
@@ -84,5 +117,4 @@ def _tables(report: dict[str, Any], presplit: bool) -> list[Any]:
         )
     if not report["cache_entries"]:
         cache.add_row("(none yet: the first training run decodes and caches)", "", "", "")
-    parts.append(cache)
-    return parts
+    return cache

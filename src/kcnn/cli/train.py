@@ -115,8 +115,14 @@ def run_train(args: argparse.Namespace) -> int:
     plan = result.config.plan(len(result.class_names))
     Console().print(Group(config_table(result.config), plan_table(plan), result_table(result)))
     if result.skipped_files:
-        skipped = len(result.skipped_files)
-        console.print(f"[yellow]skipped {skipped} unreadable file(s)[/] (see `kcnn show {run_id}`)")
+        folders = sum(path.endswith("/") for path, _ in result.skipped_files)
+        files = len(result.skipped_files) - folders
+        what = " and ".join(
+            part
+            for part, n in ((f"{files} unreadable file(s)", files), (f"{folders} empty class folder(s)", folders))
+            if n
+        )
+        console.print(f"[yellow]skipped {what}[/] (--skip-bad; listed by `kcnn show {run_id}`)", highlight=False)
     return 0
 
 

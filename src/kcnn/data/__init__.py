@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from kcnn.data.loading import ImageSet, builtin_class_count, check_dataset, load_dataset, resolve_color_mode
+from kcnn.data.loading import (
+    ImageSet,
+    builtin_class_count,
+    check_dataset,
+    load_dataset,
+    locate_dataset,
+    resolve_color_mode,
+)
 from kcnn.data.splits import Split, stratified_split
 
 __all__ = [
@@ -11,6 +18,7 @@ __all__ = [
     "builtin_class_count",
     "check_dataset",
     "load_dataset",
+    "locate_dataset",
     "resolve_color_mode",
     "stratified_split",
 ]

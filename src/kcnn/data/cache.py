@@ -43,6 +43,8 @@ class CachedImages:
     presplit: bool
     fingerprint: str = ""
     """The folder's content fingerprint (not stored: it is the cache file's key)."""
+    racy_digests: tuple[tuple[str, str], ...] = ()
+    """``(file, digest)`` of the files changed just before the entry was written: checked on every read."""
 
 
 def cache_key(fingerprint: str, size: int, color_mode: str, policy: str) -> str:
@@ -75,6 +77,7 @@ def read_cache(path: Path) -> CachedImages | None:
                 color_mode=meta["color_mode"],
                 root=meta["root"],
                 presplit=meta["presplit"],
+                racy_digests=tuple((p, d) for p, d in meta.get("racy_digests", [])),
             )
     except (OSError, KeyError, ValueError):
         return None
@@ -97,6 +100,7 @@ def write_cache(path: Path, data: CachedImages) -> None:
                 "root": data.root,
                 "presplit": data.presplit,
                 "shape": list(data.images.shape),
+                "racy_digests": list(data.racy_digests),
             }
             handle.attrs["meta"] = json.dumps(meta)
             handle.attrs["complete"] = True

@@ -20,9 +20,10 @@ from PIL import Image, ImageFile, ImageOps
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 RESIZE_POLICIES = ("stretch", "crop", "pad")
 BACKGROUND = (255, 255, 255)
-#: The Pillow formats each image extension may hold (MPO: multi-picture JPEGs from cameras).
+#: The Pillow formats each image extension may hold (Pillow's JPEG opener also returns the multi-picture
+#: JPEGs of cameras, MPO, which has no opener of its own: naming it would fail with a KeyError).
 FORMATS_BY_EXTENSION: dict[str, tuple[str, ...]] = {
-    ".png": ("PNG",), ".jpg": ("JPEG", "MPO"), ".jpeg": ("JPEG", "MPO"), ".jpe": ("JPEG", "MPO"),
+    ".png": ("PNG",), ".jpg": ("JPEG",), ".jpeg": ("JPEG",), ".jpe": ("JPEG",),
     ".bmp": ("BMP",), ".gif": ("GIF",), ".tif": ("TIFF",), ".tiff": ("TIFF",), ".webp": ("WEBP",),
     ".ppm": ("PPM",), ".pgm": ("PPM",), ".pbm": ("PPM",), ".pnm": ("PPM",),
 }  # fmt: skip

@@ -13,8 +13,10 @@ import numpy as np
 
 from kcnn.data import decode
 from kcnn.data.cache import CachedImages, cache_key, cache_path, read_cache, write_cache
+from kcnn.data.digest import file_digests
 from kcnn.data.folder_scan import FolderScan, scan_folder
-from kcnn.errors import BadFilesError, DataError
+from kcnn.data.problems import folder_problems, refusal
+from kcnn.errors import DataError
 from kcnn.files import remove_stale_temporaries
 
 #: Below this many files, decoding in one process beats starting a pool.
@@ -64,12 +66,16 @@ def load_folder(path: str, size: int, color_mode: str = "auto", policy: str = "s
                 skip_bad: bool = False) -> CachedImages:  # fmt: skip
     """Decode a folder dataset at `size`, from the cache when its content and settings are unchanged.
 
+    Every problem of the folder (classes and unreadable files) is found before any is reported, so one
+    refusal lists them all.
+
     Returns:
-        The images, with the folder's content fingerprint (paths, sizes and modification times).
+        The images, with the folder's content fingerprint (paths and a digest of every file's bytes).
+        With `skip_bad`, `skipped` lists the unreadable files and the empty class folders left out.
 
     Raises:
-        DataError: For an unusable folder.
-        BadFilesError: If files cannot be decoded and `skip_bad` is False.
+        DataError: If the folder cannot be found or read.
+        BadFilesError: If the folder has problems `skip_bad` does not allow to leave out; lists all of them.
     """
     scan = scan_folder(path)
     fingerprint = scan.fingerprint()
@@ -77,17 +83,51 @@ def load_folder(path: str, size: int, color_mode: str = "auto", policy: str = "s
     # the cache misses (the resolved mode is stored in the cache).
     cache_file = cache_path(cache_key(fingerprint, size, color_mode, policy))
     cached = read_cache(cache_file)
+    if cached is not None and not _racy_files_unchanged(scan, cached):
+        cached = None
     if cached is None:
+        racy = scan.racy_files()  # digested before decoding: an edit in between can only cost a rebuild
+        racy_digests = tuple(zip(racy, file_digests([str(scan.root / r) for r in racy]), strict=True))
         mode = majority_mode(scan) if color_mode == "auto" else color_mode
-        cached = _build(scan, size, mode, policy)
+        cached = dataclasses.replace(_build(scan, size, mode, policy), racy_digests=racy_digests)
         _write_cache_or_say_why(cache_file, cached)
-    if cached.skipped and not skip_bad:
-        raise BadFilesError(
-            f"{len(cached.skipped)} file(s) in {path} cannot be read (listed above); fix or remove them, or pass "
-            "--skip-bad to train without them.",
-            cached.skipped,
+    error = refusal(path, folder_problems(scan, cached.skipped), skip_bad)
+    if error is not None:
+        raise error
+    return dataclasses.replace(_without_empty_classes(cached, path), fingerprint=fingerprint)
+
+
+def _racy_files_unchanged(scan: FolderScan, cached: CachedImages) -> bool:
+    """Whether the files that were racy when the cache entry was written still have the bytes it decoded."""
+    if not cached.racy_digests:
+        return True
+    files, digests = zip(*cached.racy_digests, strict=True)
+    return list(digests) == file_digests([str(scan.root / relative) for relative in files])
+
+
+def _without_empty_classes(data: CachedImages, path: str) -> CachedImages:
+    """`data` less the classes with no readable image (only ever reached with ``--skip-bad``), relabelled."""
+    present = sorted(set(data.labels.tolist()))
+    if len(present) == len(data.class_names):
+        return data
+    if len(present) < 2:
+        raise DataError(
+            f"{path} has {len(present)} class(es) with readable images once empty ones are left out; "
+            "classification needs at least two."
         )
-    return dataclasses.replace(cached, fingerprint=fingerprint)
+    relabel = np.full(len(data.class_names), -1, dtype=np.int64)
+    relabel[present] = np.arange(len(present))
+    left_out = tuple(
+        (f"{name}/", "class folder without readable images: left out of the class list")
+        for label, name in enumerate(data.class_names)
+        if label not in present
+    )
+    return dataclasses.replace(
+        data,
+        labels=relabel[data.labels],
+        class_names=tuple(data.class_names[label] for label in present),
+        skipped=data.skipped + left_out,
+    )
 
 
 def _write_cache_or_say_why(cache_file: Path, cached: CachedImages) -> None:
@@ -112,10 +152,6 @@ def _build(scan: FolderScan, size: int, mode: str, policy: str) -> CachedImages:
     keep = np.array([error is None for error in errors], dtype=bool)
     skipped = tuple((relative, error) for relative, error in zip(scan.files, errors, strict=True) if error)
     labels = np.asarray(scan.labels, dtype=np.int64)[keep]
-    left = Counter(labels.tolist())
-    emptied = [name for label, name in enumerate(scan.class_names) if not left.get(label)]
-    if emptied:
-        raise DataError(f"Every image of class(es) {', '.join(map(repr, emptied))} is unreadable; fix the files.")
     return CachedImages(
         images=images[keep],
         labels=labels,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +17,9 @@ IMAGE_EXTENSIONS = frozenset(
 )
 TRAIN_NAMES = ("train", "training")
 VAL_NAMES = ("val", "valid", "validation")
+#: Files whose status changed this close before a scan are "racy": a further edit in the same clock tick
+#: could keep every stamp. Two seconds covers coarse kernel clocks and a network file server's skew.
+RACY_WINDOW_NS = 2_000_000_000
 
 
 @dataclass
@@ -33,15 +38,37 @@ class FolderScan:
     """Hidden files and folders ignored."""
     non_images: list[str] = field(default_factory=list)
     """Files ignored because their extension is not an image format."""
+    subsets: tuple[str, str] = ("", "")
+    """For the pre-split layout: the names of its training and validation folders."""
+    loose_images: int = 0
+    """Image files directly in the folder, outside any class folder (never used)."""
     stamps: list[str] = field(default_factory=list)
-    """Size and modification time of each file, read while scanning."""
+    """Size, modification time, change time and inode of each file, read while scanning."""
+    changed_ns: list[int] = field(default_factory=list)
+    """Each file's status-change time (ctime) in nanoseconds; -1 when it cannot be read."""
+    started_ns: int = field(default_factory=time.time_ns)
+    """When the scan started (before any file's status was read)."""
 
     def fingerprint(self) -> str:
-        """A hash of every file's path, size and modification time: any add, remove or edit changes it."""
+        """A hash of the folder and every file's path, size, times and inode: any add, remove or edit changes it.
+
+        The change time is what makes an edit that keeps the size and restores the modification time
+        count: the kernel sets it on every write and every time change, and nobody can set it back. The
+        one blind spot, a second edit within the same clock tick as a scanned one, is what
+        `racy_files` finds.
+        """
         digest = hashlib.sha256(str(self.root.resolve()).encode())
         for relative, stamp in zip(self.files, self.stamps, strict=True):
             digest.update(f"{relative}\0{stamp}\n".encode())
         return digest.hexdigest()
+
+    def racy_files(self, window_ns: int = RACY_WINDOW_NS) -> list[str]:
+        """Files changed so shortly before the scan that a further edit could keep every stamp (as in git).
+
+        Their contents are digested when a cache entry is written and checked whenever it is read.
+        """
+        since = self.started_ns - window_ns
+        return [relative for relative, changed in zip(self.files, self.changed_ns, strict=True) if changed >= since]
 
     def counts(self) -> dict[str, int]:
         """Files per class."""
@@ -55,46 +82,57 @@ def _visible_dirs(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
+def _loose_images(folder: Path) -> int:
+    """Image files directly in `folder` (a common mistake: images not yet sorted into class folders)."""
+    return sum(
+        1 for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and not p.is_dir() and p.name[:1] != "."
+    )
+
+
 def scan_folder(path: str | os.PathLike[str]) -> FolderScan:
-    """List a folder dataset's classes and image files.
+    """List a folder dataset's classes and image files, whatever is wrong with them.
 
     Class order is sorted by name, as Keras' ``image_dataset_from_directory`` does. Extensions match
-    case-insensitively; hidden files and non-image files are ignored and counted.
+    case-insensitively; hidden files and non-image files are ignored and counted. Problems with the
+    classes (none, one, empty) are not raised here: `kcnn.data.problems.folder_problems` lists them all.
 
     Raises:
-        DataError: If the path is missing or a file, or the classes are unusable (none, one, or empty).
+        DataError: If the path is missing, not a folder, or cannot be listed.
     """
     root = Path(path).expanduser()
-    if not root.exists():
-        raise DataError(f"`--data {path}`: no such folder. Give a folder with one sub-folder per class.")
-    if not root.is_dir():
+    try:
+        info = root.stat()
+    except OSError as error:
+        if not os.path.lexists(root):
+            raise DataError(f"`--data {path}`: no such folder. Give a folder with one sub-folder per class.") from None
+        raise DataError(f"`--data {path}` cannot be read ({error.strerror}); check the path.") from None
+    if not stat.S_ISDIR(info.st_mode):
         raise DataError(f"`--data {path}` is a file; give a folder with one sub-folder per class.")
-    subfolders = {p.name.lower(): p for p in _visible_dirs(root)}
+    try:
+        folders = _visible_dirs(root)
+        loose = _loose_images(root)
+    except OSError as error:
+        raise DataError(f"`--data {path}` cannot be listed ({error.strerror}); check its permissions.") from None
+    subfolders = {p.name.lower(): p for p in folders}
     train = next((subfolders[n] for n in TRAIN_NAMES if n in subfolders), None)
     val = next((subfolders[n] for n in VAL_NAMES if n in subfolders), None)
     if train is not None and val is not None:
-        return _scan_presplit(root, train, val)
-    scan = FolderScan(root=root, class_names=tuple(p.name for p in _visible_dirs(root)))
-    for label, name in enumerate(scan.class_names):
-        _collect(scan, root / name, label, is_val=False)
-    _check_classes(scan, path)
+        scan = _scan_presplit(root, train, val)
+    else:
+        scan = FolderScan(root=root, class_names=tuple(p.name for p in folders))
+        for label, name in enumerate(scan.class_names):
+            _collect(scan, root / name, label, is_val=False)
+    scan.loose_images = loose
     return scan
 
 
 def _scan_presplit(root: Path, train: Path, val: Path) -> FolderScan:
     names = sorted({p.name for p in _visible_dirs(train)} | {p.name for p in _visible_dirs(val)})
-    scan = FolderScan(root=root, class_names=tuple(names), presplit=True)
+    scan = FolderScan(root=root, class_names=tuple(names), presplit=True, subsets=(train.name, val.name))
     for label, name in enumerate(names):
         for folder, is_val in ((train / name, False), (val / name, True)):
             if folder.is_dir():
                 _collect(scan, folder, label, is_val)
-    _check_classes(scan, root)
-    for label, name in enumerate(names):
-        subset = [v for v, other in zip(scan.is_val, scan.labels, strict=True) if other == label]
-        if not any(subset):
-            raise DataError(f"Class {name!r} has no validation images in {val}; add some, or merge train and val.")
-        if all(subset):
-            raise DataError(f"Class {name!r} has no training images in {train}; add some.")
     return scan
 
 
@@ -126,12 +164,13 @@ def _collect(scan: FolderScan, folder: Path, label: int, is_val: bool) -> None:
             scan.non_images.append(entry.path[prefix:])
         else:
             try:
-                stat = entry.stat()
-                stamp = f"{stat.st_size}:{stat.st_mtime_ns}"
+                info = entry.stat()
+                stamp, changed = f"{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}:{info.st_ino}", info.st_ctime_ns
             except OSError:
-                stamp = "unreadable"
+                stamp, changed = "unreadable", -1
             scan.files.append(entry.path[prefix:])
             scan.stamps.append(stamp)
+            scan.changed_ns.append(changed)
             scan.labels.append(label)
             scan.is_val.append(is_val)
 
@@ -157,17 +196,3 @@ def _is_folder(entry: os.DirEntry[str]) -> bool:
         return entry.is_dir()
     except OSError:  # a looping symbolic link
         return False
-
-
-def _check_classes(scan: FolderScan, path: object) -> None:
-    if not scan.class_names:
-        raise DataError(f"`--data {path}` has no class sub-folders; put each class's images in its own folder.")
-    if len(scan.class_names) == 1:
-        raise DataError(
-            f"`--data {path}` has one class ({scan.class_names[0]!r}); classification needs at least two class folders."
-        )
-    empty = [name for name, count in scan.counts().items() if count == 0]
-    if empty:
-        raise DataError(
-            f"Class folder(s) {', '.join(map(repr, empty))} in {path} contain no images; add images or remove them."
-        )

@@ -56,11 +56,11 @@ def builtin_class_count(spec: str) -> int | None:
     return len(builtin.CLASSES) if spec == BUILTIN_PREFIX + "shapes" else None
 
 
-def check_dataset(spec: str) -> None:
-    """Check that a dataset can be found, without decoding it (cheap: fit for queue time).
+def locate_dataset(spec: str) -> None:
+    """Check that a dataset exists: a known built-in name, or a folder that can be listed.
 
     Raises:
-        DataError: If the built-in dataset is unknown, or the folder is unusable.
+        DataError: If the built-in dataset is unknown, or the folder is missing or unreadable.
     """
     if is_builtin(spec):
         name = spec[len(BUILTIN_PREFIX) :]
@@ -71,6 +71,33 @@ def check_dataset(spec: str) -> None:
     from kcnn.data.folder_scan import scan_folder
 
     scan_folder(spec)
+
+
+def check_dataset(spec: str, skip_bad: bool = False) -> None:
+    """Check that a dataset can be found and its classes can train, without decoding it (fit for queue time).
+
+    Unreadable files are found when the images are decoded (`load_dataset`, ``kcnn data info``).
+
+    Args:
+        spec: ``builtin:NAME`` or a folder path.
+        skip_bad: Whether empty class folders may be left out.
+
+    Raises:
+        DataError: If the built-in dataset is unknown, or the folder is unusable; lists every problem.
+    """
+    if is_builtin(spec):
+        locate_dataset(spec)
+        return
+    from kcnn.data.folder_scan import scan_folder
+    from kcnn.data.problems import folder_problems, refusal
+
+    scan = scan_folder(spec)
+    problems = folder_problems(scan)
+    error = refusal(spec, problems, skip_bad)
+    if error is not None:
+        raise error
+    if skip_bad and len(scan.class_names) - sum(p.skippable for p in problems) < 2:
+        raise DataError(f"{spec} has fewer than two class folders with images; classification needs at least two.")
 
 
 def load_dataset(
@@ -92,7 +119,7 @@ def load_dataset(
         DataError: If the dataset is unknown or unusable, or has unreadable files and `skip_bad` is False.
     """
     if is_builtin(spec):
-        check_dataset(spec)
+        locate_dataset(spec)
         mode = "rgb" if color_mode == "auto" else color_mode
         images, labels = _resized_shapes(input_size, mode)  # square images: every resize policy agrees
         return ImageSet(
@@ -122,7 +149,7 @@ def resolve_color_mode(spec: str, color_mode: str) -> str:
     """
     if color_mode != "auto":
         return color_mode
-    check_dataset(spec)
+    locate_dataset(spec)
     if is_builtin(spec):
         return "rgb"
     from kcnn.data.folder_load import majority_mode

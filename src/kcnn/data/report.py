@@ -1,4 +1,4 @@
-"""What kcnn sees in an image folder (`kcnn data info`): classes, counts, sizes, modes, unreadable files, cache."""
+"""What kcnn sees in an image folder (`kcnn data info`): classes, counts, sizes, modes, every problem, cache."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ from kcnn.data.cache import cache_entries
 from kcnn.data.decode import probe
 from kcnn.data.folder_load import majority_mode
 from kcnn.data.folder_scan import scan_folder
+from kcnn.data.problems import folder_problems
 
 
 def folder_report(path: str) -> dict[str, Any]:
-    """Scan and probe every file of a folder dataset; a JSON-ready report.
+    """Scan and probe every file of a folder dataset; a JSON-ready report that never refuses a listable folder.
 
     Raises:
-        DataError: If the folder is unusable.
+        DataError: If the folder is missing or cannot be listed.
     """
     scan = scan_folder(path)
     probes = [probe(str(scan.root / relative)) for relative in scan.files]
@@ -24,9 +25,13 @@ def folder_report(path: str) -> dict[str, Any]:
     sizes = Counter(f"{p.width}×{p.height}" for p in good)
     modes = Counter(p.mode for p in good)
     entries = cache_entries(scan.root)
-    per_class = {name: {"train": 0, "val": 0} for name in scan.class_names}
-    for label, is_val in zip(scan.labels, scan.is_val, strict=True):
-        per_class[scan.class_names[label]]["val" if is_val else "train"] += 1
+    per_class = {name: {"train": 0, "val": 0, "unreadable": 0} for name in scan.class_names}
+    unreadable = {relative for relative, _ in bad}
+    for relative, label, is_val in zip(scan.files, scan.labels, scan.is_val, strict=True):
+        counts = per_class[scan.class_names[label]]
+        counts["val" if is_val else "train"] += 1
+        counts["unreadable"] += relative in unreadable
+    problems = folder_problems(scan, bad)
     return {
         "path": str(scan.root),
         "layout": "train/val folders" if scan.presplit else "one folder per class",
@@ -38,7 +43,9 @@ def folder_report(path: str) -> dict[str, Any]:
         "default_color_mode": majority_mode(scan),
         "hidden_ignored": scan.hidden,
         "non_images_ignored": scan.non_images,
+        "loose_images_ignored": scan.loose_images,
         "unreadable": bad,
+        "problems": [{"where": p.where, "what": p.what, "skip_bad_skips": p.skippable} for p in problems],
         "cache_entries": [{"file": str(path), **{k: meta[k] for k in ("shape", "color_mode")},
                            "skipped": len(meta.get("skipped", []))} for path, meta in entries],  # type: ignore[arg-type]
     }  # fmt: skip

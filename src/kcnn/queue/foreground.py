@@ -56,9 +56,13 @@ def train_in_foreground(
     from kcnn.data import load_dataset
     from kcnn.training.train import prepare_device
 
-    [config] = prepare_configs([config])
     device, _ = prepare_device(device, config.precision)
+    # Decoded first, so a folder's every problem (classes and unreadable files) is refused in one list;
+    # the resolved colour mode then settles an `auto` config without reading the headers again.
     dataset = load_dataset(config.dataset, config.input_size, config.color_mode, config.resize, config.skip_bad)
+    if config.color_mode == "auto":
+        config = config.replace(color_mode=dataset.color_mode)
+    [config] = prepare_configs([config])
     [added] = store.add_runs([config], source="train", dedupe=False)
     claim = store.claim(f"{socket.gethostname()}:{os.getpid()}:train", run_id=added.run_id)
     if claim is None:  # pragma: no cover - the run was created queued a moment ago

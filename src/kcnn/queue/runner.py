@@ -220,7 +220,11 @@ def execute_claim(
         result = train(config, device=settings.device, dataset=dataset, hooks=hooks, resume=_resume_of(store, claim))
         if result.skipped_files:
             listed = "; ".join(f"{path} ({reason})" for path, reason in result.skipped_files)
-            store.note(claim, "skipped_files", f"{len(result.skipped_files)} unreadable file(s) left out: {listed}")
+            store.note(
+                claim,
+                "skipped_files",
+                f"{len(result.skipped_files)} unreadable file(s) or empty class folder(s) left out: {listed}",
+            )
         store.note(claim, "train_loop", f"{result.loop}: {result.loop_reason}")
         model_name = checkpointer.save_final_model()
         store.finish(claim, result.summary, model=model_name)

@@ -18,13 +18,13 @@ def prepare_configs(configs: Iterable[ExperimentConfig]) -> list[ExperimentConfi
     Raises:
         DataError: If a dataset cannot be found or used.
     """
-    checked: set[str] = set()
+    checked: set[tuple[str, bool]] = set()
     resolved: dict[str, str] = {}
     prepared = []
     for config in configs:
-        if config.dataset not in checked:
-            check_dataset(config.dataset)
-            checked.add(config.dataset)
+        if (config.dataset, config.skip_bad) not in checked:
+            check_dataset(config.dataset, config.skip_bad)
+            checked.add((config.dataset, config.skip_bad))
         if config.color_mode == "auto":
             if config.dataset not in resolved:  # reads every file's header: only when a config needs it
                 resolved[config.dataset] = resolve_color_mode(config.dataset, "auto")

@@ -80,3 +80,13 @@ def test_a_killed_writers_half_cache_file_is_removed_by_the_next_writer(tmp_path
     leftover.write_bytes(b"\0" * 1024)
     load_folder(str(root), 8, "rgb")
     assert not leftover.exists()
+
+
+def test_a_camera_multi_picture_jpeg_decodes_and_text_named_jpg_is_not_a_jpeg(tmp_path):
+    root = _two_classes(tmp_path / "data")
+    first = pattern(seed=5)
+    first.save(root / "cats" / "camera.jpg", "MPO", save_all=True, append_images=[pattern(seed=6)])
+    (root / "dogs" / "notes.jpg").write_text("not a picture")
+    data = load_folder(str(root), 8, "rgb", skip_bad=True)
+    assert dict(data.skipped) == {"dogs/notes.jpg": "not a JPEG file (another format, or none Pillow can decode)"}
+    assert len(data.images) == 7
