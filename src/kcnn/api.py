@@ -75,6 +75,7 @@ __all__ = [
     "open_store",
     "prepare_configs",
     "run_workers",
+    "stop_worker",
     "store_info",
     "train",
     "upgrade_store",
@@ -314,6 +315,22 @@ def live_workers(store: Store | str | os.PathLike[str]) -> list[Any]:
     from kcnn.queue.registry import live_workers as registered
 
     return registered(store.path if isinstance(store, Store) else Path(store))
+
+
+def stop_worker(store: Store | str | os.PathLike[str], pid: int) -> bool:
+    """Ask the worker supervisor `pid` of this host to stop (SIGTERM): its runs go back to the queue.
+
+    The process is signalled only if it is the kcnn worker that registered on this store (same PID,
+    start time and command), never a process that reused the PID of a killed one.
+
+    Returns:
+        Whether the worker was signalled.
+    """
+    import signal
+
+    from kcnn.queue.registry import signal_worker
+
+    return signal_worker(store.path if isinstance(store, Store) else Path(store), pid, signal.SIGTERM)
 
 
 def dataset_classes(dataset: str) -> int | None:

@@ -1,5 +1,6 @@
 """The queue end to end: real workers, real child processes, real faults (tiny models on the CPU)."""
 
+import json
 import os
 import random
 import signal
@@ -173,3 +174,15 @@ def test_unknown_dataset_rejected_at_queue_time(store_path, argv):
     done = kcnn("queue", "add", *argv)
     assert done.returncode == 2
     assert done.stderr.startswith("error: Unknown dataset 'builtin:nope'")
+
+
+def test_workers_command_lists_and_refuses_to_stop_what_is_not_a_worker(store_path, capsys):
+    from kcnn.cli import main
+
+    assert main(["workers", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert main(["workers", "stop", "4194304"]) == 2
+    err = capsys.readouterr().err
+    assert "No live kcnn worker" in err and "4194304" in err and "Traceback" not in err
+    assert main(["workers", "stop"]) == 2
+    assert "needs the worker's PID" in capsys.readouterr().err

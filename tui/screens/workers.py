@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 from typing import Any
 
@@ -113,10 +111,11 @@ class WorkersScreen(Screen[None]):
         if not table.row_count:
             return
         pid = int(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value or 0)
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
+        from kcnn.api import stop_worker
+
+        if not stop_worker(self.context.store_path, pid):  # checks it is that worker, not a reused PID
             self.notify(f"worker {pid} has already exited")
+            self.load()
             return
         self.notify(f"stopping worker {pid}: its runs go back to the queue at their last checkpoint")
 

@@ -22,6 +22,7 @@ from kcnn.cli import runs as runs_commands
 from kcnn.cli import store as store_commands
 from kcnn.cli import train as train_commands
 from kcnn.cli import worker as worker_commands
+from kcnn.cli import workers as workers_commands
 from kcnn.cli.options import flagify
 from kcnn.errors import KcnnError
 from kcnn.reports.text import safe
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     train_commands.register(commands)
     queue_commands.register(commands)
     worker_commands.register(commands)
+    workers_commands.register(commands)
     runs_commands.register(commands)
     report_commands.register(commands)
     data_commands.register(commands)

@@ -1,7 +1,11 @@
 """Which worker supervisors are alive on a store: one small JSON file each in ``<store>/workers/``.
 
 A supervisor registers itself when it starts and removes its file when it
-exits; a file whose process is gone (killed) is ignored and cleaned up.
+exits. A supervisor killed with SIGKILL leaves its file behind, and its PID
+may be reused by an unrelated process: an entry counts as alive only while a
+process with its PID exists *and* has the start time (and a ``kcnn`` command
+line) recorded at registration; otherwise the file is stale and removed.
+Signals go through `signal_worker`, which checks the same identity first.
 """
 
 from __future__ import annotations
@@ -25,10 +29,13 @@ class WorkerInfo:
     slots: list[str]
     started: float
     once: bool
+    process_start: str | None = None
+    """The process's start time as the kernel counts it (``/proc/PID/stat``); `None` where unknown."""
 
     def to_dict(self) -> dict[str, object]:
         """The registry entry as JSON data."""
-        return {"pid": self.pid, "host": self.host, "slots": self.slots, "started": self.started, "once": self.once}
+        return {"pid": self.pid, "host": self.host, "slots": self.slots, "started": self.started, "once": self.once,
+                "process_start": self.process_start}  # fmt: skip
 
 
 def _folder(store_path: Path) -> Path:
@@ -41,7 +48,7 @@ def _entry(store_path: Path, pid: int) -> Path:
 
 def register(store_path: Path, slots: list[str], once: bool) -> Path:
     """Record this process as a live worker supervisor."""
-    info = WorkerInfo(os.getpid(), socket.gethostname(), slots, time.time(), once)
+    info = WorkerInfo(os.getpid(), socket.gethostname(), slots, time.time(), once, process_start(os.getpid()))
     path = _entry(store_path, os.getpid())
     atomic_write(path, lambda temporary: _write_json(temporary, info.to_dict()))
     return path
@@ -56,7 +63,26 @@ def unregister(store_path: Path) -> None:
     _entry(store_path, os.getpid()).unlink(missing_ok=True)
 
 
-def _alive(pid: int) -> bool:
+def process_start(pid: int) -> str | None:
+    """When process `pid` started, in clock ticks since boot (field 22 of ``/proc/PID/stat``); `None` if unknown.
+
+    With the PID, it names one process for the machine's uptime: a reused PID has a later start.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rpartition(")")[2].split()[19]  # after the command name, which may hold spaces and ")"
+
+
+def _command_line(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return None
+
+
+def _exists(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -66,21 +92,59 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def is_that_worker(info: WorkerInfo) -> bool:
+    """Whether `info`'s process still runs on this host and is the kcnn worker that registered (not a reused PID)."""
+    if info.host != socket.gethostname() or info.pid <= 0 or not _exists(info.pid):
+        return False
+    if info.process_start is not None and process_start(info.pid) not in (None, info.process_start):
+        return False
+    command = _command_line(info.pid)
+    return command is None or "kcnn" in command  # no /proc: the PID is all there is to check
+
+
+def _read(path: Path) -> WorkerInfo | None:
+    try:
+        data = json.loads(path.read_text())
+        start = data.get("process_start")
+        return WorkerInfo(int(data["pid"]), str(data["host"]), list(data["slots"]), float(data["started"]),
+                          bool(data["once"]), None if start is None else str(start))  # fmt: skip
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
 def live_workers(store_path: Path) -> list[WorkerInfo]:
-    """Worker supervisors of this host that are still running (stale entries are removed)."""
+    """Worker supervisors of this store that are still running; stale entries of this host are removed.
+
+    Entries of other hosts (a store on a shared file system) are listed as they are: their processes
+    cannot be checked from here.
+    """
     folder = _folder(store_path)
     if not folder.is_dir():
         return []
     workers = []
     for path in sorted(folder.glob("*.json")):
-        try:
-            data = json.loads(path.read_text())
-            info = WorkerInfo(int(data["pid"]), str(data["host"]), list(data["slots"]), float(data["started"]),
-                              bool(data["once"]))  # fmt: skip
-        except (OSError, ValueError, KeyError):
+        info = _read(path)
+        if info is None:
             continue
-        if info.host == socket.gethostname() and not _alive(info.pid):
+        if info.host == socket.gethostname() and not is_that_worker(info):
             path.unlink(missing_ok=True)
             continue
         workers.append(info)
     return workers
+
+
+def signal_worker(store_path: Path, pid: int, signal_number: int) -> bool:
+    """Send a signal to the registered worker supervisor `pid` of this host, after checking it is that worker.
+
+    Returns:
+        Whether the signal was sent; `False` when no live worker of this store has that PID (its stale
+        registry entry, if any, is removed), so an unrelated process that reused the PID is never signalled.
+    """
+    for info in live_workers(store_path):
+        if info.pid == pid and info.host == socket.gethostname():
+            try:
+                os.kill(pid, signal_number)
+            except ProcessLookupError:
+                return False
+            return True
+    return False
