@@ -243,8 +243,10 @@ def leaderboard(
 
 
 def excluded(store: Store) -> Excluded:
-    """The runs the statistics leave out, counted by state."""
-    return Excluded(store.count_by_state())
+    """The runs the statistics leave out: counted by state, and the finished ones with a damaged config."""
+    from kcnn.reports.grouping import damaged_runs
+
+    return Excluded(store.count_by_state(), damaged_runs(store.finished_metrics()))
 
 
 def effects(

@@ -289,3 +289,23 @@ async def test_a_form_whose_runs_cannot_be_queued_stays_open_and_says_why(app, s
         assert "no such folder" in notice.message
         with Store(store_path) as store:
             assert store.runs() == []
+
+
+async def test_a_damaged_config_row_is_shown_as_damaged_on_every_screen(app, store_path):
+    import sqlite3
+
+    finish_runs(store_path, {(2, 2): [0.70, 0.72], (3, 1): [0.60, 0.61]})
+    connection = sqlite3.connect(store_path / "kcnn.sqlite")
+    connection.execute("UPDATE runs SET config = '[1, 2]' WHERE id = 1")
+    connection.execute("UPDATE runs SET config = '{bad' WHERE id = 6")  # the queued run
+    connection.commit()
+    connection.close()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        table = app.screen.query_one("#runs", DataTable)
+        assert table.row_count == 6
+        states = [str(table.get_row_at(row)[1]) for row in range(table.row_count)]
+        assert states.count("done (damaged config)") == 1 and states.count("queued (damaged config)") == 1
+        await pilot.press("l")
+        await settle(pilot, app)
+        assert "1 done with a damaged config (run 1" in rendered(app.screen.query_one("#summary", Static))

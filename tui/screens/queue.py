@@ -38,7 +38,8 @@ def _duration(seconds: float | None) -> str:
 
 def run_cells(run: Any, now: float) -> list[Any]:
     """The table cells of one run."""
-    config = run.config_dict
+    damaged = run.config_problem is not None
+    config = {} if damaged else run.config_dict
     elapsed = eta = None
     if run.state == "running" and run.started:
         elapsed = now - run.started
@@ -46,8 +47,9 @@ def run_cells(run: Any, now: float) -> list[Any]:
             eta = elapsed / run.epochs_done * (run.epochs_total - run.epochs_done)
     elif run.train_seconds is not None:
         elapsed = run.train_seconds
-    note = run.error_kind or ""
-    state = Text(run.state + (f" ({note})" if note and run.state == "failed" else ""), STATE_STYLES.get(run.state, ""))
+    note = "damaged config" if damaged else run.error_kind or ""
+    shown = run.state + (f" ({note})" if note and (run.state == "failed" or damaged) else "")
+    state = Text(shown, STATE_STYLES.get(run.state, ""))
     return [
         str(run.id),
         state,

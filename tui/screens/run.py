@@ -60,7 +60,9 @@ class RunScreen(Screen[None]):
         if run.error_message:
             parts.append(f"[red]error ({safe(run.error_kind)}):[/red] {safe(run.error_message, lines=True)}")
         config = run.experiment_config
-        if config is not None:
+        if config is None:
+            parts.append(f"[red]damaged config:[/red] {safe(run.config_problem or '')}")
+        else:
             from kcnn.api import dataset_classes
 
             classes = dataset_classes(config.dataset)

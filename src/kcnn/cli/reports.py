@@ -90,7 +90,8 @@ def run_leaderboard(args: argparse.Namespace) -> int:
     if args.json:
         print(
             json.dumps(
-                {"metric": args.metric, "excluded": excluded.counts, "configs": [s.to_dict() for s in shown]}, indent=2
+                {"metric": args.metric, "excluded": excluded.to_dict(), "configs": [s.to_dict() for s in shown]},
+                indent=2,
             )
         )
         return 0
@@ -133,7 +134,7 @@ def _effects(args: argparse.Namespace) -> int:
         document = {
             "by": by,
             "metric": args.metric,
-            "excluded": excluded.counts,
+            "excluded": excluded.to_dict(),
             "cells": [c.to_dict(by) for c in cells],
         }
         print(json.dumps(document, indent=2))

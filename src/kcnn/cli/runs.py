@@ -76,7 +76,9 @@ def run_show(args: argparse.Namespace) -> int:
     parts: list[Any] = [run_summary_table(run)]
     config = run.experiment_config
     if config is None:
-        parts.append("[red]this run's config no longer validates with this version of kcnn[/]")
+        parts.append(
+            f"[red]damaged config:[/] {safe(run.config_problem or '')} · stored text: {safe(run.config[:200])}"
+        )
     else:
         parts += [config_table(config), plan_table(config.plan(dataset_classes(config.dataset)))]
     if epochs:

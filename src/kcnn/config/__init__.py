@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from kcnn.config.experiment import BUILTIN_PREFIX, MAX_CONV_LAYERS, ExperimentConfig, absolute_dataset
+from kcnn.config.experiment import (
+    BUILTIN_PREFIX,
+    MAX_CONV_LAYERS,
+    ExperimentConfig,
+    absolute_dataset,
+    stored_config_problem,
+)
 from kcnn.config.fields import (
     ACTIVATIONS,
     COLOR_MODES,
@@ -51,4 +57,5 @@ __all__ = [
     "normalize",
     "parse_value",
     "sort_key",
+    "stored_config_problem",
 ]

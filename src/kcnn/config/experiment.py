@@ -8,6 +8,7 @@ config never exists, so it can never cost compute.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 from collections.abc import Mapping
@@ -282,3 +283,27 @@ def _check_float(name: str, value: Any, low: float, high: float) -> None:
 def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ConfigError(f"`{name}` must be one of {', '.join(choices)}; got {value!r}.")
+
+
+@functools.lru_cache(maxsize=4096)
+def stored_config_problem(text: str, key: str | None = None) -> str | None:
+    """Why a config as stored is not one this kcnn can use, in one line; `None` when it is usable.
+
+    A store row can be damaged (edited by hand, a disk fault, another program): text that is not JSON, JSON
+    that is not an object, values no field takes (``{"channels": "x"}``), or a config that no longer matches
+    the key it was stored under (``{"channels": 5}`` written over a full config). Readers show such a run as
+    damaged and go on. Cached: the runs of one configuration share their text and key.
+
+    Args:
+        text: The stored config JSON.
+        key: The key stored with it; checked against the config when given.
+    """
+    try:
+        config = ExperimentConfig.from_json(text)
+    except ConfigError as error:
+        return str(error)
+    except Exception as error:  # a value of a type no validation expected (e.g. a dict where a number goes)
+        return f"{type(error).__name__}: {error}"
+    if key is not None and config.config_key != key:
+        return f"the config does not match its key {key} (edited or damaged in the store)"
+    return None

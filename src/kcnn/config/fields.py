@@ -160,7 +160,9 @@ def matches(name: str, stored: Any, wanted: Any) -> bool:
 
 
 def format_value(name: str, value: Any) -> str:
-    """A value as users type it: ``2`` for 2 on every layer, ``2,1`` per layer, ``16,32`` channels."""
+    """A value as users type it: ``2`` for 2 on every layer, ``2,1`` per layer, ``16,32`` channels; missing: empty."""
+    if value is None:
+        return ""
     value = group_value(name, value)
     if isinstance(value, tuple):
         return ",".join(map(str, value))

@@ -12,6 +12,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from kcnn.config import FIELD_NAMES, stored_config_problem
 from kcnn.store import Run, Store
 
 FORMATS = ("csv", "json")
@@ -24,23 +25,23 @@ RUN_COLUMNS = (
 
 
 class _ConfigColumns:
-    """Flattens stored config JSON into ``config.NAME`` columns, parsing each configuration once.
+    """Flattens stored config JSON into ``config.NAME`` columns (every field but the seed), each text parsed once.
 
-    Runs with one config key differ only by seed, which is not a column here: one parse serves them all.
+    Runs of one configuration differ only by seed, which is not a column here: one parse serves them all.
+    A damaged config (`kcnn.config.stored_config_problem`) gets empty cells and says why in ``config_problem``.
     """
 
     def __init__(self) -> None:
-        self.names: list[str] = []
-        self._cache: dict[str, list[Any]] = {}
+        self.names = [name for name in FIELD_NAMES if name != "seed"]
+        self._cache: dict[tuple[str, str], list[Any]] = {}
 
     def values(self, config_key: str, config_json: str) -> list[Any]:
-        cached = self._cache.get(config_key)
+        cached = self._cache.get((config_key, config_json))
         if cached is None:
-            data = {k: v for k, v in json.loads(config_json).items() if k != "seed"}
-            if not self.names:
-                self.names = sorted(data)
-            cached = [_flat(data.get(name)) for name in self.names]
-            self._cache[config_key] = cached
+            problem = stored_config_problem(config_json, config_key)
+            data = {} if problem else json.loads(config_json)
+            cached = [_flat(data.get(name)) for name in self.names] + [problem]
+            self._cache[(config_key, config_json)] = cached
         return cached
 
 
@@ -55,7 +56,7 @@ def run_table(runs: Sequence[Run]) -> tuple[list[str], list[list[Any]]]:
     rows = [
         [getattr(run, column) for column in RUN_COLUMNS] + configs.values(run.config_key, run.config) for run in runs
     ]
-    return [*RUN_COLUMNS, *(f"config.{name}" for name in configs.names)], rows
+    return [*RUN_COLUMNS, *(f"config.{name}" for name in configs.names), "config_problem"], rows
 
 
 def export_epochs(store: Store, fmt: str, states: Sequence[str] | None = None) -> str:

@@ -12,7 +12,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kcnn.config import FIELD_NAMES, Value, field_name, group_value, matches, parse_value, sort_key
+from kcnn.config import (
+    FIELD_NAMES,
+    Value,
+    field_name,
+    group_value,
+    matches,
+    parse_value,
+    sort_key,
+    stored_config_problem,
+)
 from kcnn.errors import ConfigError
 from kcnn.reports import stats
 
@@ -123,12 +132,26 @@ class Excluded:
     """Runs left out of the statistics, by state."""
 
     counts: dict[str, int]
+    damaged: tuple[int, ...] = ()
+    """Finished runs whose stored config is damaged (not a valid config): no configuration to count them in."""
 
     @property
     def text(self) -> str:
-        """E.g. ``excluded: 2 failed, 1 running``."""
+        """E.g. ``excluded: 2 failed, 1 running, 1 done with a damaged config (run 7; kcnn show 7)``."""
         parts = [f"{count} {state}" for state, count in self.counts.items() if count and state != "done"]
+        if self.damaged:
+            ids = ", ".join(map(str, self.damaged[:5])) + (", …" if len(self.damaged) > 5 else "")
+            parts.append(f"{len(self.damaged)} done with a damaged config (run {ids}; kcnn show {self.damaged[0]})")
         return "excluded: " + ", ".join(parts) if parts else "no runs excluded"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Counts by state, and the ids of damaged runs."""
+        return {**self.counts, "damaged_config_runs": list(self.damaged)}
+
+
+def damaged_runs(rows: Iterable[Sequence[Any]]) -> tuple[int, ...]:
+    """Ids of the `Store.finished_metrics` rows whose stored config is damaged (every statistic leaves them out)."""
+    return tuple(row[0] for row in rows if stored_config_problem(row[1], row[2]))
 
 
 def load_points(rows: Iterable[Sequence[Any]]) -> list[RunPoint]:
@@ -148,8 +171,8 @@ def _all_points(rows: Iterable[Sequence[Any]]) -> list[RunPoint]:
     points = []
     parsed: dict[str, dict[str, Any]] = {}  # runs of one config differ only by seed: parse each config once
     for run_id, config, key, seed, best, final, seconds, epochs in rows:
-        if best is None or final is None:
-            continue
+        if best is None or final is None or stored_config_problem(config, key):
+            continue  # no metric, or a damaged config: nothing to group it by (`Excluded.damaged` counts it)
         if key not in parsed:
             parsed[key] = json.loads(config)
         epoch_seconds = seconds / epochs if seconds is not None and epochs else None

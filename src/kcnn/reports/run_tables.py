@@ -39,8 +39,9 @@ def runs_table(runs: Sequence[Run], counts: Mapping[str, int], now: float | None
             no_wrap=column != "note",
         )  # fmt: skip
     for run in runs:
-        config = run.config_dict
-        note = run.error_kind or ""
+        damaged = run.config_problem is not None
+        config = {} if damaged else run.config_dict
+        note = "damaged config" if damaged else run.error_kind or ""
         if run.state == "queued" and run.attempt:
             note = f"resumes at {run.checkpoint_epoch + 1}" if run.checkpoint_epoch else note
         table.add_row(

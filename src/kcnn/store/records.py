@@ -7,8 +7,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from kcnn.config import ExperimentConfig
-from kcnn.errors import ConfigError
+from kcnn.config import ExperimentConfig, stored_config_problem
 from kcnn.store.states import RunState
 from kcnn.training.throughput import training_flops_per_second
 
@@ -87,17 +86,18 @@ class Run:
 
     @property
     def config_dict(self) -> dict[str, Any]:
-        """The config as stored (not re-validated)."""
-        data: dict[str, Any] = json.loads(self.config)
-        return data
+        """The config as stored (not re-validated); empty when the stored text is not a JSON object."""
+        return stored_config_dict(self.config)
+
+    @property
+    def config_problem(self) -> str | None:
+        """Why the stored config is damaged or no longer validates, in one line; `None` when it is usable."""
+        return stored_config_problem(self.config, self.config_key)
 
     @property
     def experiment_config(self) -> ExperimentConfig | None:
-        """The config, validated; `None` if it no longer validates with this kcnn."""
-        try:
-            return ExperimentConfig.from_dict(self.config_dict)
-        except ConfigError:
-            return None
+        """The config, validated; `None` if it is damaged or no longer validates with this kcnn."""
+        return None if self.config_problem else ExperimentConfig.from_json(self.config)
 
     @property
     def folder(self) -> Path | None:
@@ -124,6 +124,15 @@ class AddResult:
     run_id: int
     created: bool
     """False if a run with the same config and seed already existed."""
+
+
+def stored_config_dict(text: str) -> dict[str, Any]:
+    """A stored config's JSON object, or an empty one when the text is damaged (not JSON, or not an object)."""
+    try:
+        data = json.loads(text)
+    except (ValueError, TypeError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def run_from_row(row: Any, artifacts: Path | None) -> Run:

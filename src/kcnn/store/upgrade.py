@@ -164,7 +164,16 @@ def rekey_runs(conn: sqlite3.Connection, resolve_color_mode: Callable[[str, str]
     changed = 0
     rows = conn.execute("SELECT id, config, config_key FROM runs").fetchall()
     for run_id, text, old_key in rows:
-        config = json.loads(text)
+        try:
+            config = json.loads(text)
+        except (ValueError, TypeError):
+            config = None
+        if not isinstance(config, dict):  # a damaged row stays as it is: readers show it as damaged
+            conn.execute(
+                "INSERT INTO events (run_id, kind, message) VALUES (?, 'damaged_config', ?)",
+                (run_id, "config is not a JSON object; left as it is by the upgrade"),
+            )
+            continue
         config.setdefault("precision", "float32")
         if isinstance(config.get("dataset"), str):
             config["dataset"] = absolute_dataset(config["dataset"])

@@ -50,7 +50,22 @@ def test_upgrade_backs_up_migrates_and_rekeys_every_run_once(tmp_path, monkeypat
     assert second.config_dict["dataset"] == str(tmp_path / "photos")
     assert first.images_per_second == 200.0  # the median of 100, 900 and 200, not the stored mean
     assert "rekeyed" in events
+    assert first.config_problem is None and second.config_problem is None  # config and key agree
     assert upgrade_store(folder).backup is None  # a second upgrade has nothing to do
+
+
+def test_upgrade_leaves_a_damaged_row_as_it_is_and_says_so(tmp_path):
+    folder = version_2_store(tmp_path / "old", [OLD_CONFIG, {**OLD_CONFIG, "seed": 1}])
+    connection = sqlite3.connect(folder / "kcnn.sqlite")
+    connection.execute("UPDATE runs SET config = '[1, 2]' WHERE id = 2")
+    connection.commit()
+    connection.close()
+    assert upgrade_store(folder, resolve_color_mode=lambda dataset, mode: "rgb").rekeyed == 1
+    with Store(folder) as store:
+        good, damaged = store.runs()
+        assert good.config_problem is None
+        assert damaged.config == "[1, 2]" and damaged.config_problem == "A config must be a JSON object; got list."
+        assert "damaged_config" in [e["kind"] for e in store.events(damaged.id)]
 
 
 def test_a_failed_upgrade_changes_nothing(tmp_path):
