@@ -210,6 +210,14 @@ def train(
     if execution.outcome is not Outcome.DONE:
         kind = execution.error_kind.value if execution.error_kind else execution.outcome.value
         first_line = execution.message.splitlines()[0] if execution.message else ""
+        if execution.outcome is Outcome.REQUEUED and store is not None:  # say what the store says
+            raise RunFailed(
+                f"run {run.run_id} stopped ({kind}: {first_line}); the store's retry policy put it back in the "
+                f"queue: `kcnn worker` resumes it from its last checkpoint, `kcnn queue cancel {run.run_id}` "
+                "drops it.",
+                run.run_id,
+                kind,
+            )
         raise RunFailed(f"run {run.run_id} failed ({kind}): {first_line}", run.run_id, kind)
     result: RunResult = execution.result
     return result

@@ -139,3 +139,28 @@ def test_a_full_disk_is_named_as_such(store_path, capsys, monkeypatch):
         "error: the disk holding the store is full (database or disk is full); free some space and run the command "
         "again.\n"
     )
+
+
+def test_a_checkpoint_that_finds_the_disk_full_says_what_the_store_says(tmp_path, monkeypatch, capsys):
+    """No room for the checkpoint: the run crashes, the store's retry policy queues it again, and the message
+    says exactly that (it used to say "failed" while the store said "queued")."""
+    import errno
+
+    from kcnn.cli import main
+    from kcnn.queue import runner
+    from kcnn.store import Store
+
+    def full(path, write):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(runner, "atomic_write", full)
+    store = tmp_path / "runs"
+    argv = ["train", "--store", str(store), "--input-size", "16", "--channels", "4", "--dense-units", "8"]
+    assert main([*argv, "--epochs", "1", "--device", "cpu"]) == 1
+    err = capsys.readouterr().err
+    with Store(store) as opened:
+        [run] = opened.runs()
+    assert run.state == "queued" and run.error_kind == "crashed"
+    assert f"run {run.id} stopped (crashed: OSError" in err and "back in the queue" in err
+    assert "No space left on device" in err
+    assert "failed" not in err
