@@ -29,3 +29,52 @@ def test_an_old_store_is_refused_until_upgraded(tmp_path, capsys):
     assert run["config.color_mode"] == "rgb" and run["key_version"] == 2 and run["precision"] == "float32"
     assert main(["store", "upgrade", "--store", str(folder)]) == 0
     assert "nothing to do" in capsys.readouterr().out
+
+
+def _read_only_mounts_work() -> bool:
+    import os
+    import shutil
+    import subprocess
+
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(["unshare", "--mount", "sh", "-c", "mount --bind /tmp /tmp"], capture_output=True)
+    return probe.returncode == 0
+
+
+def test_a_store_on_a_read_only_disk_is_read_and_refuses_changes_naming_the_cause(tmp_path):
+    """Mounted read-only (a private mount namespace, as root): reads work, writes say why not, in one line."""
+    import subprocess
+    import sys
+
+    import pytest
+
+    if not _read_only_mounts_work():
+        pytest.skip("needs root and `unshare --mount` to mount the store read-only")
+    from kcnn.config import ExperimentConfig
+    from kcnn.store import Store
+
+    folder = tmp_path / "store"
+    with Store(folder) as store:
+        store.add_runs([ExperimentConfig(epochs=1)])
+    mount = f"mount --bind {folder} {folder} && mount -o remount,bind,ro {folder}"
+
+    def read_only(*argv: str) -> subprocess.CompletedProcess:
+        command = " ".join([sys.executable, "-m", "kcnn.cli", *argv, "--store", str(folder)])
+        return subprocess.run(
+            ["unshare", "--mount", "sh", "-c", f"{mount} && {command}"], capture_output=True, text=True
+        )
+
+    for reader in (("runs", "--json"), ("show", "1"), ("export",), ("store", "info")):
+        done = read_only(*reader)
+        assert done.returncode == 0, (reader, done.stderr)
+    assert json.loads(read_only("runs", "--json").stdout)[0]["state"] == "queued"
+    for writer in (("queue", "add", "--epochs", "1"), ("queue", "cancel", "1"), ("worker", "--once")):
+        done = read_only(*writer)
+        assert done.returncode == 2, (writer, done.stderr)
+        assert done.stderr.startswith(
+            f"error: The store at '{folder}' cannot be changed: it is on a read-only file system."
+        )
+        assert done.stderr.count("\n") == 1
+    with Store(folder) as store:
+        assert [run.state for run in store.runs()] == ["queued"]  # nothing changed

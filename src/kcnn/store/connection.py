@@ -31,18 +31,52 @@ def default_store_path() -> Path:
     return Path(os.environ.get("KCNN_STORE") or DEFAULT_STORE)
 
 
-def connect(database: Path, *, create: bool) -> sqlite3.Connection:
+def connect(database: Path, *, create: bool, read_only: bool = False) -> sqlite3.Connection:
     """A connection to `database` with kcnn's settings (WAL, busy timeout, foreign keys).
 
     Args:
         database: The SQLite file.
         create: Create the file if it is missing; otherwise opening a missing file fails.
+        read_only: Open for reading only (a store on a read-only disk, or without write permission).
     """
-    uri = f"file:{urllib.parse.quote(str(database))}?mode={'rwc' if create else 'rw'}"
+    mode = "ro" if read_only else "rwc" if create else "rw"
+    uri = f"file:{urllib.parse.quote(str(database))}?mode={mode}"
     conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     return conn
+
+
+def connect_read_only(database: Path) -> sqlite3.Connection:
+    """A read-only connection, even where SQLite cannot create the WAL index beside the file.
+
+    A WAL store whose folder cannot be written and whose ``-shm`` file is gone (a clean close removes it)
+    can only be opened as immutable: safe, since nothing on a read-only disk can change it meanwhile.
+    """
+    conn = connect(database, create=False, read_only=True)
+    try:
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        conn.close()
+    uri = f"file:{urllib.parse.quote(str(database))}?mode=ro&immutable=1"
+    conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def unwritable_reason(folder: Path) -> str | None:
+    """Why this process cannot change the store in `folder` (read-only disk, permissions); `None` if it can."""
+    database = folder / DB_NAME
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return "it is on a read-only file system"
+    except OSError:
+        return None
+    for path in (folder, database):
+        if path.exists() and not os.access(path, os.W_OK):
+            return f"this user has no write permission for {str(path)!r}"
+    return None
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
@@ -74,16 +108,30 @@ class StoreConnection:
                 f"There is no kcnn store at {str(self.path)!r}; check `--store` (or $KCNN_STORE), "
                 "or queue a run there first (`kcnn queue add`)."
             )
+        self.read_only_reason = unwritable_reason(self.path) if database.is_file() else None
+        """Why the store can be read but not changed here (read-only disk, permissions); `None` if writable."""
+        if self.read_only_reason is not None and create:
+            raise StoreError(self._read_only_message())
         try:
-            if create:
-                self.artifacts.mkdir(parents=True, exist_ok=True)
-            self._conn = connect(database, create=create)
-            self._retry_locked(lambda: self._conn.execute("PRAGMA journal_mode = WAL"))
-            self._conn.execute("PRAGMA synchronous = NORMAL")
-            self._conn.execute("PRAGMA foreign_keys = ON")
+            if self.read_only_reason is not None:
+                self._conn = connect_read_only(database)
+            else:
+                if create:
+                    self.artifacts.mkdir(parents=True, exist_ok=True)
+                self._conn = connect(database, create=create)
+                self._retry_locked(lambda: self._conn.execute("PRAGMA journal_mode = WAL"))
+                self._conn.execute("PRAGMA synchronous = NORMAL")
+                self._conn.execute("PRAGMA foreign_keys = ON")
             self._check_schema(create)
         except (OSError, sqlite3.DatabaseError) as error:
             raise StoreError(f"Cannot open the store at {str(self.path)!r}: {error}.") from None
+
+    def _read_only_message(self) -> str:
+        return (
+            f"The store at {str(self.path)!r} cannot be changed: {self.read_only_reason}. Reading works "
+            "(kcnn runs, show, leaderboard, export); to queue, train or change runs, make it writable or copy it "
+            "to a writable --store."
+        )
 
     def _check_schema(self, create: bool) -> None:
         version = schema_version(self._conn)
@@ -136,7 +184,13 @@ class StoreConnection:
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One ``BEGIN IMMEDIATE`` transaction, committed on success, rolled back on error."""
+        """One ``BEGIN IMMEDIATE`` transaction, committed on success, rolled back on error.
+
+        Raises:
+            StoreError: If the store is read-only here, naming why.
+        """
+        if self.read_only_reason is not None:
+            raise StoreError(self._read_only_message())
         self._retry_locked(lambda: self._conn.execute("BEGIN IMMEDIATE"))
         try:
             yield self._conn

@@ -23,7 +23,14 @@ from typing import Any
 from kcnn.config import KEY_VERSION, absolute_dataset, key_of
 from kcnn.errors import KcnnError, StoreError
 from kcnn.store.claims import median_rate
-from kcnn.store.connection import DB_NAME, connect, default_store_path, schema_version
+from kcnn.store.connection import (
+    DB_NAME,
+    connect,
+    connect_read_only,
+    default_store_path,
+    schema_version,
+    unwritable_reason,
+)
 from kcnn.store.schema import SCHEMA_VERSION, apply_migrations
 
 
@@ -74,11 +81,13 @@ class StoreInfo:
 
 
 def _open_existing(path: Path) -> sqlite3.Connection:
+    """A connection to an existing store: read-only where this process cannot write it."""
     database = path / DB_NAME
     if not database.is_file():
         raise StoreError(f"There is no kcnn store at {str(path)!r}; check `--store` (or $KCNN_STORE).")
+    reason = unwritable_reason(path)
     try:
-        return connect(database, create=False)
+        return connect(database, create=False) if reason is None else connect_read_only(database)
     except sqlite3.DatabaseError as error:
         raise StoreError(f"Cannot open the store at {str(path)!r}: {error}.") from None
 
@@ -131,6 +140,9 @@ def upgrade_store(
             )
         if version == SCHEMA_VERSION:
             return UpgradeReport(path, version, version, None)
+        reason = unwritable_reason(path)
+        if reason is not None:
+            raise StoreError(f"The store at {str(path)!r} cannot be upgraded: {reason}; make it writable first.")
         backup = path / f"{DB_NAME}.v{version}.bak"
         with sqlite3.connect(backup) as copy:
             conn.backup(copy)
