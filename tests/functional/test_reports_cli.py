@@ -1,6 +1,7 @@
 import csv
 import io
 import json
+import re
 
 import pytest
 
@@ -152,3 +153,29 @@ def test_export_refuses_unknown_states_and_unwritable_outputs_in_one_line(swept,
         assert main(["export", "--output", str(target)]) == 2
         error = capsys.readouterr().err
         assert error.startswith(f"error: Cannot write `--output {target}`: ") and error.count("\n") == 1, error
+
+
+@pytest.mark.parametrize("width", [50, 60, 80, 100])
+def test_narrow_tables_hide_whole_columns_and_never_cut_a_number(swept, capsys, monkeypatch, width):
+    monkeypatch.setenv("COLUMNS", str(width))
+    for command in (["leaderboard"], ["runs"], ["compare", "--by", "kernel,dilation"], ["compare"]):
+        assert main(command) == 0, command
+        out = capsys.readouterr().out
+        assert not re.search(r"\S…", out), (command, out)  # Rich's cut ("93…"); " … " in a range is content
+        assert max(len(line) for line in out.splitlines()) <= width, (command, out)
+    assert main(["leaderboard"]) == 0
+    out = capsys.readouterr().out
+    for mean in ("72.00% ± 2.00%", "67.00% ± 11.27%", "62.00% ± 1.00%", "59.00% ± 1.00%"):
+        assert mean in out.replace("\n", "") or mean.split(" ± ")[0] in out, (mean, out)
+    hidden = "hidden to fit" in " ".join(out.split())
+    assert hidden == (width < 100), out
+
+
+def test_piped_output_without_a_width_and_wide_print_every_column(swept, capsys, monkeypatch):
+    monkeypatch.delenv("COLUMNS")
+    assert main(["leaderboard"]) == 0  # capsys: not a terminal, COLUMNS unset
+    piped = capsys.readouterr().out
+    assert "s/epoch" in piped and "95% CI" in piped and "hidden" not in piped
+    monkeypatch.setenv("COLUMNS", "40")
+    assert main(["leaderboard", "--wide"]) == 0
+    assert capsys.readouterr().out == piped

@@ -6,9 +6,9 @@ import argparse
 import json
 from typing import Any
 
-from rich.console import Console, Group
 from rich.table import Table
 
+from kcnn.cli.output import output_console, print_fitted
 from kcnn.reports.text import safe
 
 
@@ -34,7 +34,7 @@ def run_info(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({k: v for k, v in report.items() if k != "presplit"}, indent=2))
         return 0
-    Console().print(Group(*_tables(report, report["presplit"])))
+    print_fitted(output_console(), *_tables(report, report["presplit"]))
     return 0
 
 

@@ -13,6 +13,7 @@ from rich.console import Console, Group
 from kcnn.api import RunState
 from kcnn.cli.common import add_store_option, open_store, run_ids
 from kcnn.cli.numbers import whole
+from kcnn.cli.output import add_wide_option, output_console, print_fitted
 from kcnn.errors import KcnnError
 
 
@@ -31,6 +32,7 @@ def register(commands: Any) -> None:
     )
     board.add_argument("--filter", nargs="+", default=[], metavar="NAME=VALUE", help="e.g. kernel=2 dilation=2,1")
     board.add_argument("--json", action="store_true", help="print every number as JSON")
+    add_wide_option(board)
     add_store_option(board)
     board.set_defaults(handler=run_leaderboard)
 
@@ -46,6 +48,7 @@ def register(commands: Any) -> None:
     compare.add_argument("--filter", nargs="+", default=[], metavar="NAME=VALUE", help="only runs matching these")
     _add_metric(compare)
     compare.add_argument("--json", action="store_true", help="print every number as JSON")
+    add_wide_option(compare)
     add_store_option(compare)
     compare.set_defaults(handler=run_compare)
 
@@ -97,7 +100,12 @@ def run_leaderboard(args: argparse.Namespace) -> int:
         return 0
     if not summaries:
         raise KcnnError(f"No finished runs to rank ({excluded.text}); `kcnn worker` trains queued runs.")
-    Console().print(leaderboard_table(shown, args.metric, excluded, len(summaries)))
+    from kcnn.reports.analysis_tables import LEADERBOARD_HIDE_FIRST, LEADERBOARD_KEEP
+    from kcnn.reports.fitting import drop_order
+
+    table = leaderboard_table(shown, args.metric, excluded, len(summaries))
+    hide = drop_order(table, LEADERBOARD_HIDE_FIRST, LEADERBOARD_KEEP)
+    print_fitted(output_console(args.wide), table, drop_order=hide)
     return 0
 
 
@@ -116,7 +124,7 @@ def run_compare(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"metric": args.metric, **comparison.to_dict()}, indent=2))
         return 0
-    Console().print(comparison_table(comparison, args.metric))
+    print_fitted(output_console(args.wide), comparison_table(comparison, args.metric))
     return 0
 
 
@@ -141,7 +149,7 @@ def _effects(args: argparse.Namespace) -> int:
         return 0
     if not cells:
         raise KcnnError(f"No finished runs to compare ({excluded.text}).")
-    Console().print(effects_table(cells, by, args.metric, excluded))
+    print_fitted(output_console(args.wide), effects_table(cells, by, args.metric, excluded))
     return 0
 
 

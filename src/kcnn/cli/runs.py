@@ -6,11 +6,10 @@ import argparse
 import json
 from typing import Any
 
-from rich.console import Console, Group
-
 from kcnn.api import RunState
 from kcnn.cli.common import add_store_option, open_store, run_ids
 from kcnn.cli.numbers import whole
+from kcnn.cli.output import add_wide_option, output_console, print_fitted
 from kcnn.reports.text import safe
 
 DEFAULT_LIMIT = 50
@@ -29,12 +28,14 @@ def register(commands: Any) -> None:
     output = runs.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print JSON (one object per run)")
     output.add_argument("--csv", action="store_true", help="print CSV (one row per run)")
+    add_wide_option(runs)
     add_store_option(runs)
     runs.set_defaults(handler=run_runs)
 
     show = commands.add_parser("show", help="show one run: config, shape plan, epochs, events")
     show.add_argument("run", metavar="RUN")
     show.add_argument("--json", action="store_true", help="print JSON")
+    add_wide_option(show)
     add_store_option(show)
     show.set_defaults(handler=run_show)
 
@@ -55,7 +56,9 @@ def run_runs(args: argparse.Namespace) -> int:
     elif args.csv:
         print(export_runs(runs, "csv"), end="")
     else:
-        Console().print(runs_table(runs, counts, now))
+        from kcnn.reports.run_tables import RUNS_HIDE_ORDER
+
+        print_fitted(output_console(args.wide), runs_table(runs, counts, now), drop_order=RUNS_HIDE_ORDER)
     return 0
 
 
@@ -87,7 +90,8 @@ def run_show(args: argparse.Namespace) -> int:
         parts.append(epochs_table(epochs))
         parts.extend(run_curves(epochs))
     parts.append(events_table(events))
-    Console().print(Group(*parts))
+    console = output_console(args.wide)
+    print_fitted(console, *parts)
     if run.error_message and "\n" in run.error_message:
-        Console().print("[bold]error detail[/]\n" + safe(run.error_message, lines=True), highlight=False)
+        console.print("[bold]error detail[/]\n" + safe(run.error_message, lines=True), highlight=False)
     return 0

@@ -6,11 +6,11 @@ import argparse
 import json
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
 from kcnn.api import default_store_path
 from kcnn.cli.common import add_store_option
+from kcnn.cli.output import output_console, print_fitted
 
 
 def register(commands: Any) -> None:
@@ -56,7 +56,7 @@ def run_info(args: argparse.Namespace) -> int:
         ("artifacts", f"{info.artifacts_bytes / 1e6:,.1f} MB"),
     ):
         table.add_row(name, value)
-    Console().print(table)
+    print_fitted(output_console(), table)
     return 0
 
 

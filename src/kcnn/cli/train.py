@@ -6,12 +6,13 @@ import argparse
 import json
 from typing import Any
 
-from rich.console import Console, Group
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from kcnn.cli.common import add_checkpoint_option, add_store_option, checkpoint_seconds, open_store
 from kcnn.cli.numbers import whole
 from kcnn.cli.options import add_config_flags, config_from_args
+from kcnn.cli.output import output_console, print_fitted
 from kcnn.reports.config_tables import config_table, plan_table
 from kcnn.reports.text import safe
 
@@ -113,7 +114,7 @@ def run_train(args: argparse.Namespace) -> int:
     from kcnn.reports.config_tables import result_table
 
     plan = result.config.plan(len(result.class_names))
-    Console().print(Group(config_table(result.config), plan_table(plan), result_table(result)))
+    print_fitted(output_console(), config_table(result.config), plan_table(plan), result_table(result))
     if result.skipped_files:
         folders = sum(path.endswith("/") for path, _ in result.skipped_files)
         files = len(result.skipped_files) - folders

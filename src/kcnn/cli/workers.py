@@ -13,6 +13,7 @@ from rich.table import Table
 from kcnn.api import default_store_path
 from kcnn.cli.common import add_store_option
 from kcnn.cli.numbers import whole
+from kcnn.cli.output import output_console, print_fitted
 from kcnn.errors import KcnnError
 from kcnn.reports.text import safe
 
@@ -67,5 +68,5 @@ def run_workers_command(args: argparse.Namespace) -> int:
         )
     if not workers:
         table.add_row("(none: start one with `kcnn worker`)", "", "", "", "")
-    Console().print(table)
+    print_fitted(output_console(), table)
     return 0

@@ -18,6 +18,11 @@ SHORT = {"kernel_size": "k", "dilation": "d", "input_size": "input", "channels":
          "learning_rate": "lr", "stride": "s", "pool_size": "pool", "dense_units": "dense"}  # fmt: skip
 
 
+#: Narrow terminals: leaderboard columns hidden first, and those never hidden (the rank, key and result).
+LEADERBOARD_HIDE_FIRST = ("s/epoch", "best (run)", "95% CI")
+LEADERBOARD_KEEP = ("#", "config", "n", "mean ± std")
+
+
 def _mean_std(mean: float, std: float) -> str:
     return f"{mean:.2%}" if math.isnan(std) else f"{mean:.2%} ± {std:.2%}"
 

@@ -13,6 +13,8 @@ from kcnn.reports.text import safe
 from kcnn.store import Run
 from kcnn.training.throughput import describe_throughput
 
+#: Narrow terminals: run-list columns in the order they are hidden (id, state and best val always stay).
+RUNS_HIDE_ORDER = ("time", "epoch", "seed", "channels", "note", "d", "k", "input")
 STATE_STYLES = {"queued": "cyan", "running": "yellow", "done": "green", "failed": "red", "cancelled": "dim"}
 
 
