@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kcnn.config import ExperimentConfig, field_name
-from kcnn.errors import ConfigError, KcnnError, RunFailed, StoreError
+from kcnn.errors import ConfigError, InvalidSweep, KcnnError, RunFailed, StoreError
 from kcnn.queue.runner import CHECKPOINT_SECONDS
-from kcnn.queue.sweep import MAX_RUNS, Expansion, SweepSpec, load_sweep
+from kcnn.queue.sweep import MAX_RUNS, Expansion, InvalidCombination, SweepPoints, SweepSpec, load_sweep
 from kcnn.queue.sweep import expand as expand_sweep
 from kcnn.reports.comparison import Comparison, find_summary
 from kcnn.reports.comparison import compare as compare_summaries
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     import keras
     import pandas
 
+    from kcnn.queue.enqueue import QueueReport
     from kcnn.store.upgrade import StoreInfo, UpgradeReport
     from kcnn.training.train import RunResult
 
@@ -55,10 +56,13 @@ __all__ = [
     "Comparison",
     "ConfigSummary",
     "Expansion",
+    "InvalidCombination",
+    "InvalidSweep",
     "KcnnStore",
     "Run",
     "RunFailed",
     "RunState",
+    "SweepPoints",
     "SweepSpec",
     "check_setup",
     "compare",
@@ -74,6 +78,7 @@ __all__ = [
     "load_sweep",
     "open_store",
     "prepare_configs",
+    "queue_sweep",
     "run_workers",
     "stop_worker",
     "store_info",
@@ -348,6 +353,22 @@ def dataset_classes(dataset: str) -> int | None:
     from kcnn.data import builtin_class_count
 
     return builtin_class_count(dataset)
+
+
+def queue_sweep(store: Store | None, spec: SweepSpec, *, skip_invalid: bool = False) -> QueueReport:
+    """Queue every run of a sweep in one streaming transaction (no store: a dry run that only counts).
+
+    10⁵ runs take seconds and memory that does not grow with them (`kcnn.queue.enqueue`); either all are
+    queued or none.
+
+    Raises:
+        ConfigError: For a malformed sweep, or one over `SweepSpec.max_runs` (nothing built).
+        InvalidSweep: If grid points are invalid and `skip_invalid` is False; `.invalid` lists them all.
+        DataError: If a dataset cannot be used.
+    """
+    from kcnn.queue.enqueue import queue_sweep as stream
+
+    return stream(store, spec, skip_invalid=skip_invalid)
 
 
 def prepare_configs(configs: Iterable[ExperimentConfig]) -> list[ExperimentConfig]:

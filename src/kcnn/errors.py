@@ -34,6 +34,15 @@ class StoreError(KcnnError):
     """The experiment store cannot be opened, or refuses a change."""
 
 
+class InvalidSweep(ConfigError):
+    """Grid points of a sweep that do not make a valid config: nothing was queued. `invalid` lists them all."""
+
+    def __init__(self, message: str, invalid: Sequence[object]) -> None:
+        super().__init__(message)
+        self.invalid = list(invalid)
+        """The `kcnn.queue.sweep.InvalidCombination` of every invalid point."""
+
+
 class FinishedRunError(StoreError):
     """A change was asked of a run that is already finished (done, failed or cancelled)."""
 

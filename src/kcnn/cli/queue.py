@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from kcnn.api import MAX_RUNS, Expansion, SweepSpec, expand_sweep, load_sweep, prepare_configs
+from kcnn.api import MAX_RUNS, InvalidSweep, SweepPoints, SweepSpec, load_sweep, queue_sweep
 from kcnn.cli.common import add_store_option, open_store, run_ids
 from kcnn.cli.numbers import priority, whole
 from kcnn.cli.options import add_config_flags, flagify, grid_from_args
@@ -135,52 +136,57 @@ def run_sweep(args: argparse.Namespace) -> int:
 def _queue(args: argparse.Namespace, spec: SweepSpec) -> int:
     if spec.max_attempts < 1:
         raise ConfigError(f"`--max-attempts` must be at least 1; got {spec.max_attempts}.")
-    expansion = expand_sweep(spec)
+    SweepPoints(spec)  # a malformed or oversized sweep is refused before any store is opened
     console = Console()
-    if expansion.invalid:
-        console.print(_invalid_table(expansion))
-        if not args.skip_invalid:
-            raise ConfigError(
-                f"{len(expansion.invalid)} of {expansion.grid_points} configurations are invalid (listed above); "
-                "nothing was queued. Fix the values, or pass --skip-invalid to queue the rest."
-            )
-    if not expansion.configs:
+    try:
+        if args.dry_run:
+            report = queue_sweep(None, spec, skip_invalid=args.skip_invalid)
+        else:
+            with open_store(args, create=True) as store:
+                report = queue_sweep(store, spec, skip_invalid=args.skip_invalid)
+    except InvalidSweep as error:
+        console.print(_invalid_table(error.invalid, SweepPoints(spec).grid_points))
+        raise
+    if report.invalid:
+        console.print(_invalid_table(report.invalid, report.grid_points))
+    if not report.runs:
         raise ConfigError("No valid configuration to queue.")
-    expansion.configs = prepare_configs(expansion.configs)
+    console.print(_plan_table(report, "Would queue (dry run)" if args.dry_run else "Queued"))
     if args.dry_run:
-        console.print(_plan_table(expansion, title="Would queue (dry run)"))
         return 0
-    with open_store(args, create=True) as store:
-        results = store.add_runs(expansion.configs, priority=spec.priority, max_attempts=spec.max_attempts)
-    created = [r.run_id for r in results if r.created]
-    existing = [r.run_id for r in results if not r.created]
-    console.print(_plan_table(expansion, title="Queued", ids=[r.run_id for r in results], existing=set(existing)))
-    console.print(f"queued {len(created)} run(s)" + (f" in {safe(store.path)}" if created else ""), highlight=False)
-    if existing:
+    console.print(f"queued {report.created} run(s)" + (f" in {safe(store.path)}" if report.created else ""),
+                  highlight=False)  # fmt: skip
+    if report.existing:
         console.print(
-            f"{len(existing)} config+seed pair(s) already in the store, not added again: runs "
-            f"{_id_list(existing)} (`kcnn queue retry` reruns failed ones)",
+            f"{report.existing} config+seed pair(s) already in the store, not added again: runs "
+            f"{_id_list(report.existing_ids, report.existing)} (`kcnn queue retry` reruns failed ones)",
             highlight=False,
         )
     return 0
 
 
-def _id_list(ids: list[int], limit: int = 20) -> str:
-    shown = ", ".join(map(str, ids[:limit]))
-    return shown + (f", … ({len(ids)} in all)" if len(ids) > limit else "")
+def _id_list(ids: list[int], total: int) -> str:
+    shown = ", ".join(map(str, ids))
+    return shown + (f", … ({total:,} in all)" if total > len(ids) else "")
 
 
-def _plan_table(
-    expansion: Expansion, title: str, ids: list[int] | None = None, existing: set[int] | None = None
-) -> Table:
-    table = Table(title=f"{title}: {len(expansion.configs)} run(s)", title_justify="left")
-    columns = ["#" if ids is None else "run", "input", "k", "d", "channels", "batch", "epochs", "seed", "key"]
+def _plan_table(report: Any, title: str) -> Table:
+    """The first rows of a `kcnn.queue.enqueue.QueueReport`, and how many more."""
+    counts = f"{report.points:,} configuration(s) × {report.seeds:,} seed(s)"
+    more = report.runs - len(report.sample)
+    table = Table(
+        title=f"{title}: {report.runs:,} run(s) · {counts}",
+        title_justify="left",
+        caption=f"… and {more:,} more run(s) (`kcnn runs` lists them)" if more > 0 else None,
+        caption_justify="left",
+    )
+    dry = report.sample and report.sample[0].run_id is None
+    columns = ["#" if dry else "run", "input", "k", "d", "channels", "batch", "epochs", "seed", "key"]
     for column in columns:
         table.add_column(column, justify="right" if column not in ("channels", "key") else "left")
-    for index, config in enumerate(expansion.configs):
-        label = str(index + 1) if ids is None else str(ids[index])
-        if existing and ids is not None and ids[index] in existing:
-            label += " (exists)"
+    for index, row in enumerate(report.sample):
+        label = str(index + 1) if row.run_id is None else str(row.run_id) + (" (exists)" if row.existed else "")
+        config = row.config
         table.add_row(
             label,
             str(config.input_size),
@@ -189,21 +195,22 @@ def _plan_table(
             format_value("channels", config.channels),
             str(config.batch_size),
             str(config.epochs),
-            str(config.seed),
-            config.config_key,
+            str(row.seed),
+            row.config_key,
         )
     return table
 
 
-def _invalid_table(expansion: Expansion) -> Table:
+def _invalid_table(invalid: Sequence[Any], grid_points: int) -> Table:
+    """The `kcnn.queue.sweep.InvalidCombination` points, with their reasons."""
     table = Table(
-        title=f"Invalid: {len(expansion.invalid)} of {expansion.grid_points} configurations",
+        title=f"Invalid: {len(invalid)} of {grid_points} configurations",
         title_justify="left",
         title_style="bold red",
     )
     table.add_column("values")
     table.add_column("reason")
-    for item in expansion.invalid:
+    for item in invalid:
         values = " ".join(f"{name}={format_value(name, value)}" for name, value in item.values.items())
         table.add_row(safe(values), safe(flagify(item.reason)))
     return table

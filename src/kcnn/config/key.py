@@ -63,13 +63,21 @@ def key_of(values: Mapping[str, Any], defaults: Mapping[str, Any] = KEY_DEFAULTS
     Returns:
         16 hex digits.
     """
+    normalized = _NORMALIZED_DEFAULTS if defaults is KEY_DEFAULTS else _normalized(defaults)
     differing = {}
     for name, value in values.items():
         if name in NOT_KEYED:
             continue
         value = normalize(name, value)
-        if name in defaults and normalize(name, defaults[name]) == value:
+        if name in normalized and normalized[name] == value:
             continue
         differing[name] = list(value) if isinstance(value, tuple) else value
     canonical = f"kcnn-config-v{KEY_VERSION}" + json.dumps(differing, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def _normalized(defaults: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: normalize(name, value) for name, value in defaults.items()}
+
+
+_NORMALIZED_DEFAULTS = _normalized(KEY_DEFAULTS)

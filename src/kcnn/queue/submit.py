@@ -12,22 +12,34 @@ from kcnn.config import ExperimentConfig
 from kcnn.data import check_dataset, resolve_color_mode
 
 
+class ConfigPreparer:
+    """Checks datasets and settles ``auto`` colour modes, reading each dataset once however many configs use it."""
+
+    def __init__(self) -> None:
+        self._checked: set[tuple[str, bool]] = set()
+        self._resolved: dict[str, str] = {}
+
+    def prepare(self, config: ExperimentConfig) -> ExperimentConfig:
+        """`config` with its dataset checked and an ``auto`` colour mode resolved.
+
+        Raises:
+            DataError: If the dataset cannot be found or used.
+        """
+        if (config.dataset, config.skip_bad) not in self._checked:
+            check_dataset(config.dataset, config.skip_bad)
+            self._checked.add((config.dataset, config.skip_bad))
+        if config.color_mode == "auto":
+            if config.dataset not in self._resolved:  # reads every file's header: only when a config needs it
+                self._resolved[config.dataset] = resolve_color_mode(config.dataset, "auto")
+            config = config.replace(color_mode=self._resolved[config.dataset])
+        return config
+
+
 def prepare_configs(configs: Iterable[ExperimentConfig]) -> list[ExperimentConfig]:
     """The configs with every dataset checked and ``auto`` colour modes resolved (each dataset read once).
 
     Raises:
         DataError: If a dataset cannot be found or used.
     """
-    checked: set[tuple[str, bool]] = set()
-    resolved: dict[str, str] = {}
-    prepared = []
-    for config in configs:
-        if (config.dataset, config.skip_bad) not in checked:
-            check_dataset(config.dataset, config.skip_bad)
-            checked.add((config.dataset, config.skip_bad))
-        if config.color_mode == "auto":
-            if config.dataset not in resolved:  # reads every file's header: only when a config needs it
-                resolved[config.dataset] = resolve_color_mode(config.dataset, "auto")
-            config = config.replace(color_mode=resolved[config.dataset])
-        prepared.append(config)
-    return prepared
+    preparer = ConfigPreparer()
+    return [preparer.prepare(config) for config in configs]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import random
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,54 +71,78 @@ def count_runs(spec: SweepSpec) -> tuple[int, int]:
 
 
 def expand(spec: SweepSpec) -> Expansion:
-    """Expand a sweep into configs.
+    """Expand a sweep into configs, all in memory (a preview, or a small sweep; `kcnn.queue.enqueue` streams).
 
     Seeds: the ``seed`` values of the grid (or the fixed seed, default 0),
     each followed by ``repeats − 1`` consecutive seeds.
 
     Raises:
-        ConfigError: For an unknown field, an empty value list, or a bad repeat count.
+        ConfigError: For an unknown field, an empty value list, a bad repeat count, or more runs than
+            `SweepSpec.max_runs`.
     """
-    _check_fields(spec.grid, "grid")
-    _check_fields(spec.fixed, "fixed")
-    if spec.repeats < 1:
-        raise ConfigError(f"`repeats` must be at least 1; got {spec.repeats}.")
-    if spec.random is not None and spec.random < 1:
-        raise ConfigError(f"`random` must be at least 1; got {spec.random}.")
-    grid = {name: list(values) for name, values in spec.grid.items() if name != "seed"}
-    for name, values in grid.items():
-        if not values:
-            raise ConfigError(f"`{name}` in the grid has no values; give at least one.")
-    points, seeds_each = count_runs(spec)
-    if points * seeds_each > spec.max_runs:
-        raise ConfigError(
-            f"This sweep would queue {points * seeds_each:,} runs ({points:,} configuration(s) × {seeds_each:,} "
-            f"seed(s)), more than the limit of {spec.max_runs:,}. Sample the grid with `--random N`, or raise the "
-            "limit with `--max-runs N`."
-        )
-    base_seeds = list(spec.grid.get("seed") or [spec.fixed.get("seed", 0)])
-    for seed in base_seeds:
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ConfigError(f"`seed` values must be whole numbers, 0 or more; got {seed!r}.")
-    seeds = list(dict.fromkeys(seed + offset for seed in base_seeds for offset in range(spec.repeats)))
-    names = list(grid)
-    sizes = [len(grid[name]) for name in names]
-    total = math.prod(sizes)
-    indices: Sequence[int] = range(total)
-    if spec.random is not None:
-        indices = sorted(random.Random(spec.sample_seed).sample(range(total), min(spec.random, total)))
-    expansion = Expansion(grid_points=len(indices))
-    fixed = {name: value for name, value in spec.fixed.items() if name != "seed"}
-    for index in indices:
-        positions = _unravel(index, sizes)
-        point = {name: _normalise(grid[name][at]) for name, at in zip(names, positions, strict=True)}
-        try:
-            config = ExperimentConfig(**{**fixed, **point, "seed": seeds[0]})
-        except ConfigError as error:
-            expansion.invalid.append(InvalidCombination(point, str(error)))
-            continue
-        expansion.configs.extend(config.replace(seed=seed) for seed in seeds)
+    points = SweepPoints(spec)
+    expansion = Expansion(grid_points=points.grid_points)
+    for item in points:
+        if isinstance(item, InvalidCombination):
+            expansion.invalid.append(item)
+        else:
+            expansion.configs.extend(item.replace(seed=seed) for seed in points.seeds)
     return expansion
+
+
+class SweepPoints:
+    """The grid points of a sweep, checked and counted up front, built one at a time when iterated.
+
+    Iterating yields, per grid point in grid order, its config (at the first seed) or, when the values
+    do not make a valid config, an `InvalidCombination`. Memory does not grow with the grid.
+
+    Raises:
+        ConfigError: At construction, for an unknown field, an empty value list, a bad repeat count, a
+            negative seed, or more runs than `SweepSpec.max_runs`.
+    """
+
+    def __init__(self, spec: SweepSpec) -> None:
+        _check_fields(spec.grid, "grid")
+        _check_fields(spec.fixed, "fixed")
+        if spec.repeats < 1:
+            raise ConfigError(f"`repeats` must be at least 1; got {spec.repeats}.")
+        if spec.random is not None and spec.random < 1:
+            raise ConfigError(f"`random` must be at least 1; got {spec.random}.")
+        self._grid = {name: list(values) for name, values in spec.grid.items() if name != "seed"}
+        for name, values in self._grid.items():
+            if not values:
+                raise ConfigError(f"`{name}` in the grid has no values; give at least one.")
+        points, seeds_each = count_runs(spec)
+        if points * seeds_each > spec.max_runs:
+            raise ConfigError(
+                f"This sweep would queue {points * seeds_each:,} runs ({points:,} configuration(s) × {seeds_each:,} "
+                f"seed(s)), more than the limit of {spec.max_runs:,}. Sample the grid with `--random N`, or raise "
+                "the limit with `--max-runs N`."
+            )
+        base_seeds = list(spec.grid.get("seed") or [spec.fixed.get("seed", 0)])
+        for seed in base_seeds:
+            if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+                raise ConfigError(f"`seed` values must be whole numbers, 0 or more; got {seed!r}.")
+        self.seeds = list(dict.fromkeys(seed + offset for seed in base_seeds for offset in range(spec.repeats)))
+        """Every run's seed: each base seed followed by ``repeats − 1`` more, without repeats."""
+        self._sizes = [len(values) for values in self._grid.values()]
+        total = math.prod(self._sizes)
+        self._indices: Sequence[int] = range(total)
+        if spec.random is not None:
+            self._indices = sorted(random.Random(spec.sample_seed).sample(range(total), min(spec.random, total)))
+        self.grid_points = len(self._indices)
+        """Grid points considered (after random sampling)."""
+        self._fixed = {name: value for name, value in spec.fixed.items() if name != "seed"}
+
+    def __iter__(self) -> Iterator[ExperimentConfig | InvalidCombination]:
+        names = list(self._grid)
+        for index in self._indices:
+            positions = _unravel(index, self._sizes)
+            point = {name: _normalise(self._grid[name][at]) for name, at in zip(names, positions, strict=True)}
+            try:
+                yield ExperimentConfig(**{**self._fixed, **point, "seed": self.seeds[0]})
+            except ConfigError as error:
+                yield InvalidCombination(point, str(error))
 
 
 def load_sweep(path: Path) -> SweepSpec:
@@ -191,4 +215,4 @@ def _unravel(index: int, sizes: Sequence[int]) -> list[int]:
     return positions[::-1]
 
 
-__all__ = ["Expansion", "InvalidCombination", "SweepSpec", "expand", "load_sweep"]
+__all__ = ["Expansion", "InvalidCombination", "SweepPoints", "SweepSpec", "expand", "load_sweep"]

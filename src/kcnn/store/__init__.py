@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kcnn.files import atomic_link, atomic_write, remove_stale_temporaries
-from kcnn.store.records import AddResult, Claim, Run
+from kcnn.store.records import AddResult, Claim, NewRun, Run
 from kcnn.store.states import FailureKind, RunState
 from kcnn.store.store import Store, default_store_path
 
@@ -11,6 +11,7 @@ __all__ = [
     "AddResult",
     "Claim",
     "FailureKind",
+    "NewRun",
     "Run",
     "RunState",
     "Store",

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from kcnn.config import KEY_VERSION, ExperimentConfig
 from kcnn.errors import FinishedRunError, StoreError
 from kcnn.store.connection import StoreConnection
-from kcnn.store.records import AddResult
+from kcnn.store.records import AddResult, NewRun
 from kcnn.store.schema import NOW
 from kcnn.store.states import RunState
+
+#: Runs inserted per batch by `UserActions.add_new_runs` (a few statements per batch, not per run).
+ADD_BATCH = 500
 
 
 class UserActions(StoreConnection):
@@ -36,29 +40,117 @@ class UserActions(StoreConnection):
         Returns:
             One `AddResult` per config, in order.
         """
-        results = []
-        with self._write() as conn:
-            for config in configs:
-                key = config.config_key
-                if dedupe:
-                    row = conn.execute(
-                        "SELECT id FROM runs WHERE config_key = ? AND seed = ? ORDER BY id LIMIT 1", (key, config.seed)
-                    ).fetchone()
-                    if row is not None:
-                        results.append(AddResult(int(row[0]), created=False))
-                        continue
-                cursor = conn.execute(
-                    "INSERT INTO runs (config, config_key, key_version, seed, priority, max_attempts, epochs_total, "
-                    "source, precision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        config.to_json(), key, KEY_VERSION, config.seed, priority, max_attempts, config.epochs, source,
-                        config.precision,
-                    ),
-                )  # fmt: skip
-                run_id = int(cursor.lastrowid or 0)
-                self._event(conn, run_id, "queued", message=f"priority {priority}")
-                results.append(AddResult(run_id, created=True))
+        results: list[AddResult] = []
+        self.add_new_runs(
+            (NewRun.of(config) for config in configs),
+            priority,
+            max_attempts,
+            source,
+            dedupe,
+            on_added=lambda _, result: results.append(result),
+        )
         return results
+
+    def add_new_runs(
+        self,
+        runs: Iterable[NewRun],
+        priority: int = 0,
+        max_attempts: int = 3,
+        source: str = "queue",
+        dedupe: bool = True,
+        on_added: Callable[[NewRun, AddResult], None] | None = None,
+    ) -> int:
+        """Queue runs streamed from `runs`, in one transaction, holding nothing per run.
+
+        The iterable is consumed inside the transaction: if it raises (an invalid grid point, a dataset
+        that cannot be used), nothing is added. What it yields should be cheap to make: the write lock is
+        held meanwhile.
+
+        Args:
+            runs: The runs to add.
+            priority: Higher runs are claimed first. Defaults to `0`.
+            max_attempts: Crashes or lost leases allowed before the run fails. Defaults to `3`.
+            source: ``queue`` or ``train``. Defaults to ``queue``.
+            dedupe: Keep an existing run with the same config key and seed instead of adding one.
+            on_added: Called with each run and what happened to it, in order.
+
+        Returns:
+            How many runs were created.
+        """
+        created = 0
+        stream = iter(runs)
+        with self._write() as conn:
+            while batch := list(itertools.islice(stream, ADD_BATCH)):
+                results = self._add_batch(conn, batch, priority, max_attempts, source, dedupe)
+                created += sum(result.created for result in results)
+                if on_added is not None:
+                    for run, result in zip(batch, results, strict=True):
+                        on_added(run, result)
+        return created
+
+    def _add_batch(
+        self, conn: sqlite3.Connection, batch: list[NewRun], priority: int, max_attempts: int, source: str,
+        dedupe: bool,
+    ) -> list[AddResult]:  # fmt: skip
+        """Insert one batch with three statements' worth of round trips, not three per run."""
+        known = self._existing_ids(conn, batch) if dedupe else {}
+        fresh: list[NewRun] = []
+        first_of: dict[tuple[str, int], int] = {}  # (key, seed) → index in `fresh`, for a repeat in the batch
+        plan: list[tuple[str, int]] = []  # per run: ("stored", run id) | ("new" | "repeat", index in `fresh`)
+        for run in batch:
+            pair = (run.config_key, run.seed)
+            if pair in known:
+                plan.append(("stored", known[pair]))
+            elif dedupe and pair in first_of:
+                plan.append(("repeat", first_of[pair]))
+            else:
+                first_of[pair] = len(fresh)
+                plan.append(("new", len(fresh)))
+                fresh.append(run)
+        ids = self._insert(conn, fresh, priority, max_attempts, source)
+        return [
+            AddResult(value, created=False) if kind == "stored" else AddResult(ids[value], created=kind == "new")
+            for kind, value in plan
+        ]
+
+    @staticmethod
+    def _existing_ids(conn: sqlite3.Connection, batch: list[NewRun]) -> dict[tuple[str, int], int]:
+        """The oldest stored run of each (config key, seed) of the batch."""
+        seeds: dict[str, set[int]] = {}
+        for run in batch:
+            seeds.setdefault(run.config_key, set()).add(run.seed)
+        known: dict[tuple[str, int], int] = {}
+        for key, wanted in seeds.items():
+            marks = ",".join("?" * len(wanted))
+            rows = conn.execute(
+                f"SELECT id, seed FROM runs WHERE config_key = ? AND seed IN ({marks}) ORDER BY id DESC",
+                (key, *wanted),
+            )
+            for run_id, seed in rows:
+                known[(key, seed)] = run_id  # newest first: the oldest is written last
+        return known
+
+    def _insert(
+        self, conn: sqlite3.Connection, runs: list[NewRun], priority: int, max_attempts: int, source: str
+    ) -> list[int]:
+        """Insert `runs` and their ``queued`` events; their ids, in order (the write lock is ours: ids ascend)."""
+        if not runs:
+            return []
+        before = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM runs").fetchone()[0])
+        conn.executemany(
+            "INSERT INTO runs (config, config_key, key_version, seed, priority, max_attempts, epochs_total, source, "
+            "precision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(run.config_json, run.config_key, KEY_VERSION, run.seed, priority, max_attempts, run.epochs, source,
+              run.precision) for run in runs],
+        )  # fmt: skip
+        ids = [int(row[0]) for row in conn.execute("SELECT id FROM runs WHERE id > ? ORDER BY id", (before,))]
+        if len(ids) != len(runs):  # pragma: no cover - only another writer inside our transaction could do this
+            raise StoreError(f"Expected {len(runs)} new run ids, found {len(ids)}; nothing was added.")
+        conn.executemany(
+            "INSERT INTO events (run_id, kind, message) VALUES (?, 'queued', ?)",
+            [(run_id, f"priority {priority}") for run_id in ids],
+        )
+        return ids
 
     def cancel(self, run_ids: Sequence[int]) -> list[int]:
         """Cancel queued or running runs (a running run's worker stops at its next write).

@@ -117,6 +117,23 @@ class Run:
         return data
 
 
+@dataclass(frozen=True, slots=True)
+class NewRun:
+    """One run to add, already serialized: what `Store.add_new_runs` streams (no config object per seed)."""
+
+    config_json: str
+    """The config's canonical JSON (`ExperimentConfig.to_json`), seed included."""
+    config_key: str
+    seed: int
+    epochs: int
+    precision: str
+
+    @classmethod
+    def of(cls, config: ExperimentConfig) -> NewRun:
+        """The new run of `config`."""
+        return cls(config.to_json(), config.config_key, config.seed, config.epochs, config.precision)
+
+
 @dataclass(frozen=True)
 class AddResult:
     """What happened to one config+seed given to `Store.add_runs`."""
