@@ -26,6 +26,8 @@ class LeaderboardLoaded(Message):
     summaries: list[Any]
     excluded: Any
     effects: list[Any] = field(default_factory=list)
+    tests: Any = None
+    """The `kcnn.reports.effects.EffectAnalysis`, or the one line that says why there is none."""
 
 
 @dataclass

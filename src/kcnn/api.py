@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     import pandas
 
     from kcnn.queue.enqueue import QueueReport
+    from kcnn.reports.effects import EffectAnalysis
     from kcnn.store.upgrade import StoreInfo, UpgradeReport
     from kcnn.training.train import RunResult
 
@@ -68,6 +69,7 @@ __all__ = [
     "compare",
     "dataset_classes",
     "default_store_path",
+    "effect_tests",
     "effects",
     "excluded",
     "expand_sweep",
@@ -272,6 +274,34 @@ def effects(
     """
     _check_metric(metric)
     return effect_cells(_points(store, filters), [field_name(name) for name in by], metric)
+
+
+def effect_tests(
+    store: Store, metric: str = "best", by: Sequence[str] = (), filters: Sequence[str] | Mapping[str, Any] = ()
+) -> EffectAnalysis:
+    """Which hyperparameters matter beyond seed noise, with ω² and a verdict each (`kcnn.reports.effects`).
+
+    Type II F-tests against the within-configuration variance of repeats. Needs scipy (``kcnn[stats]``).
+
+    Args:
+        store: The store.
+        metric: ``best`` or ``final``. Defaults to ``best``.
+        by: Two hyperparameters whose interaction is tested too; empty for main effects only.
+        filters: Only runs matching these (``["kernel=2"]`` or ``{"kernel_size": 2}``).
+
+    Raises:
+        ConfigError: For an unknown hyperparameter or metric, or a `by` that is not two varying names.
+        KcnnError: Without scipy, with fewer than two finished runs, or when no hyperparameter varies.
+    """
+    from kcnn.reports.effects import analyze_effects
+    from kcnn.reports.grouping import varying_fields
+
+    _check_metric(metric)
+    points = _points(store, filters)
+    fields = varying_fields(points)
+    if not fields:
+        raise KcnnError(f"No hyperparameter varies among the {len(points)} finished run(s); queue a sweep first.")
+    return analyze_effects(points, fields, metric, [field_name(name) for name in by])
 
 
 def compare(

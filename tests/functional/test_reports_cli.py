@@ -179,3 +179,24 @@ def test_piped_output_without_a_width_and_wide_print_every_column(swept, capsys,
     monkeypatch.setenv("COLUMNS", "40")
     assert main(["leaderboard", "--wide"]) == 0
     assert capsys.readouterr().out == piped
+
+
+def test_effects_ranks_hyperparameters_with_f_tests_and_verdicts(swept, capsys):
+    assert main(["effects", "--json"]) == 0
+    analysis = json.loads(capsys.readouterr().out)
+    assert (analysis["runs"], analysis["configurations"], analysis["noise_df"]) == (12, 4, 8)
+    assert analysis["sums_of_squares"] == "Type II" and analysis["effect_size"] == "omega squared"
+    names = [term["name"] for term in analysis["terms"]]
+    assert sorted(names) == ["dilation", "kernel_size"]
+    dilation = next(term for term in analysis["terms"] if term["name"] == "dilation")
+    assert dilation["real"] and dilation["verdict"].startswith("real (p = ")
+    assert main(["effects"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Which hyperparameters matter" in out and "seed noise: σ =" in out and "Type II" in out
+    assert main(["effects", "--by", "kernel,dilation", "--json"]) == 0
+    terms = json.loads(capsys.readouterr().out)["terms"]
+    assert "kernel_size × dilation" in [term["name"] for term in terms]
+    assert main(["compare", "--by", "dilation"]) == 0
+    assert "F-test · dilation: real (p = " in capsys.readouterr().out
+    assert main(["effects", "--by", "kernel"]) == 2
+    assert "takes two hyperparameters" in capsys.readouterr().err

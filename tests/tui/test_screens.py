@@ -130,7 +130,7 @@ async def test_build_a_sweep(app, store_path):
 
 
 async def test_leaderboard_with_a_prefilled_store(app, store_path):
-    finish_runs(store_path, {(2, 2): [0.70, 0.72, 0.74], (3, 1): [0.60, 0.61, 0.73]})
+    finish_runs(store_path, {(2, 2): [0.70, 0.72, 0.74], (3, 1): [0.60, 0.602, 0.73]})
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("l")
         await settle(pilot, app)
@@ -142,6 +142,8 @@ async def test_leaderboard_with_a_prefilled_store(app, store_path):
         assert "72.0% ± 2.0%" in first and "3" in first
         assert any("outlier" in str(cell) for cell in table.get_row_at(1))
         assert "excluded: 1 queued, 1 failed" in rendered(board.query_one("#summary", Static))
+        tests = " ".join(rendered(board.query_one("#effect-tests", Static)).split())
+        assert "Which hyperparameters matter" in tests and "kernel_size" in tests and "seed noise" in tests
         await pilot.press("m")
         await settle(pilot, app)
         assert "final validation accuracy" in rendered(board.query_one("#summary", Static))

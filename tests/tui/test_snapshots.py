@@ -10,7 +10,7 @@ SIZES = [(120, 36), (80, 24)]
 
 @pytest.fixture
 def filled_store(store_path):
-    finish_runs(store_path, {(2, 2): [0.70, 0.72, 0.74], (3, 1): [0.60, 0.61, 0.73], (2, 1): [0.65]})
+    finish_runs(store_path, {(2, 2): [0.70, 0.72, 0.74], (3, 1): [0.60, 0.602, 0.73], (2, 1): [0.65]})
     return store_path
 
 

@@ -38,6 +38,7 @@ class LeaderboardScreen(Screen[None]):
         table: DataTable[Any] = DataTable(id="board", cursor_type="row", zebra_stripes=True)
         yield table
         with VerticalScroll(id="effects"):
+            yield Static(id="effect-tests")
             yield Static(id="effect-table")
         yield Footer()
 
@@ -49,12 +50,17 @@ class LeaderboardScreen(Screen[None]):
     def load(self) -> None:
         """Read finished runs and compute the statistics in a background thread."""
         from kcnn import api
+        from kcnn.errors import KcnnError
 
         try:
             with api.open_store(self.context.store_path, create=False) as store:
                 summaries, excluded = api.leaderboard(store, self.metric), api.excluded(store)
                 cells = api.effects(store, [self.effect_key], self.metric) if self.effect_key else []
-            self.post_message(LeaderboardLoaded(summaries, excluded, cells))
+                try:
+                    tests: Any = api.effect_tests(store, self.metric) if len(summaries) > 1 else None
+                except KcnnError as error:  # scipy missing, or nothing varies yet
+                    tests = str(error)
+            self.post_message(LeaderboardLoaded(summaries, excluded, cells, tests))
         except Exception as error:
             self.post_message(StoreFailed(f"Cannot compute the leaderboard: {error}"))
 
@@ -88,6 +94,13 @@ class LeaderboardScreen(Screen[None]):
             f"{len(summaries)} configuration(s) · {self.metric} validation accuracy, mean over seeds · "
             f"{message.excluded.text}"
         )
+        from kcnn.reports.analysis_tables import effect_tests_table
+
+        tests = self.query_one("#effect-tests", Static)
+        if message.tests is None or isinstance(message.tests, str):
+            tests.update(message.tests or "")
+        else:
+            tests.update(effect_tests_table(message.tests))
         effect = self.query_one("#effect-table", Static)
         if message.effects and self.effect_key:
             effect.update(effects_table(message.effects, [self.effect_key], self.metric, message.excluded))

@@ -15,6 +15,7 @@ from kcnn.cli.common import add_store_option, open_store, run_ids
 from kcnn.cli.numbers import whole
 from kcnn.cli.output import add_wide_option, output_console, print_fitted
 from kcnn.errors import KcnnError
+from kcnn.reports.text import safe
 
 
 def register(commands: Any) -> None:
@@ -51,6 +52,22 @@ def register(commands: Any) -> None:
     add_wide_option(compare)
     add_store_option(compare)
     compare.set_defaults(handler=run_compare)
+
+    tests = commands.add_parser(
+        "effects",
+        help="which hyperparameters matter beyond seed noise (F-tests, ω², verdicts)",
+        description="Rank every varying hyperparameter by its share of the metric's variance (ω²), with an "
+        "F-test against the seed-noise floor (the within-configuration variance of repeats) and a verdict. "
+        "Type II sums of squares, so random searches and unbalanced grids are right too. Needs kcnn[stats].",
+        epilog="Examples: kcnn effects · kcnn effects --by kernel_size,dilation (adds their interaction)",
+    )
+    tests.add_argument("--by", default=None, help="two hyperparameters whose interaction is tested too, A,B")
+    tests.add_argument("--filter", nargs="+", default=[], metavar="NAME=VALUE", help="only runs matching these")
+    _add_metric(tests)
+    tests.add_argument("--json", action="store_true", help="print every number as JSON")
+    add_wide_option(tests)
+    add_store_option(tests)
+    tests.set_defaults(handler=run_effects)
 
     curves = commands.add_parser("curves", help="training and validation curves of runs")
     curves.add_argument("runs", nargs="+", metavar="RUN")
@@ -138,18 +155,50 @@ def _effects(args: argparse.Namespace) -> int:
     by = [field_name(name) for name in args.by.split(",") if name.strip()]
     with open_store(args) as store:
         cells, excluded = api.effects(store, by, args.metric, args.filter), api.excluded(store)
+        tests = _f_tests(api, store, args, by) if cells else []
     if args.json:
         document = {
             "by": by,
             "metric": args.metric,
             "excluded": excluded.to_dict(),
             "cells": [c.to_dict(by) for c in cells],
+            "f_tests": [term.to_dict() for term in tests],
         }
         print(json.dumps(document, indent=2))
         return 0
     if not cells:
         raise KcnnError(f"No finished runs to compare ({excluded.text}).")
-    print_fitted(output_console(args.wide), effects_table(cells, by, args.metric, excluded))
+    console = output_console(args.wide)
+    print_fitted(console, effects_table(cells, by, args.metric, excluded))
+    for term in tests:
+        console.print(f"F-test · {safe(term.name)}: {safe(term.verdict)}", highlight=False)
+    return 0
+
+
+def _f_tests(api: Any, store: Any, args: argparse.Namespace, by: list[str]) -> list[Any]:
+    """The F-test of each `--by` hyperparameter (and their interaction) against seed noise; none without scipy."""
+    try:
+        analysis = api.effect_tests(store, args.metric, by if len(by) == 2 else (), args.filter)
+    except KcnnError:  # scipy missing, or nothing varies: the effect table stands on its own
+        return []
+    names = {*by, " × ".join(by)}
+    return [term for term in analysis.terms if term.name in names]
+
+
+def run_effects(args: argparse.Namespace) -> int:
+    """Print which hyperparameters matter."""
+    from kcnn import api
+    from kcnn.reports.analysis_tables import effect_tests_table
+
+    by = [name for name in (args.by or "").split(",") if name.strip()]
+    if by and len(by) != 2:
+        raise KcnnError(f"`--by` takes two hyperparameters, such as `--by kernel_size,dilation`; got {args.by!r}.")
+    with open_store(args) as store:
+        analysis = api.effect_tests(store, args.metric, by, args.filter)
+    if args.json:
+        print(json.dumps(analysis.to_dict(), indent=2))
+        return 0
+    print_fitted(output_console(args.wide), effect_tests_table(analysis))
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 from rich.text import Text
@@ -13,6 +14,9 @@ from kcnn.reports import stats
 from kcnn.reports.comparison import Comparison
 from kcnn.reports.grouping import ConfigSummary, EffectCell, Excluded, varying_fields
 from kcnn.reports.text import safe
+
+if TYPE_CHECKING:
+    from kcnn.reports.effects import EffectAnalysis
 
 SHORT = {"kernel_size": "k", "dilation": "d", "input_size": "input", "channels": "ch", "batch_size": "batch",
          "learning_rate": "lr", "stride": "s", "pool_size": "pool", "dense_units": "dense"}  # fmt: skip
@@ -35,7 +39,8 @@ def leaderboard_table(summaries: Sequence[ConfigSummary], metric: str, excluded:
         title_justify="left",
         caption=(
             f"{len(summaries)} of {total} configuration(s) · {excluded.text} · "
-            "(1) unreplicated: a single run · ! best run far above its config's other runs (likely outlier)"
+            "(1) unreplicated: a single run · ! best run an outlier among its config's runs (Dixon's Q to 10 runs, "
+            "Grubbs above; 5%)"
         ),
         caption_justify="left",
     )
@@ -130,3 +135,37 @@ def comparison_table(comparison: Comparison, metric: str) -> Table:
         table.add_row("A − B", f"{test.difference:+.2%}", f"95% CI {test.low:+.2%} … {test.high:+.2%}")
         table.add_row("Welch t-test", f"t = {test.t:.2f}, df = {test.df:.1f}", f"p = {test.p_value:.3g}")
     return table
+
+
+def effect_tests_table(analysis: EffectAnalysis) -> Table:
+    """Every varying hyperparameter, most important first: ω², F against seed noise, p, verdict."""
+    noise = (
+        f"seed noise: σ = {analysis.noise_std:.2%} from {analysis.noise_df} repeat degree(s) of freedom"
+        if analysis.noise_std is not None
+        else "seed noise unknown: no configuration has repeats"
+    )
+    table = Table(
+        title=f"Which hyperparameters matter: {analysis.metric} validation accuracy, {analysis.runs} runs of "
+        f"{analysis.configurations} configurations",
+        title_justify="left",
+        caption=f"{noise} · Type II sums of squares (each term given every other main effect) · F against the "
+        "seed-noise floor (within-configuration variance) · ω²: share of the variance, corrected for noise",
+        caption_justify="left",
+    )
+    for column in ("hyperparameter", "ω²", "F", "df", "p", "verdict"):
+        table.add_column(column, justify="left" if column in ("hyperparameter", "verdict") else "right")
+    for term in analysis.terms:
+        table.add_row(
+            safe(term.name),
+            "" if term.omega_squared is None else f"{term.omega_squared:.0%}",
+            "" if term.f is None else f"{term.f:.2f}",
+            f"{term.df}, {analysis.noise_df}",
+            "" if term.p is None else ("< 0.001" if term.p < 0.001 else f"{term.p:.3f}"),
+            f"[green]{safe(term.verdict)}[/]" if term.real else safe(term.verdict),
+        )
+    return table
+
+
+def effect_line(analysis: EffectAnalysis) -> str:
+    """One line per tested term, for under an effect table (``kcnn compare --by``)."""
+    return "\n".join(f"F-test · {term.name}: {term.verdict}" for term in analysis.terms)

@@ -26,10 +26,6 @@ from kcnn.errors import ConfigError
 from kcnn.reports import stats
 
 METRICS = ("best", "final")
-#: A best run counts as a likely outlier when it beats the mean of the other runs of its config by more
-#: than this many of their standard deviations (and by at least `OUTLIER_MIN_GAP` accuracy).
-OUTLIER_SIGMAS = 3.0
-OUTLIER_MIN_GAP = 0.02
 
 
 @dataclass(frozen=True)
@@ -97,14 +93,14 @@ class ConfigSummary:
         return stats.mean(self.epoch_seconds) if self.epoch_seconds else None
 
     @property
+    def outlier_test(self) -> stats.OutlierTest:
+        """Whether the best run is an outlier among this config's runs (Dixon's Q, or Grubbs above 10 runs)."""
+        return stats.largest_is_outlier(self.values)
+
+    @property
     def likely_outlier(self) -> bool:
-        """Whether the best run lies far above the other runs of this config."""
-        if self.n < 3:
-            return False
-        others = list(self.values)
-        others.remove(self.best)
-        gap = self.best - stats.mean(others)
-        return gap > max(OUTLIER_SIGMAS * stats.sample_std(others), OUTLIER_MIN_GAP)
+        """Whether the best run is an outlier by `outlier_test` (False when there are too few runs to tell)."""
+        return bool(self.outlier_test.outlier)
 
     def to_dict(self) -> dict[str, Any]:
         """Every number of the row, for scripts."""
@@ -121,6 +117,7 @@ class ConfigSummary:
             "best_run": self.best_run,
             "mean_epoch_seconds": self.mean_epoch_seconds,
             "likely_outlier": self.likely_outlier,
+            "outlier_test": self.outlier_test.test,
             "unreplicated": self.n == 1,
             "run_ids": self.run_ids,
             "values": self.values,
@@ -217,8 +214,8 @@ def leaderboard(points: Iterable[RunPoint], metric: str = "best") -> list[Config
     return sorted(groups.values(), key=lambda s: (-s.mean, -s.n, s.config_key))
 
 
-def varying_fields(summaries: Sequence[ConfigSummary]) -> list[str]:
-    """The config fields (seed excluded) whose values differ between summaries, in field order."""
+def varying_fields(summaries: Sequence[ConfigSummary] | Sequence[RunPoint]) -> list[str]:
+    """The config fields (seed excluded) whose values differ between summaries (or runs), in field order."""
     return [
         name for name in FIELD_NAMES
         if name != "seed" and len({group_value(name, s.config.get(name)) for s in summaries}) > 1

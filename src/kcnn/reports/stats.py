@@ -169,3 +169,41 @@ def _normal_quantile(p: float) -> float:
         else:
             high = middle
     return (low + high) / 2
+
+
+#: Dixon's Q at 95% confidence for n = 3…10 (Rorabacher, Anal. Chem. 63, 1991, table II).
+DIXON_Q_95 = {3: 0.970, 4: 0.829, 5: 0.710, 6: 0.625, 7: 0.568, 8: 0.526, 9: 0.493, 10: 0.466}
+
+
+@dataclass(frozen=True)
+class OutlierTest:
+    """Whether the largest value is an outlier among `n` values, and by which test."""
+
+    outlier: bool | None
+    """`None`: too few values to tell (fewer than 3)."""
+    test: str
+    statistic: float | None = None
+    critical: float | None = None
+
+
+def largest_is_outlier(values: Sequence[float], alpha: float = 0.05) -> OutlierTest:
+    """Test the largest value: Dixon's Q for 3 to 10 values (tabulated at 5%), Grubbs' test above 10.
+
+    Dixon's Q is the gap to the next value over the range; Grubbs' G is the distance from the mean in
+    sample standard deviations, against the one-sided critical value from Student's t at alpha / n.
+    """
+    n = len(values)
+    if n < 3:
+        return OutlierTest(None, "too few runs to tell (n < 3)")
+    ordered = sorted(values)
+    if n <= 10:
+        if alpha != 0.05:
+            raise ValueError("Dixon's Q is tabulated at alpha = 0.05 only.")
+        spread = ordered[-1] - ordered[0]
+        q = (ordered[-1] - ordered[-2]) / spread if spread > 0 else 0.0
+        return OutlierTest(q > DIXON_Q_95[n], "Dixon's Q", q, DIXON_Q_95[n])
+    center, std = mean(values), sample_std(values)
+    g = (ordered[-1] - center) / std if std > 0 else 0.0
+    t = t_quantile(1 - alpha / n, n - 2)
+    critical = (n - 1) / math.sqrt(n) * math.sqrt(t * t / (n - 2 + t * t))
+    return OutlierTest(g > critical, "Grubbs", g, critical)

@@ -59,3 +59,30 @@ def test_repeats_for_power():
     # 2 (1.95996 + 0.84162)² σ²/δ² with σ = δ gives 15.7 → 16
     assert stats.repeats_for_power(0.02, 0.02) == 16
     assert stats.repeats_for_power(0.0, 0.02) is None
+
+
+def test_dixons_q_known_answers():
+    from kcnn.reports.stats import largest_is_outlier
+
+    issue = largest_is_outlier([0.194, 0.231, 0.294])  # the old flag's false alarm
+    assert (issue.outlier, issue.test) == (False, "Dixon's Q")
+    assert issue.statistic == pytest.approx(0.63) and issue.critical == 0.970
+    assert largest_is_outlier([0.60, 0.602, 0.73]).outlier is True  # Q = 0.985
+    assert largest_is_outlier([10.0, 10.1, 10.2, 10.3, 13.0]).statistic == pytest.approx(2.7 / 3.0)
+    too_few = largest_is_outlier([0.5, 0.9])
+    assert too_few.outlier is None and too_few.test == "too few runs to tell (n < 3)"
+
+
+def test_grubbs_known_answer_above_ten_runs():
+    from scipy import stats as scipy_stats
+
+    from kcnn.reports.stats import largest_is_outlier
+
+    values = [0.61, 0.62, 0.60, 0.63, 0.61, 0.62, 0.60, 0.61, 0.62, 0.63, 0.61, 0.75]
+    result = largest_is_outlier(values)
+    n = len(values)
+    t = scipy_stats.t.ppf(1 - 0.05 / n, n - 2)
+    critical = (n - 1) / n**0.5 * (t * t / (n - 2 + t * t)) ** 0.5
+    assert result.test == "Grubbs" and result.critical == pytest.approx(critical, rel=1e-6)
+    assert result.outlier is True
+    assert largest_is_outlier([*values[:-1], 0.64]).outlier is False
