@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
     from kcnn.queue.enqueue import QueueReport
     from kcnn.reports.effects import EffectAnalysis
+    from kcnn.reports.evaluation import Evaluation
     from kcnn.store.upgrade import StoreInfo, UpgradeReport
     from kcnn.training.train import RunResult
 
@@ -71,6 +72,7 @@ __all__ = [
     "default_store_path",
     "effect_tests",
     "effects",
+    "evaluate",
     "excluded",
     "expand_sweep",
     "folder_report",
@@ -79,6 +81,7 @@ __all__ = [
     "load_model",
     "load_sweep",
     "open_store",
+    "predict",
     "prepare_configs",
     "queue_sweep",
     "run_workers",
@@ -353,6 +356,44 @@ def load_model(run: Run | int, store: Store | None = None) -> keras.Model:
     from kcnn.training.backend import import_keras
 
     return import_keras().saving.load_model(path)
+
+
+def evaluate(
+    run: Run | int, store: Store | None = None, data: str | None = None, split: str | None = None
+) -> Evaluation:
+    """Evaluate a done run's final model per class, with the confusion matrix (`kcnn.reports.evaluation`).
+
+    Args:
+        run: The run, or its id (then `store` is needed).
+        store: The store, when `run` is an id.
+        data: Another folder with the run's classes; defaults to the run's own dataset.
+        split: ``val``, ``train`` or ``all``; defaults to ``val`` on the run's dataset, ``all`` on `data`.
+
+    Raises:
+        StoreError: If the run has no final model. DataError: If the data's classes are not the run's.
+    """
+    from kcnn.reports.evaluation import evaluate_run
+
+    return evaluate_run(_run_of(run, store), data, split)
+
+
+def predict(run: Run | int, paths: Iterable[str], store: Store | None = None, top: int = 1) -> Iterator[Any]:
+    """Classify image files (or folders of them) with a done run's final model, streaming, in batches.
+
+    Yields a `kcnn.reports.evaluation.Prediction` per image: its `top` classes with probabilities, or the
+    reason it could not be read (never fatal).
+    """
+    from kcnn.reports.evaluation import predict_images
+
+    return predict_images(_run_of(run, store), paths, top)
+
+
+def _run_of(run: Run | int, store: Store | None) -> Run:
+    if isinstance(run, Run):
+        return run
+    if store is None:
+        raise StoreError("Pass the store with a run id: kcnn.api.evaluate(3, store=store).")
+    return store.get_run(run)
 
 
 def live_workers(store: Store | str | os.PathLike[str]) -> list[Any]:

@@ -67,10 +67,10 @@ def probe(path: str) -> Probe:
             image.load()
         return Probe(size[0], size[1], mode)
     except Exception as error:
-        return Probe(0, 0, "", _reason(path, error))
+        return Probe(0, 0, "", describe_error(path, error))
 
 
-def _reason(path: str, error: Exception) -> str:
+def describe_error(path: str, error: Exception) -> str:
     """Why `path` could not be decoded, in a few words."""
     text = str(error)
     if os.path.islink(path) and not os.path.exists(path):

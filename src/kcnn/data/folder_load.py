@@ -45,7 +45,7 @@ def _decode_chunk(paths: list[str], size: int, color_mode: str, policy: str) -> 
             out[index] = decode.load_pixels(path, size, color_mode, policy)
             errors.append(None)
         except Exception as error:
-            errors.append(decode._reason(path, error))
+            errors.append(decode.describe_error(path, error))
     return out, errors
 
 

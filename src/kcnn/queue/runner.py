@@ -7,6 +7,7 @@ executes it in the foreground). Every store write is fenced by the claim.
 from __future__ import annotations
 
 import enum
+import json
 import os
 import sqlite3
 import sys
@@ -29,7 +30,7 @@ from kcnn.errors import (
     StoreError,
 )
 from kcnn.files import atomic_link, atomic_write, remove_stale_temporaries
-from kcnn.store import Claim, FailureKind, Store
+from kcnn.store import CLASSES_FILE, Claim, FailureKind, Store
 
 CHECKPOINT_PATTERN = "checkpoint-e{epoch}-a{attempt}.keras"
 MODEL_PATTERN = "model-a{attempt}.keras"
@@ -227,6 +228,7 @@ def execute_claim(
             )
         store.note(claim, "train_loop", f"{result.loop}: {result.loop_reason}")
         model_name = checkpointer.save_final_model()
+        _write_class_names(checkpointer.folder, result.class_names)
         store.finish(claim, result.summary, model=model_name)
         if model_name is not None:
             checkpointer.remove_checkpoints()
@@ -256,6 +258,15 @@ def execute_claim(
     finally:
         heartbeat.finished.set()
         heartbeat.join(timeout=5)
+
+
+def _write_class_names(folder: Path, class_names: tuple[str, ...]) -> None:
+    """Record the class names beside the model, in label order (what evaluate and predict name)."""
+
+    def write(temporary: Path) -> None:
+        temporary.write_text(json.dumps(list(class_names)))
+
+    atomic_write(folder / CLASSES_FILE, write)
 
 
 def _resume_of(store: Store, claim: Claim) -> Any:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from kcnn.files import atomic_link, atomic_write, remove_stale_temporaries
-from kcnn.store.records import AddResult, Claim, NewRun, Run
+from kcnn.store.records import CLASSES_FILE, AddResult, Claim, NewRun, Run
 from kcnn.store.states import FailureKind, RunState
 from kcnn.store.store import Store, default_store_path
 
 __all__ = [
+    "CLASSES_FILE",
     "AddResult",
     "Claim",
     "FailureKind",

@@ -11,6 +11,9 @@ from kcnn.config import ExperimentConfig, stored_config_problem
 from kcnn.store.states import RunState
 from kcnn.training.throughput import training_flops_per_second
 
+#: The class names a run trained on, in label order, in its artifacts folder beside the model.
+CLASSES_FILE = "classes.json"
+
 
 @dataclass(frozen=True)
 class Claim:

@@ -1,0 +1,84 @@
+"""`kcnn evaluate` and `kcnn predict`: use a finished run's model."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from kcnn.cli.common import add_store_option, open_store, run_ids
+from kcnn.cli.numbers import whole
+from kcnn.cli.output import add_wide_option, output_console, print_fitted
+from kcnn.reports.text import safe
+
+
+def register(commands: Any) -> None:
+    """Add `evaluate` and `predict`."""
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="a done run's model per class: accuracy, precision, recall, confusion matrix",
+        description="Evaluate a done run's final model (the weights after its last epoch) with the run's own "
+        "preprocessing. On the run's dataset the default split is its validation images (whose accuracy is the "
+        "run's final validation accuracy); on another folder (--data, with the run's classes), all of it.",
+        epilog="Examples: kcnn evaluate 7 · kcnn evaluate 7 --data ~/photos/new --json",
+    )
+    evaluate.add_argument("run", metavar="RUN")
+    evaluate.add_argument("--data", default=None, metavar="FOLDER", help="another folder with the run's classes")
+    evaluate.add_argument("--split", choices=("val", "train", "all"), default=None, help="which images (see above)")
+    evaluate.add_argument("--json", action="store_true", help="print JSON")
+    add_wide_option(evaluate)
+    add_store_option(evaluate)
+    evaluate.set_defaults(handler=run_evaluate)
+
+    predict = commands.add_parser(
+        "predict",
+        help="classify image files or folders with a done run's model",
+        description="Classify images with a done run's final model and its preprocessing, in batches, printing "
+        "as it goes. Folders are walked; unreadable files are listed with the reason, never fatal.",
+        epilog="Examples: kcnn predict 7 photo.jpg · kcnn predict 7 ~/photos/unsorted --top 3 --json",
+    )
+    predict.add_argument("run", metavar="RUN")
+    predict.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
+    predict.add_argument("--top", type=whole("--top", 1, 1000, 3), default=1, help="classes per image (default 1)")
+    predict.add_argument("--json", action="store_true", help="print one JSON object per image (JSON lines)")
+    add_store_option(predict)
+    predict.set_defaults(handler=run_predict)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """Print a run's evaluation."""
+    from kcnn import api
+    from kcnn.reports.evaluation_tables import class_table, confusion_table
+
+    [run_id] = run_ids([args.run])
+    with open_store(args) as store:
+        run = store.get_run(run_id)
+    evaluation = api.evaluate(run, data=args.data, split=args.split)
+    if args.json:
+        print(json.dumps(evaluation.to_dict(), indent=2))
+        return 0
+    print_fitted(output_console(args.wide), class_table(evaluation), confusion_table(evaluation))
+    return 0
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    """Print each image's classes as it is classified."""
+    from kcnn import api
+
+    [run_id] = run_ids([args.run])
+    with open_store(args) as store:
+        run = store.get_run(run_id)
+    unreadable = 0
+    for prediction in api.predict(run, args.paths, top=args.top):
+        if args.json:
+            print(json.dumps(prediction.to_dict()), flush=True)
+        elif prediction.error:
+            print(f"{safe(prediction.path)}\tunreadable: {safe(prediction.error)}", flush=True)
+        else:
+            classes = "\t".join(f"{safe(name)} {probability:.1%}" for name, probability in prediction.classes)
+            print(f"{safe(prediction.path)}\t{classes}", flush=True)
+        unreadable += prediction.error is not None
+    if unreadable:
+        print(f"kcnn: {unreadable} file(s) could not be read (listed with the reason)", file=sys.stderr)
+    return 0

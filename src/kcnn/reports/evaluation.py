@@ -1,0 +1,254 @@
+"""Use a finished run's model: evaluate it per class (confusion matrix), and classify new images.
+
+Every image goes through the preprocessing the run was trained with (its input size, colour mode and
+resize policy, all in its config). The model used is the run's **final** model (the weights after its
+last epoch, ``model-a<attempt>.keras``): its accuracy on the run's validation split is the run's
+recorded *final* validation accuracy, exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from kcnn.config import ExperimentConfig
+from kcnn.errors import DataError, KcnnError, StoreError
+from kcnn.store import CLASSES_FILE, Run
+
+SPLITS = ("val", "train", "all")
+PREDICT_BATCH = 64
+
+
+def class_names_of(run: Run) -> tuple[str, ...] | None:
+    """The class names the run trained on, in label order; `None` for a run from before they were recorded."""
+    folder = run.folder
+    try:
+        names = json.loads((folder / CLASSES_FILE).read_text()) if folder is not None else None
+    except (OSError, ValueError):
+        return None
+    return tuple(str(name) for name in names) if isinstance(names, list) else None
+
+
+@dataclass(frozen=True)
+class ClassScore:
+    """One class: how many images it has in the split, and how well the model finds them."""
+
+    name: str
+    count: int
+    precision: float | None
+    """Of the images predicted as this class, the share that are; `None` if none was."""
+    recall: float | None
+    """Of this class's images, the share predicted as it; `None` if it has none."""
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A model's accuracy on one split of a dataset, per class, with the confusion matrix."""
+
+    run_id: int
+    dataset: str
+    split: str
+    class_names: tuple[str, ...]
+    confusion: list[list[int]]
+    """Rows: true class; columns: predicted class."""
+    model: str
+
+    @property
+    def images(self) -> int:
+        """Images evaluated."""
+        return sum(map(sum, self.confusion))
+
+    @property
+    def accuracy(self) -> float:
+        """Share of images whose predicted class is the true one."""
+        correct = sum(self.confusion[i][i] for i in range(len(self.confusion)))
+        return correct / self.images if self.images else float("nan")
+
+    @property
+    def per_class(self) -> list[ClassScore]:
+        """Precision, recall and count of every class."""
+        matrix = np.array(self.confusion)
+        scores = []
+        for index, name in enumerate(self.class_names):
+            count, predicted = int(matrix[index].sum()), int(matrix[:, index].sum())
+            hits = int(matrix[index, index])
+            scores.append(
+                ClassScore(name, count, hits / predicted if predicted else None, hits / count if count else None)
+            )
+        return scores
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every number, for scripts."""
+        return {
+            "run_id": self.run_id,
+            "dataset": self.dataset,
+            "split": self.split,
+            "model": self.model,
+            "images": self.images,
+            "accuracy": self.accuracy,
+            "classes": [score.__dict__ for score in self.per_class],
+            "confusion": self.confusion,
+        }
+
+
+def _model_and_config(run: Run) -> tuple[Any, ExperimentConfig]:
+    config = run.experiment_config
+    if config is None:
+        raise StoreError(f"Run {run.id} has a damaged config ({run.config_problem}); it cannot be evaluated.")
+    path = run.model_path
+    if path is None or not path.exists():
+        raise StoreError(f"Run {run.id} has no final model ({run.state}); only done runs have one.")
+    from kcnn.training.backend import import_keras
+
+    return import_keras().saving.load_model(path), config
+
+
+def _classes_must_match(run: Run, found: Sequence[str], where: str) -> tuple[str, ...]:
+    expected = class_names_of(run)
+    if expected is None or tuple(found) == expected:
+        return tuple(found)
+    missing = [name for name in expected if name not in found]
+    extra = [name for name in found if name not in expected]
+    parts = [f"missing {', '.join(map(repr, missing))}"] if missing else []
+    parts += [f"not trained on {', '.join(map(repr, extra))}"] if extra else []
+    detail = "; ".join(parts) or "the same names in another order"
+    raise DataError(
+        f"{where} has classes {', '.join(found)}, but run {run.id} was trained on {', '.join(expected)} ({detail}); "
+        "give a folder with the run's class folders."
+    )
+
+
+def evaluate_run(run: Run, data: str | None = None, split: str | None = None) -> Evaluation:
+    """Evaluate the run's final model on a split of its dataset, or on another folder.
+
+    Args:
+        run: A done run.
+        data: A folder to evaluate on instead of the run's dataset (its classes must be the run's).
+        split: ``val`` (the run's validation images), ``train`` or ``all``. Defaults to ``val`` on the
+            run's own dataset and ``all`` on another folder.
+
+    Raises:
+        StoreError: If the run has no final model or a damaged config.
+        DataError: If the data cannot be read, or its classes are not the run's.
+        ConfigError: For an unknown split.
+    """
+    from kcnn.data import load_dataset, stratified_split
+    from kcnn.errors import ConfigError
+
+    split = split or ("val" if data is None else "all")
+    if split not in SPLITS:
+        raise ConfigError(f"`--split` must be one of {', '.join(SPLITS)}; got {split!r}.")
+    model, config = _model_and_config(run)
+    spec = config.dataset if data is None else data
+    images = load_dataset(spec, config.input_size, config.color_mode, config.resize, config.skip_bad)
+    names = _classes_must_match(run, images.class_names, f"`--data {spec}`" if data else f"The dataset {spec}")
+    if split == "all":
+        chosen = np.arange(len(images.labels))
+    else:
+        if images.val_mask is not None:
+            val = np.flatnonzero(images.val_mask)
+            train = np.flatnonzero(~images.val_mask)
+        else:
+            parts = stratified_split(images.labels, config.val_split, config.split_seed, images.class_names)
+            val, train = parts.val, parts.train
+        chosen = val if split == "val" else train
+    predicted = _predict_labels(model, images.images[chosen], config.batch_size)
+    confusion = np.zeros((len(names), len(names)), dtype=np.int64)
+    np.add.at(confusion, (images.labels[chosen], predicted), 1)
+    return Evaluation(run.id, spec, split, names, confusion.tolist(), run.model or "")
+
+
+def _predict_labels(model: Any, images: np.ndarray, batch_size: int) -> np.ndarray:
+    if not len(images):
+        return np.zeros(0, dtype=np.int64)
+    probabilities = model.predict(images.astype("float32"), batch_size=max(batch_size, 64), verbose=0)
+    return np.asarray(probabilities).argmax(axis=1)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One image's most likely classes, best first; or why it could not be read."""
+
+    path: str
+    classes: list[tuple[str, float]]
+    """``(class, probability)``, best first."""
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """For ``--json``."""
+        if self.error:
+            return {"path": self.path, "error": self.error}
+        return {"path": self.path, "classes": [{"class": name, "probability": p} for name, p in self.classes]}
+
+
+def image_files(paths: Iterable[str]) -> Iterator[str]:
+    """Every image file the paths name: files as given, folders walked (sorted; hidden entries skipped)."""
+    from kcnn.data.folder_scan import IMAGE_EXTENSIONS
+
+    for given in paths:
+        if not os.path.isdir(given):
+            yield given
+            continue
+        for folder, subfolders, files in os.walk(given):
+            subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+            for name in sorted(files):
+                if not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
+                    yield os.path.join(folder, name)
+
+
+def predict_images(run: Run, paths: Iterable[str], top: int = 1) -> Iterator[Prediction]:
+    """Classify image files with the run's final model, streaming in batches of `PREDICT_BATCH`.
+
+    Unreadable files are yielded with their reason, never fatal.
+
+    Raises:
+        StoreError: If the run has no final model or a damaged config.
+        KcnnError: If the run's class names were not recorded and its dataset's cannot be read.
+    """
+    from kcnn.data.decode import describe_error, load_pixels
+
+    model, config = _model_and_config(run)
+    names = class_names_of(run) or _dataset_classes(run, config)
+    batch: list[tuple[str, np.ndarray | None, str | None]] = []  # in input order; unreadable ones keep their place
+    for path in image_files(paths):
+        try:
+            batch.append((path, load_pixels(path, config.input_size, config.color_mode, config.resize), None))
+        except Exception as error:
+            batch.append((path, None, describe_error(path, error)))
+        if len(batch) == PREDICT_BATCH:
+            yield from _classify(model, batch, names, top)
+            batch = []
+    if batch:
+        yield from _classify(model, batch, names, top)
+
+
+def _classify(
+    model: Any, batch: list[tuple[str, np.ndarray | None, str | None]], names: Sequence[str], top: int
+) -> Iterator[Prediction]:
+    readable = [pixels for _, pixels, _ in batch if pixels is not None]
+    rows = iter(np.asarray(model.predict(np.stack(readable).astype("float32"), batch_size=len(readable), verbose=0))
+                if readable else [])  # fmt: skip
+    for path, pixels, error in batch:
+        if pixels is None:
+            yield Prediction(path, [], error)
+            continue
+        row = next(rows)
+        order = np.argsort(-row)[:top]
+        yield Prediction(path, [(names[i], float(row[i])) for i in order])
+
+
+def _dataset_classes(run: Run, config: ExperimentConfig) -> tuple[str, ...]:
+    """The class names of the run's dataset (for runs from before class names were recorded)."""
+    from kcnn.data import load_dataset
+
+    try:
+        return load_dataset(config.dataset, config.input_size, config.color_mode, config.resize, True).class_names
+    except KcnnError as error:
+        raise KcnnError(
+            f"Run {run.id} did not record its class names, and its dataset cannot be read: {error}"
+        ) from None

@@ -1,0 +1,45 @@
+"""Rich tables of a model's evaluation: per-class precision and recall, the confusion matrix."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from kcnn.reports.evaluation import Evaluation
+from kcnn.reports.text import safe
+
+
+def _share(value: float | None) -> str:
+    return "" if value is None else f"{value:.1%}"
+
+
+def class_table(evaluation: Evaluation) -> Table:
+    """Accuracy overall and per class."""
+    table = Table(
+        title=f"Run {evaluation.run_id} on {safe(evaluation.dataset)} ({evaluation.split} split): "
+        f"accuracy {evaluation.accuracy:.2%} of {evaluation.images} images",
+        title_justify="left",
+        caption=f"model: {safe(evaluation.model)} (the final epoch's weights) · precision: of the images "
+        "predicted as the class, the share that are · recall: of the class's images, the share found",
+        caption_justify="left",
+    )
+    for column in ("class", "images", "precision", "recall"):
+        table.add_column(column, justify="left" if column == "class" else "right")
+    for score in evaluation.per_class:
+        table.add_row(safe(score.name), str(score.count), _share(score.precision), _share(score.recall))
+    return table
+
+
+def confusion_table(evaluation: Evaluation) -> Table:
+    """Rows: true class; columns: predicted class, numbered as the rows; the diagonal is what was right."""
+    table = Table(
+        title="Confusion matrix (rows: true class; columns: predicted class, numbered as the rows)",
+        title_justify="left",
+    )
+    table.add_column("true class", style="bold")
+    for number in range(1, len(evaluation.class_names) + 1):
+        table.add_column(str(number), justify="right")
+    for index, (name, row) in enumerate(zip(evaluation.class_names, evaluation.confusion, strict=True)):
+        cells = [f"[green]{count}[/]" if column == index else (str(count) if count else "[dim]0[/]")
+                 for column, count in enumerate(row)]  # fmt: skip
+        table.add_row(f"{index + 1} {safe(name)}", *cells)
+    return table
