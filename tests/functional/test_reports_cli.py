@@ -49,7 +49,8 @@ def test_leaderboard_table_and_json(swept, capsys):
     assert main(["leaderboard"]) == 0
     out = capsys.readouterr().out
     assert "excluded: 1 queued, 1 failed" in out
-    assert "72.00% ± 2.00%" in out and "80.00% (12) !" in out
+    assert "72.00% ± 2.00%" in out and "80.00% (12)" in out
+    assert "80.00% (12) !" not in out  # 0.60, 0.61, 0.80: Dixon's Q = 0.95, below the 0.970 needed at n = 3
     assert main(["leaderboard", "--json", "--top", "2"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert len(data["configs"]) == 2 and data["excluded"]["failed"] == 1

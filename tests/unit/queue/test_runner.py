@@ -41,7 +41,7 @@ def test_the_final_model_holds_the_last_epoch_and_no_checkpoint_is_left(
         folder = store.run_folder(claim.run_id)
     assert run.model == "model-a1.keras"
     assert len(saves) == saves_expected  # the last epoch's checkpoint became the model: no second save
-    assert sorted(path.name for path in folder.iterdir()) == ["model-a1.keras"]
+    assert sorted(path.name for path in folder.iterdir()) == ["classes.json", "model-a1.keras"]
     assert os.stat(folder / "model-a1.keras").st_nlink == 1
     model = keras.saving.load_model(folder / "model-a1.keras")
     data = load_dataset(TINY.dataset, TINY.input_size)
