@@ -75,6 +75,7 @@ __all__ = [
     "evaluate",
     "excluded",
     "expand_sweep",
+    "figure",
     "folder_report",
     "leaderboard",
     "live_workers",
@@ -305,6 +306,58 @@ def effect_tests(
     if not fields:
         raise KcnnError(f"No hyperparameter varies among the {len(points)} finished run(s); queue a sweep first.")
     return analyze_effects(points, fields, metric, [field_name(name) for name in by])
+
+
+def figure(
+    store: Store,
+    kind: str,
+    by: str,
+    *,
+    color: str | None = None,
+    metric: str = "best",
+    filters: Sequence[str] | Mapping[str, Any] = (),
+    png: str | os.PathLike[str] | None = None,
+) -> Any:
+    """One of the study's figures of the finished runs, as Rich text; also a PNG when `png` is given.
+
+    Args:
+        store: The store.
+        kind: ``runs`` (each run against `by`, with each value's mean and 95% CI), ``box`` (each value's
+            spread) or ``curves`` (each value's mean validation curve over epochs).
+        by: The hyperparameter on the x axis (or whose values make the curves).
+        color: ``runs``: colour the points by this hyperparameter.
+        metric: ``best`` or ``final``. Defaults to ``best``.
+        filters: Only runs matching these.
+        png: Write the figure to this PNG file too (needs ``kcnn[plot]``).
+
+    Raises:
+        ConfigError: For an unknown kind, hyperparameter or metric.
+        KcnnError: With no finished runs, or for a PNG without matplotlib.
+    """
+    from kcnn.config import group_value
+    from kcnn.reports import plots
+
+    if kind not in plots.KINDS:
+        raise ConfigError(f"The figure must be one of {', '.join(plots.KINDS)}; got {kind!r}.")
+    _check_metric(metric)
+    by = field_name(by)
+    color = field_name(color) if color else None
+    points = _points(store, filters)
+    if not points:
+        raise KcnnError("No finished runs to plot; `kcnn worker` trains queued runs.")
+    histories: dict[Any, list[list[float]]] = {}
+    if kind == "curves":
+        for point in points:
+            value = group_value(by, point.config.get(by))
+            curve = [epoch["val_accuracy"] for epoch in store.epochs(point.run_id)]
+            histories.setdefault(value, []).append(curve)
+    if png is not None:
+        plots.write_png(kind, Path(png), points, by, color, metric, histories)
+    if kind == "runs":
+        return plots.runs_chart(points, by, color, metric)
+    if kind == "box":
+        return plots.box_chart(points, by, metric)
+    return plots.curves_chart(histories, by)
 
 
 def compare(

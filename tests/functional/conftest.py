@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from kcnn.store import Store
+from kcnn.config import ExperimentConfig
+from kcnn.store import FailureKind, Store
 
 TINY = ["--input-size", "16", "--channels", "4", "--dense-units", "8"]
 
@@ -76,3 +77,38 @@ def runs_json(store_path: Path) -> list[dict]:
     done = kcnn("runs", "--json", "--store", str(store_path))
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
+
+
+@pytest.fixture
+def swept(store_path):
+    """A store as a real sweep leaves it: 2 kernels × 2 dilations × 3 seeds done, one failed, one queued."""
+    accuracies = {
+        (2, 1): [0.61, 0.63, 0.62],
+        (2, 2): [0.70, 0.72, 0.74],
+        (3, 1): [0.58, 0.60, 0.59],
+        (3, 2): [0.60, 0.61, 0.80],
+    }
+    with Store(store_path) as store:
+        for (kernel, dilation), values in accuracies.items():
+            for seed, best in enumerate(values):
+                config = ExperimentConfig(kernel_size=kernel, dilation=dilation, seed=seed, epochs=3)
+                [added] = store.add_runs([config])
+                claim = store.claim("w", run_id=added.run_id)
+                for epoch, accuracy in enumerate((best - 0.1, best, best - 0.02), start=1):
+                    store.record_epoch(
+                        claim,
+                        {
+                            "epoch": epoch,
+                            "loss": 1.5 / epoch,
+                            "accuracy": accuracy + 0.1,
+                            "val_loss": 1.6 / epoch,
+                            "val_accuracy": accuracy,
+                            "seconds": 2.0,
+                            "images_per_second": 300.0,
+                        },
+                    )
+                store.finish(claim, {"params": 1000, "flops_per_image": 2000, "device": "cpu"})
+        store.add_runs([ExperimentConfig(kernel_size=2, dilation=2, seed=9)])
+        store.fail(store.claim("w"), FailureKind.DIVERGED, "nan")
+        store.add_runs([ExperimentConfig(kernel_size=2, dilation=2, seed=10)])
+    return store_path

@@ -17,6 +17,7 @@ from rich.console import Console
 from kcnn import __version__
 from kcnn.cli import data as data_commands
 from kcnn.cli import model as model_commands
+from kcnn.cli import plot as plot_commands
 from kcnn.cli import queue as queue_commands
 from kcnn.cli import reports as report_commands
 from kcnn.cli import runs as runs_commands
@@ -70,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     workers_commands.register(commands)
     runs_commands.register(commands)
     report_commands.register(commands)
+    plot_commands.register(commands)
     model_commands.register(commands)
     data_commands.register(commands)
     store_commands.register(commands)

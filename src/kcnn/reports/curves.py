@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.text import Text
 
@@ -82,11 +83,11 @@ def run_curves(epochs: Sequence[Mapping[str, float]], run_label: str = "") -> li
     return [line_chart(accuracy, f"{prefix}accuracy"), line_chart(loss, f"{prefix}loss", percent=False)]
 
 
-def write_png(histories: Mapping[str, Sequence[Mapping[str, float]]], path: Path) -> Path:
-    """Draw accuracy and loss curves of several runs into a PNG file with matplotlib.
+def pyplot() -> Any:
+    """The pyplot module of matplotlib, on the file-only Agg backend.
 
     Raises:
-        KcnnError: If matplotlib is not installed.
+        KcnnError: If matplotlib is not installed (``kcnn[plot]``).
     """
     try:
         import matplotlib
@@ -95,6 +96,16 @@ def write_png(histories: Mapping[str, Sequence[Mapping[str, float]]], path: Path
         import matplotlib.pyplot as plt
     except ImportError:
         raise KcnnError("`--png` needs matplotlib: `pip install 'kcnn[plot]'` (or `pip install matplotlib`).") from None
+    return plt
+
+
+def write_png(histories: Mapping[str, Sequence[Mapping[str, float]]], path: Path) -> Path:
+    """Draw accuracy and loss curves of several runs into a PNG file with matplotlib.
+
+    Raises:
+        KcnnError: If matplotlib is not installed.
+    """
+    plt = pyplot()
     figure, (accuracy_axis, loss_axis) = plt.subplots(1, 2, figsize=(11, 4))
     for label, epochs in histories.items():
         xs = [e["epoch"] for e in epochs]
