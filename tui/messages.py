@@ -28,6 +28,15 @@ class LeaderboardLoaded(Message):
     effects: list[Any] = field(default_factory=list)
     tests: Any = None
     """The `kcnn.reports.effects.EffectAnalysis`, or the one line that says why there is none."""
+    plot: Any = None
+    """Every run against the effect table's hyperparameter (Rich text), when the plot is on."""
+
+
+@dataclass
+class RunEvaluated(Message):
+    """A done run's per-class evaluation (`kcnn.reports.evaluation.Evaluation`), or why there is none."""
+
+    evaluation: Any
 
 
 @dataclass

@@ -311,3 +311,22 @@ async def test_a_damaged_config_row_is_shown_as_damaged_on_every_screen(app, sto
         await pilot.press("l")
         await settle(pilot, app)
         assert "1 done with a damaged config (run 1" in rendered(app.screen.query_one("#summary", Static))
+
+
+async def test_leaderboard_plots_runs_and_run_screen_evaluates_on_demand(app, store_path):
+    finish_runs(store_path, {(2, 2): [0.70, 0.72], (3, 1): [0.60, 0.61]})
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("l")
+        await settle(pilot, app)
+        await pilot.press("g")
+        await settle(pilot, app)
+        assert "● run · ━ mean · ┃ 95% CI" in rendered(app.screen.query_one("#plot", Static))
+        await pilot.press("escape")
+        await settle(pilot, app)
+        await pilot.press("o")
+        await settle(pilot, app)
+        assert isinstance(app.screen, RunScreen)
+        await pilot.press("e")
+        await settle(pilot, app)
+        text = rendered(app.screen.query_one("#evaluation", Static))
+        assert "cannot evaluate:" in text and "no final model" in text  # these runs were never trained

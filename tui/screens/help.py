@@ -28,10 +28,12 @@ layer (`2,1`). The count of runs and of invalid combinations updates as you type
 sweep file. `ctrl+s` queues · `escape` back.
 
 **Leaderboard**: configurations ranked by mean validation accuracy over seeds (n, ± std, 95% CI,
-`!` likely outlier). `m` best/final metric · `b` effect table by another hyperparameter ·
-`escape` back.
+`!` an outlier by Dixon's Q or Grubbs), which hyperparameters matter beyond seed noise (ω², F-test,
+verdict), an effect table. `m` best/final metric · `b` effect table by another hyperparameter ·
+`g` plot every run against that hyperparameter · `escape` back.
 
-**Run**: summary, config, shape plan, epochs, curves and events of one run. `escape` back.
+**Run**: summary, config, shape plan, epochs, curves and events of one run. `e` evaluate the final
+model per class (precision, recall, confusion matrix) · `escape` back.
 
 **Workers**: `a` start a CPU worker (jobs) · `g` start a GPU worker · `x` stop the selected worker
 (its runs go back to the queue at their last checkpoint) · `escape` back.

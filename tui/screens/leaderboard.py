@@ -23,6 +23,7 @@ class LeaderboardScreen(Screen[None]):
     BINDINGS = [
         Binding("m", "metric", "Best/final"),
         Binding("b", "effects", "Effect by…"),
+        Binding("g", "plot", "Plot runs"),
         Binding("escape", "back", "Back"),
     ]
 
@@ -31,6 +32,7 @@ class LeaderboardScreen(Screen[None]):
         self.context = context
         self.metric = "best"
         self.effect_key: str | None = "kernel_size"
+        self.plot = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -40,6 +42,7 @@ class LeaderboardScreen(Screen[None]):
         with VerticalScroll(id="effects"):
             yield Static(id="effect-tests")
             yield Static(id="effect-table")
+            yield Static(id="plot")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -60,7 +63,10 @@ class LeaderboardScreen(Screen[None]):
                     tests: Any = api.effect_tests(store, self.metric) if len(summaries) > 1 else None
                 except KcnnError as error:  # scipy missing, or nothing varies yet
                     tests = str(error)
-            self.post_message(LeaderboardLoaded(summaries, excluded, cells, tests))
+                plot = None
+                if self.plot and summaries:
+                    plot = api.figure(store, "runs", self.effect_key or "kernel_size", metric=self.metric)
+            self.post_message(LeaderboardLoaded(summaries, excluded, cells, tests, plot))
         except Exception as error:
             self.post_message(StoreFailed(f"Cannot compute the leaderboard: {error}"))
 
@@ -101,6 +107,7 @@ class LeaderboardScreen(Screen[None]):
             tests.update(message.tests or "")
         else:
             tests.update(effect_tests_table(message.tests))
+        self.query_one("#plot", Static).update(message.plot if message.plot is not None else "")
         effect = self.query_one("#effect-table", Static)
         if message.effects and self.effect_key:
             effect.update(effects_table(message.effects, [self.effect_key], self.metric, message.excluded))
@@ -119,6 +126,11 @@ class LeaderboardScreen(Screen[None]):
         index = EFFECT_KEYS.index(self.effect_key)
         self.effect_key = EFFECT_KEYS[(index + 1) % len(EFFECT_KEYS)]
         self.notify(f"effect table: {self.effect_key or 'hidden'}")
+        self.load()
+
+    def action_plot(self) -> None:
+        self.plot = not self.plot
+        self.notify("plot: every run against " + (self.effect_key or "kernel_size") if self.plot else "plot hidden")
         self.load()
 
     def action_back(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kcnn_tui.context import AppContext
-from kcnn_tui.messages import RunLoaded, StoreFailed
+from kcnn_tui.messages import RunEvaluated, RunLoaded, StoreFailed
 from rich.console import Group
 from textual import on, work
 from textual.app import ComposeResult
@@ -20,7 +20,7 @@ from kcnn.reports.text import safe
 class RunScreen(Screen[None]):
     """Everything about one run; refreshes while it trains."""
 
-    BINDINGS = [Binding("escape", "back", "Back")]
+    BINDINGS = [Binding("e", "evaluate", "Evaluate per class"), Binding("escape", "back", "Back")]
 
     def __init__(self, context: AppContext, run_id: int) -> None:
         super().__init__()
@@ -30,6 +30,7 @@ class RunScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with VerticalScroll():
+            yield Static("", id="evaluation")
             yield Static("loading…", id="detail")
         yield Footer()
 
@@ -48,6 +49,34 @@ class RunScreen(Screen[None]):
                                             store.events(self.run_id)))  # fmt: skip
         except Exception as error:
             self.post_message(StoreFailed(f"Cannot read run {self.run_id}: {error}"))
+
+    def action_evaluate(self) -> None:
+        """Evaluate the run's final model per class on its validation images (loads the model and data)."""
+        self.query_one("#evaluation", Static).update("evaluating the final model on the validation images…")
+        self.evaluate()
+
+    @work(thread=True, exclusive=True, group="evaluate", exit_on_error=False)
+    def evaluate(self) -> None:
+        """Evaluate in a background thread: keras, the model and the images load here."""
+        from kcnn import api
+        from kcnn.errors import KcnnError
+
+        try:
+            with api.open_store(self.context.store_path, create=False) as store:
+                run = store.get_run(self.run_id)
+            self.post_message(RunEvaluated(api.evaluate(run)))
+        except KcnnError as error:
+            self.post_message(RunEvaluated(str(error)))
+
+    @on(RunEvaluated)
+    def show_evaluation(self, message: RunEvaluated) -> None:
+        from kcnn.reports.evaluation_tables import class_table, confusion_table
+
+        target = self.query_one("#evaluation", Static)
+        if isinstance(message.evaluation, str):
+            target.update(f"[red]cannot evaluate:[/red] {safe(message.evaluation)}")
+        else:
+            target.update(Group(class_table(message.evaluation), confusion_table(message.evaluation)))
 
     @on(RunLoaded)
     def show(self, message: RunLoaded) -> None:
