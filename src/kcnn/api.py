@@ -412,7 +412,7 @@ def load_model(run: Run | int, store: Store | None = None) -> keras.Model:
 
 
 def evaluate(
-    run: Run | int, store: Store | None = None, data: str | None = None, split: str | None = None
+    run: Run | int, store: Store | None = None, data: str | None = None, split: str | None = None, model: str = "final"
 ) -> Evaluation:
     """Evaluate a done run's final model per class, with the confusion matrix (`kcnn.reports.evaluation`).
 
@@ -421,16 +421,19 @@ def evaluate(
         store: The store, when `run` is an id.
         data: Another folder with the run's classes; defaults to the run's own dataset.
         split: ``val``, ``train`` or ``all``; defaults to ``val`` on the run's dataset, ``all`` on `data`.
+        model: ``final`` (last epoch) or ``best`` (the best validation epoch, what the leaderboard ranks).
 
     Raises:
         StoreError: If the run has no final model. DataError: If the data's classes are not the run's.
     """
     from kcnn.reports.evaluation import evaluate_run
 
-    return evaluate_run(_run_of(run, store), data, split)
+    return evaluate_run(_run_of(run, store), data, split, model)
 
 
-def predict(run: Run | int, paths: Iterable[str], store: Store | None = None, top: int = 1) -> Iterator[Any]:
+def predict(
+    run: Run | int, paths: Iterable[str], store: Store | None = None, top: int = 1, model: str = "final"
+) -> Iterator[Any]:
     """Classify image files (or folders of them) with a done run's final model, streaming, in batches.
 
     Yields a `kcnn.reports.evaluation.Prediction` per image: its `top` classes with probabilities, or the
@@ -438,7 +441,7 @@ def predict(run: Run | int, paths: Iterable[str], store: Store | None = None, to
     """
     from kcnn.reports.evaluation import predict_images
 
-    return predict_images(_run_of(run, store), paths, top)
+    return predict_images(_run_of(run, store), paths, top, model)
 
 
 def _run_of(run: Run | int, store: Store | None) -> Run:

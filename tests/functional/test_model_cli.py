@@ -37,6 +37,9 @@ def test_evaluate_reproduces_the_final_validation_accuracy_and_counts_every_imag
     assert evaluation["split"] == "val" and evaluation["accuracy"] == pytest.approx(run.final_val_accuracy, abs=1e-9)
     confusion = np.array(evaluation["confusion"])
     assert confusion.sum(axis=1).tolist() == [c["count"] for c in evaluation["classes"]] == [3, 3]
+    assert main(["evaluate", str(run_id), "--model", "best", "--json"]) == 0
+    best = json.loads(capsys.readouterr().out)
+    assert best["model"] == "best-a1.keras" and best["accuracy"] == pytest.approx(run.best_val_accuracy, abs=1e-9)
     assert main(["evaluate", str(run_id), "--split", "all", "--json"]) == 0
     assert np.array(json.loads(capsys.readouterr().out)["confusion"]).sum() == 30
     assert main(["evaluate", str(run_id)]) == 0

@@ -12,13 +12,16 @@ from kcnn.cli.numbers import whole
 from kcnn.cli.output import add_wide_option, output_console, print_fitted
 from kcnn.reports.text import safe
 
+MODEL_HELP = "final: the last epoch's weights (default); best: the best validation epoch's"
+
 
 def register(commands: Any) -> None:
     """Add `evaluate` and `predict`."""
     evaluate = commands.add_parser(
         "evaluate",
         help="a done run's model per class: accuracy, precision, recall, confusion matrix",
-        description="Evaluate a done run's final model (the weights after its last epoch) with the run's own "
+        description="Evaluate a done run's final model (the weights after its last epoch; --model best: the best "
+        "validation epoch's) with the run's own "
         "preprocessing. On the run's dataset the default split is its validation images (whose accuracy is the "
         "run's final validation accuracy); on another folder (--data, with the run's classes), all of it.",
         epilog="Examples: kcnn evaluate 7 · kcnn evaluate 7 --data ~/photos/new --json",
@@ -26,6 +29,7 @@ def register(commands: Any) -> None:
     evaluate.add_argument("run", metavar="RUN")
     evaluate.add_argument("--data", default=None, metavar="FOLDER", help="another folder with the run's classes")
     evaluate.add_argument("--split", choices=("val", "train", "all"), default=None, help="which images (see above)")
+    evaluate.add_argument("--model", choices=("final", "best"), default="final", help=MODEL_HELP)
     evaluate.add_argument("--json", action="store_true", help="print JSON")
     add_wide_option(evaluate)
     add_store_option(evaluate)
@@ -41,6 +45,7 @@ def register(commands: Any) -> None:
     predict.add_argument("run", metavar="RUN")
     predict.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     predict.add_argument("--top", type=whole("--top", 1, 1000, 3), default=1, help="classes per image (default 1)")
+    predict.add_argument("--model", choices=("final", "best"), default="final", help=MODEL_HELP)
     predict.add_argument("--json", action="store_true", help="print one JSON object per image (JSON lines)")
     add_store_option(predict)
     predict.set_defaults(handler=run_predict)
@@ -54,7 +59,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     [run_id] = run_ids([args.run])
     with open_store(args) as store:
         run = store.get_run(run_id)
-    evaluation = api.evaluate(run, data=args.data, split=args.split)
+    evaluation = api.evaluate(run, data=args.data, split=args.split, model=args.model)
     if args.json:
         print(json.dumps(evaluation.to_dict(), indent=2))
         return 0
@@ -70,7 +75,7 @@ def run_predict(args: argparse.Namespace) -> int:
     with open_store(args) as store:
         run = store.get_run(run_id)
     unreadable = 0
-    for prediction in api.predict(run, args.paths, top=args.top):
+    for prediction in api.predict(run, args.paths, top=args.top, model=args.model):
         if args.json:
             print(json.dumps(prediction.to_dict()), flush=True)
         elif prediction.error:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 import os
 import sqlite3
 import sys
@@ -34,6 +35,7 @@ from kcnn.store import CLASSES_FILE, Claim, FailureKind, Store
 
 CHECKPOINT_PATTERN = "checkpoint-e{epoch}-a{attempt}.keras"
 MODEL_PATTERN = "model-a{attempt}.keras"
+BEST_PATTERN = "best-a{attempt}.keras"
 CHECKPOINT_SECONDS = 10.0
 """Default for `checkpoint_seconds`: a crash or stop loses at most this much training (plus the epoch
 in progress), while runs with short epochs skip most `.keras` saves (50–60 ms each for the default
@@ -136,23 +138,48 @@ class _Checkpointer:
     last_model: Any = None
     last_epoch_checkpoint: Path | None = None
     saved_at: float = field(default_factory=time.monotonic)
+    best_val_accuracy: float = -math.inf
+    """The best validation accuracy so far, whose weights are in the best model file."""
+
+    @property
+    def best_path(self) -> Path:
+        """The best epoch's model of this attempt (what the leaderboard's "best" accuracy was measured on)."""
+        return self.folder / BEST_PATTERN.format(attempt=self.claim.attempt)
+
+    def adopt_previous_best(self, resume_epoch: int) -> None:
+        """On a resumed attempt: carry the earlier attempts' best model and accuracy over to this attempt."""
+        kept = [e["val_accuracy"] for e in self.store.epochs(self.claim.run_id) if e["epoch"] <= resume_epoch]
+        earlier = sorted(self.folder.glob("best-a*.keras"), key=lambda path: path.stat().st_mtime_ns)
+        finite = [value for value in kept if value is not None and math.isfinite(value)]
+        if finite and earlier and atomic_link(earlier[-1], self.best_path):
+            self.best_val_accuracy = max(finite)
 
     def after_epoch(self, record: Any, model: Any) -> None:
         """Record the epoch, with a checkpoint when one is due."""
         self.last_model = model
         self.last_epoch_checkpoint = None
         if not checkpoint_due(record.epoch, self.epochs, time.monotonic() - self.saved_at, self.every_seconds):
+            self._keep_if_best(record, model)
             self.store.record_epoch(self.claim, record.to_dict())
             return
         # File names carry the attempt: a worker presumed dead can never overwrite its successor's files.
         path = self.folder / CHECKPOINT_PATTERN.format(epoch=record.epoch, attempt=self.claim.attempt)
         atomic_write(path, lambda temporary: model.save(temporary))
+        self._keep_if_best(record, model, checkpoint=path)
         self.store.record_epoch(self.claim, record.to_dict(), checkpoint=path.name)
         for old in self.folder.glob(f"checkpoint-e*-a{self.claim.attempt}.keras"):
             if old != path:
                 old.unlink(missing_ok=True)
         self.last_epoch_checkpoint = path
         self.saved_at = time.monotonic()
+
+    def _keep_if_best(self, record: Any, model: Any, checkpoint: Path | None = None) -> None:
+        """Save the weights when this epoch's validation accuracy is the best yet (a link to its checkpoint)."""
+        if not math.isfinite(record.val_accuracy) or record.val_accuracy <= self.best_val_accuracy:
+            return
+        if checkpoint is None or not atomic_link(checkpoint, self.best_path):
+            atomic_write(self.best_path, lambda temporary: model.save(temporary))
+        self.best_val_accuracy = record.val_accuracy
 
     def save_final_model(self) -> str | None:
         """Name the final model (a hard link to the last epoch's checkpoint, else a save); its file name."""
@@ -165,9 +192,12 @@ class _Checkpointer:
         return name
 
     def remove_checkpoints(self) -> None:
-        """Drop the checkpoints once the final model holds the same weights."""
+        """Drop the checkpoints (and earlier attempts' best models) once the final and best models are kept."""
         for checkpoint in self.folder.glob("checkpoint-*.keras"):
             checkpoint.unlink(missing_ok=True)
+        for best in self.folder.glob("best-a*.keras"):
+            if best != self.best_path:
+                best.unlink(missing_ok=True)
 
 
 def execute_claim(
@@ -207,6 +237,8 @@ def execute_claim(
     checkpointer = _Checkpointer(
         store, claim, config.epochs, settings.checkpoint_seconds, store.run_folder(claim.run_id)
     )
+    if claim.checkpoint_epoch > 0:
+        checkpointer.adopt_previous_best(claim.checkpoint_epoch)
     from kcnn.queue.faults import fault_callbacks
     from kcnn.training.train import TrainingHooks, train
 

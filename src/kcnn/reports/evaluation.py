@@ -2,8 +2,10 @@
 
 Every image goes through the preprocessing the run was trained with (its input size, colour mode and
 resize policy, all in its config). The model used is the run's **final** model (the weights after its
-last epoch, ``model-a<attempt>.keras``): its accuracy on the run's validation split is the run's
-recorded *final* validation accuracy, exactly.
+last epoch, ``model-a<attempt>.keras``) by default: its accuracy on the run's validation split is the
+run's recorded *final* validation accuracy, exactly. ``model="best"`` uses the best epoch's weights
+(``best-a<attempt>.keras``), whose validation accuracy is the run's recorded *best* one — the number the
+leaderboard ranks by, chosen on those same images, hence optimistic.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from kcnn.errors import DataError, KcnnError, StoreError
 from kcnn.store import CLASSES_FILE, Run
 
 SPLITS = ("val", "train", "all")
+MODELS = ("final", "best")
 PREDICT_BATCH = 64
 
 
@@ -96,16 +99,21 @@ class Evaluation:
         }
 
 
-def _model_and_config(run: Run) -> tuple[Any, ExperimentConfig]:
+def _model_and_config(run: Run, which: str = "final") -> tuple[Any, ExperimentConfig, str]:
+    from kcnn.errors import ConfigError
+
+    if which not in MODELS:
+        raise ConfigError(f"`--model` must be final or best; got {which!r}.")
     config = run.experiment_config
     if config is None:
         raise StoreError(f"Run {run.id} has a damaged config ({run.config_problem}); it cannot be evaluated.")
-    path = run.model_path
+    path = run.model_path if which == "final" else run.best_model_path
     if path is None or not path.exists():
-        raise StoreError(f"Run {run.id} has no final model ({run.state}); only done runs have one.")
+        what = "final model" if which == "final" else "best-epoch model (runs from before kcnn kept one have none)"
+        raise StoreError(f"Run {run.id} has no {what} ({run.state}); only done runs have one.")
     from kcnn.training.backend import import_keras
 
-    return import_keras().saving.load_model(path), config
+    return import_keras().saving.load_model(path), config, path.name
 
 
 def _classes_must_match(run: Run, found: Sequence[str], where: str) -> tuple[str, ...]:
@@ -123,14 +131,15 @@ def _classes_must_match(run: Run, found: Sequence[str], where: str) -> tuple[str
     )
 
 
-def evaluate_run(run: Run, data: str | None = None, split: str | None = None) -> Evaluation:
-    """Evaluate the run's final model on a split of its dataset, or on another folder.
+def evaluate_run(run: Run, data: str | None = None, split: str | None = None, model: str = "final") -> Evaluation:
+    """Evaluate the run's final (or best-epoch) model on a split of its dataset, or on another folder.
 
     Args:
         run: A done run.
         data: A folder to evaluate on instead of the run's dataset (its classes must be the run's).
         split: ``val`` (the run's validation images), ``train`` or ``all``. Defaults to ``val`` on the
             run's own dataset and ``all`` on another folder.
+        model: ``final`` (the last epoch's weights) or ``best`` (the best validation epoch's).
 
     Raises:
         StoreError: If the run has no final model or a damaged config.
@@ -143,7 +152,7 @@ def evaluate_run(run: Run, data: str | None = None, split: str | None = None) ->
     split = split or ("val" if data is None else "all")
     if split not in SPLITS:
         raise ConfigError(f"`--split` must be one of {', '.join(SPLITS)}; got {split!r}.")
-    model, config = _model_and_config(run)
+    network, config, model_name = _model_and_config(run, model)
     spec = config.dataset if data is None else data
     images = load_dataset(spec, config.input_size, config.color_mode, config.resize, config.skip_bad)
     names = _classes_must_match(run, images.class_names, f"`--data {spec}`" if data else f"The dataset {spec}")
@@ -157,10 +166,10 @@ def evaluate_run(run: Run, data: str | None = None, split: str | None = None) ->
             parts = stratified_split(images.labels, config.val_split, config.split_seed, images.class_names)
             val, train = parts.val, parts.train
         chosen = val if split == "val" else train
-    predicted = _predict_labels(model, images.images[chosen], config.batch_size)
+    predicted = _predict_labels(network, images.images[chosen], config.batch_size)
     confusion = np.zeros((len(names), len(names)), dtype=np.int64)
     np.add.at(confusion, (images.labels[chosen], predicted), 1)
-    return Evaluation(run.id, spec, split, names, confusion.tolist(), run.model or "")
+    return Evaluation(run.id, spec, split, names, confusion.tolist(), model_name)
 
 
 def _predict_labels(model: Any, images: np.ndarray, batch_size: int) -> np.ndarray:
@@ -201,7 +210,7 @@ def image_files(paths: Iterable[str]) -> Iterator[str]:
                     yield os.path.join(folder, name)
 
 
-def predict_images(run: Run, paths: Iterable[str], top: int = 1) -> Iterator[Prediction]:
+def predict_images(run: Run, paths: Iterable[str], top: int = 1, model: str = "final") -> Iterator[Prediction]:
     """Classify image files with the run's final model, streaming in batches of `PREDICT_BATCH`.
 
     Unreadable files are yielded with their reason, never fatal.
@@ -212,7 +221,7 @@ def predict_images(run: Run, paths: Iterable[str], top: int = 1) -> Iterator[Pre
     """
     from kcnn.data.decode import describe_error, load_pixels
 
-    model, config = _model_and_config(run)
+    network, config, _ = _model_and_config(run, model)
     names = class_names_of(run) or _dataset_classes(run, config)
     batch: list[tuple[str, np.ndarray | None, str | None]] = []  # in input order; unreadable ones keep their place
     for path in image_files(paths):
@@ -221,10 +230,10 @@ def predict_images(run: Run, paths: Iterable[str], top: int = 1) -> Iterator[Pre
         except Exception as error:
             batch.append((path, None, describe_error(path, error)))
         if len(batch) == PREDICT_BATCH:
-            yield from _classify(model, batch, names, top)
+            yield from _classify(network, batch, names, top)
             batch = []
     if batch:
-        yield from _classify(model, batch, names, top)
+        yield from _classify(network, batch, names, top)
 
 
 def _classify(

@@ -12,13 +12,17 @@ def _share(value: float | None) -> str:
     return "" if value is None else f"{value:.1%}"
 
 
+def _which(model: str) -> str:
+    return "the best validation epoch's weights" if model.startswith("best") else "the last epoch's weights"
+
+
 def class_table(evaluation: Evaluation) -> Table:
     """Accuracy overall and per class."""
     table = Table(
         title=f"Run {evaluation.run_id} on {safe(evaluation.dataset)} ({evaluation.split} split): "
         f"accuracy {evaluation.accuracy:.2%} of {evaluation.images} images",
         title_justify="left",
-        caption=f"model: {safe(evaluation.model)} (the final epoch's weights) · precision: of the images "
+        caption=f"model: {safe(evaluation.model)} ({_which(evaluation.model)}) · precision: of the images "
         "predicted as the class, the share that are · recall: of the class's images, the share found",
         caption_justify="left",
     )

@@ -113,6 +113,15 @@ class Run:
         folder = self.folder
         return folder / self.model if folder is not None and self.model else None
 
+    @property
+    def best_model_path(self) -> Path | None:
+        """The best epoch's model of a finished run (``best-a<attempt>.keras``), when it has one."""
+        folder = self.folder
+        if folder is None or not self.model:
+            return None
+        found = sorted(folder.glob("best-a*.keras"), key=lambda path: path.stat().st_mtime_ns)
+        return found[-1] if found else None
+
     def to_dict(self) -> dict[str, Any]:
         """Every column, the config parsed."""
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "artifacts"}

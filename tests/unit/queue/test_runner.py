@@ -2,6 +2,7 @@
 
 import os
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -40,14 +41,18 @@ def test_the_final_model_holds_the_last_epoch_and_no_checkpoint_is_left(
         run = store.get_run(claim.run_id)
         folder = store.run_folder(claim.run_id)
     assert run.model == "model-a1.keras"
-    assert len(saves) == saves_expected  # the last epoch's checkpoint became the model: no second save
-    assert sorted(path.name for path in folder.iterdir()) == ["classes.json", "model-a1.keras"]
-    assert os.stat(folder / "model-a1.keras").st_nlink == 1
-    model = keras.saving.load_model(folder / "model-a1.keras")
+    model_saves = [path for path in saves if "best" not in Path(path).name]
+    assert len(model_saves) == saves_expected  # the last epoch's checkpoint became the model: no second save
+    assert sorted(path.name for path in folder.iterdir()) == ["best-a1.keras", "classes.json", "model-a1.keras"]
+    same = os.stat(folder / "best-a1.keras").st_ino == os.stat(folder / "model-a1.keras").st_ino
+    assert os.stat(folder / "model-a1.keras").st_nlink == 1 + same  # no checkpoint left behind
     data = load_dataset(TINY.dataset, TINY.input_size)
     split = stratified_split(data.labels, TINY.val_split, TINY.split_seed, data.class_names)
-    predicted = np.argmax(model.predict(data.images[split.val], verbose=0), axis=1)
-    assert np.mean(predicted == data.labels[split.val]) == pytest.approx(run.final_val_accuracy, abs=1e-6)
+    for name, recorded in (("model-a1.keras", run.final_val_accuracy), ("best-a1.keras", run.best_val_accuracy)):
+        model = keras.saving.load_model(folder / name)
+        predicted = np.argmax(model.predict(data.images[split.val], verbose=0), axis=1)
+        assert np.mean(predicted == data.labels[split.val]) == pytest.approx(recorded, abs=1e-6), name
+    model = keras.saving.load_model(folder / "model-a1.keras")
     assert int(model.optimizer.iterations) == TINY.epochs * int(np.ceil(len(split.train) / TINY.batch_size))
 
 
@@ -71,8 +76,17 @@ def test_a_stopped_run_resumes_from_its_last_checkpoint_and_records_every_epoch(
         assert second.checkpoint_epoch == kept
         assert execute_claim(store, second, settings).outcome is Outcome.DONE
         rows = store.epochs(first.run_id)
+        run = store.get_run(first.run_id)
+        folder = store.run_folder(first.run_id)
     assert [row["epoch"] for row in rows] == [1, 2, 3]
     assert [row["attempt"] for row in rows] == [1] * kept + [2] * (3 - kept)
+    # the best epoch's weights survive the resume, whichever attempt trained them
+    assert sorted(path.name for path in folder.glob("best-*.keras")) == ["best-a2.keras"]
+    best = import_keras().saving.load_model(folder / "best-a2.keras")
+    data = load_dataset(TINY.dataset, TINY.input_size)
+    split = stratified_split(data.labels, TINY.val_split, TINY.split_seed, data.class_names)
+    predicted = np.argmax(best.predict(data.images[split.val], verbose=0), axis=1)
+    assert np.mean(predicted == data.labels[split.val]) == pytest.approx(run.best_val_accuracy, abs=1e-6)
 
 
 def test_a_diverging_run_fails_as_diverged_with_its_reason(tmp_path, loop, monkeypatch):
