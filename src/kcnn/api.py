@@ -75,6 +75,7 @@ __all__ = [
     "evaluate",
     "excluded",
     "expand_sweep",
+    "export_model",
     "figure",
     "folder_report",
     "leaderboard",
@@ -442,6 +443,23 @@ def predict(
     from kcnn.reports.evaluation import predict_images
 
     return predict_images(_run_of(run, store), paths, top, model)
+
+
+def export_model(
+    run: Run | int, output: str | os.PathLike[str], store: Store | None = None, fmt: str = "keras", model: str = "final"
+) -> Any:
+    """Write a done run's model as ``.keras`` or ONNX (``kcnn[onnx]``), checked by loading it back.
+
+    Returns:
+        A `kcnn.reports.model_export.ExportReport`: the path, and the largest difference of a class
+        probability between the model and the loaded export on a few of the run's images.
+
+    Raises:
+        KcnnError: If the export cannot be written or does not reproduce the model (nothing is written then).
+    """
+    from kcnn.reports.model_export import export_model as write
+
+    return write(_run_of(run, store), output, fmt, model)
 
 
 def _run_of(run: Run | int, store: Store | None) -> Run:

@@ -28,7 +28,9 @@ def trained(tmp_path, store_path, monkeypatch, capsys):
     return root, run_id
 
 
-def test_evaluate_reproduces_the_final_validation_accuracy_and_counts_every_image(trained, store_path, capsys):
+def test_evaluate_reproduces_the_final_validation_accuracy_and_counts_every_image(
+    trained, store_path, tmp_path, capsys
+):
     _, run_id = trained
     assert main(["evaluate", str(run_id), "--json"]) == 0
     evaluation = json.loads(capsys.readouterr().out)
@@ -42,9 +44,11 @@ def test_evaluate_reproduces_the_final_validation_accuracy_and_counts_every_imag
     assert best["model"] == "best-a1.keras" and best["accuracy"] == pytest.approx(run.best_val_accuracy, abs=1e-9)
     assert main(["evaluate", str(run_id), "--split", "all", "--json"]) == 0
     assert np.array(json.loads(capsys.readouterr().out)["confusion"]).sum() == 30
-    assert main(["evaluate", str(run_id)]) == 0
+    png = tmp_path / "confusion.png"
+    assert main(["evaluate", str(run_id), "--png", str(png)]) == 0
     out = capsys.readouterr().out
-    assert "Confusion matrix" in out and "1 left" in out and "precision" in out
+    assert "Confusion matrix" in out and "1 left" in out and "precision" in out and f"wrote {png}" in out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_evaluate_on_a_folder_with_other_classes_is_one_line(trained, tmp_path, capsys):
@@ -72,3 +76,29 @@ def test_predict_streams_classes_and_lists_unreadable_files(trained, tmp_path, c
     assert all(abs(sum(c["probability"] for c in line["classes"]) - 1) < 1e-5 for line in good)
     assert lines[-1]["error"].startswith("not a PNG file")
     assert "1 file(s) could not be read" in captured.err
+
+
+@pytest.mark.parametrize("fmt", ["keras", "onnx"])
+def test_export_model_writes_a_file_that_reproduces_the_model(trained, tmp_path, capsys, fmt):
+    if fmt == "onnx":
+        pytest.importorskip("onnxruntime")
+    _, run_id = trained
+    target = tmp_path / f"exported.{fmt}"
+    assert main(["export-model", str(run_id), "--output", str(target), "--format", fmt]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"wrote {target} ({fmt}, from model-a1.keras); loaded back, it matches the model on 8 images")
+    assert target.stat().st_size > 0
+
+
+def test_an_export_that_does_not_reproduce_the_model_is_refused_and_leaves_nothing(trained, tmp_path, capsys,
+                                                                                   monkeypatch):  # fmt: skip
+    from kcnn.reports import model_export
+
+    _, run_id = trained
+    monkeypatch.setattr(model_export, "TOLERANCE", -1.0)  # nothing can match: the check must refuse
+    target = tmp_path / "exported.keras"
+    assert main(["export-model", str(run_id), "--output", str(target)]) == 2
+    assert "does not reproduce its model" in capsys.readouterr().err
+    assert sorted(path.name for path in tmp_path.iterdir() if "export" in path.name) == []
+    assert main(["export-model", str(run_id), "--output", str(tmp_path / "missing" / "x.keras")]) == 2
+    assert "does not exist or is not writable" in capsys.readouterr().err

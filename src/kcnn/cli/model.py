@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from kcnn.cli.common import add_store_option, open_store, run_ids
@@ -30,10 +31,12 @@ def register(commands: Any) -> None:
     evaluate.add_argument("--data", default=None, metavar="FOLDER", help="another folder with the run's classes")
     evaluate.add_argument("--split", choices=("val", "train", "all"), default=None, help="which images (see above)")
     evaluate.add_argument("--model", choices=("final", "best"), default="final", help=MODEL_HELP)
+    evaluate.add_argument("--png", type=Path, default=None, metavar="FILE", help="also draw the confusion matrix")
     evaluate.add_argument("--json", action="store_true", help="print JSON")
     add_wide_option(evaluate)
     add_store_option(evaluate)
     evaluate.set_defaults(handler=run_evaluate)
+    register_export(commands)
 
     predict = commands.add_parser(
         "predict",
@@ -51,6 +54,40 @@ def register(commands: Any) -> None:
     predict.set_defaults(handler=run_predict)
 
 
+def register_export(commands: Any) -> None:
+    """Add `export-model`."""
+    export = commands.add_parser(
+        "export-model",
+        help="write a done run's model as .keras or ONNX, checked by loading it back",
+        description="Write a done run's final (or --model best) model to FILE, as a .keras file or as ONNX "
+        "(Keras' own export; needs kcnn[onnx]). The written file is loaded back and run on a few of the "
+        "run's images; an export that does not reproduce the model is refused and nothing is written.",
+        epilog="Examples: kcnn export-model 7 --output leaves.keras · kcnn export-model 7 --output leaves.onnx "
+        "--format onnx",
+    )
+    export.add_argument("run", metavar="RUN")
+    export.add_argument("--output", required=True, metavar="FILE", help="where to write the model")
+    export.add_argument("--format", choices=("keras", "onnx"), default="keras", help="keras (default) or onnx")
+    export.add_argument("--model", choices=("final", "best"), default="final", help=MODEL_HELP)
+    add_store_option(export)
+    export.set_defaults(handler=run_export_model)
+
+
+def run_export_model(args: argparse.Namespace) -> int:
+    """Export and check a run's model."""
+    from kcnn import api
+
+    [run_id] = run_ids([args.run])
+    with open_store(args) as store:
+        run = store.get_run(run_id)
+    report = api.export_model(run, args.output, fmt=args.format, model=args.model)
+    print(
+        f"wrote {safe(str(report.path))} ({report.format}, from {report.model}); loaded back, it matches the model "
+        f"on {report.images_checked} images (largest difference {report.max_difference:.1e})"
+    )
+    return 0
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
     """Print a run's evaluation."""
     from kcnn import api
@@ -60,10 +97,17 @@ def run_evaluate(args: argparse.Namespace) -> int:
     with open_store(args) as store:
         run = store.get_run(run_id)
     evaluation = api.evaluate(run, data=args.data, split=args.split, model=args.model)
+    if args.png is not None:
+        from kcnn.reports.evaluation_tables import write_confusion_png
+
+        write_confusion_png(evaluation, args.png)
     if args.json:
         print(json.dumps(evaluation.to_dict(), indent=2))
         return 0
-    print_fitted(output_console(args.wide), class_table(evaluation), confusion_table(evaluation))
+    console = output_console(args.wide)
+    print_fitted(console, class_table(evaluation), confusion_table(evaluation))
+    if args.png is not None:
+        console.print(f"wrote {safe(str(args.png))}", highlight=False)
     return 0
 
 

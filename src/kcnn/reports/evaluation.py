@@ -99,7 +99,13 @@ class Evaluation:
         }
 
 
-def _model_and_config(run: Run, which: str = "final") -> tuple[Any, ExperimentConfig, str]:
+def load_run_model(run: Run, which: str = "final") -> tuple[Any, ExperimentConfig, str]:
+    """The run's final or best-epoch Keras model, its config, and the model's file name.
+
+    Raises:
+        ConfigError: For `which` other than ``final`` or ``best``.
+        StoreError: If the run's config is damaged, or it has no such model.
+    """
     from kcnn.errors import ConfigError
 
     if which not in MODELS:
@@ -152,7 +158,7 @@ def evaluate_run(run: Run, data: str | None = None, split: str | None = None, mo
     split = split or ("val" if data is None else "all")
     if split not in SPLITS:
         raise ConfigError(f"`--split` must be one of {', '.join(SPLITS)}; got {split!r}.")
-    network, config, model_name = _model_and_config(run, model)
+    network, config, model_name = load_run_model(run, model)
     spec = config.dataset if data is None else data
     images = load_dataset(spec, config.input_size, config.color_mode, config.resize, config.skip_bad)
     names = _classes_must_match(run, images.class_names, f"`--data {spec}`" if data else f"The dataset {spec}")
@@ -221,7 +227,7 @@ def predict_images(run: Run, paths: Iterable[str], top: int = 1, model: str = "f
     """
     from kcnn.data.decode import describe_error, load_pixels
 
-    network, config, _ = _model_and_config(run, model)
+    network, config, _ = load_run_model(run, model)
     names = class_names_of(run) or _dataset_classes(run, config)
     batch: list[tuple[str, np.ndarray | None, str | None]] = []  # in input order; unreadable ones keep their place
     for path in image_files(paths):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.table import Table
 
 from kcnn.reports.evaluation import Evaluation
@@ -47,3 +49,30 @@ def confusion_table(evaluation: Evaluation) -> Table:
                  for column, count in enumerate(row)]  # fmt: skip
         table.add_row(f"{index + 1} {safe(name)}", *cells)
     return table
+
+
+def write_confusion_png(evaluation: Evaluation, path: Path) -> Path:
+    """The confusion matrix as a PNG heat map, counts in the cells (needs ``kcnn[plot]``)."""
+    from kcnn.reports.curves import pyplot
+
+    plt = pyplot()
+    size = max(4.0, 0.55 * len(evaluation.class_names) + 2)
+    figure, axis = plt.subplots(figsize=(size + 1, size))
+    matrix = evaluation.confusion
+    image = axis.imshow(matrix, cmap="Blues")
+    figure.colorbar(image, ax=axis, shrink=0.8)
+    ticks = range(len(evaluation.class_names))
+    axis.set_xticks(ticks, evaluation.class_names, rotation=45, ha="right")
+    axis.set_yticks(ticks, evaluation.class_names)
+    top = max((max(row) for row in matrix), default=0)
+    for row_index, row in enumerate(matrix):
+        for column, count in enumerate(row):
+            shade = "white" if top and count > top / 2 else "black"
+            axis.text(column, row_index, str(count), ha="center", va="center", color=shade, fontsize="small")
+    title = f"Run {evaluation.run_id}, {evaluation.split} split: accuracy {evaluation.accuracy:.1%}"
+    axis.set(xlabel="predicted class", ylabel="true class", title=title)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
