@@ -85,3 +85,12 @@ def test_without_repeats_the_noise_floor_is_unknown_and_said_so():
     assert analysis.noise_mean_square is None
     for term in analysis.terms:
         assert term.p is None and term.verdict.startswith("cannot tell: no configuration has repeats")
+
+
+def test_two_hyperparameters_that_always_change_together_are_reported_as_confounded():
+    rows = [({"kernel_size": k, "dilation": d}, 0.6 + 0.05 * (k == 3) + RNG.normal(0, 0.01))
+            for k, d in ((2, 1), (3, 2)) for _ in range(3)]  # fmt: skip
+    analysis = analyze_effects(_points(rows), ["kernel_size", "dilation"])
+    for term in analysis.terms:
+        assert term.df == 0 and term.p is None
+        assert term.verdict == "cannot tell: its effect is confounded with others"
