@@ -34,7 +34,10 @@ class LeaderboardLoaded(Message):
 
 @dataclass
 class RunEvaluated(Message):
-    """A done run's per-class evaluation (`kcnn.reports.evaluation.Evaluation`), or why there is none."""
+    """What the Run screen asked of a done run's model: an evaluation, predictions, or why there are none.
+
+    `evaluation` is a `kcnn.reports.evaluation.Evaluation`, a list of `Prediction`, or one line of text.
+    """
 
     evaluation: Any
 

@@ -330,3 +330,38 @@ async def test_leaderboard_plots_runs_and_run_screen_evaluates_on_demand(app, st
         await settle(pilot, app)
         text = rendered(app.screen.query_one("#evaluation", Static))
         assert "cannot evaluate:" in text and "no final model" in text  # these runs were never trained
+
+
+async def test_run_screen_classifies_images_and_exports_the_model(app, store_path, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from kcnn import api
+    from kcnn.config import ExperimentConfig
+
+    with api.open_store(store_path) as store:
+        api.train(ExperimentConfig(input_size=16, channels=4, dense_units=8, epochs=1), store=store, progress=False,
+                  device="cpu")  # fmt: skip
+    images = tmp_path / "images"
+    images.mkdir()
+    for index in range(3):
+        Image.fromarray(np.full((20, 20, 3), 40 * index, dtype=np.uint8)).save(images / f"{index}.png")
+    (images / "broken.png").write_bytes(b"nope")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("o")
+        await settle(pilot, app)
+        await pilot.press("p")
+        await pilot.pause()
+        await set_input(pilot, app.screen, "#answer", str(images))
+        await pilot.press("enter")
+        await settle(pilot, app)
+        table = rendered(app.screen.query_one("#evaluation", Static))
+        assert "Predictions" in table and "0.png" in table and "unreadable" in table
+        target = tmp_path / "exported.keras"
+        await pilot.press("x")
+        await pilot.pause()
+        await set_input(pilot, app.screen, "#answer", str(target))
+        await pilot.press("enter")
+        await settle(pilot, app)
+    assert target.stat().st_size > 0

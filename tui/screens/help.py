@@ -33,7 +33,8 @@ verdict), an effect table. `m` best/final metric · `b` effect table by another 
 `g` plot every run against that hyperparameter · `escape` back.
 
 **Run**: summary, config, shape plan, epochs, curves and events of one run. `e` evaluate the final
-model per class (precision, recall, confusion matrix) · `escape` back.
+model per class (precision, recall, confusion matrix) · `p` classify image files or folders ·
+`x` export the model (.keras, or .onnx with kcnn[onnx]) · `escape` back.
 
 **Workers**: `a` start a CPU worker (jobs) · `g` start a GPU worker · `x` stop the selected worker
 (its runs go back to the queue at their last checkpoint) · `escape` back.

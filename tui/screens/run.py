@@ -16,11 +16,35 @@ from textual.widgets import Footer, Header, Static
 
 from kcnn.reports.text import safe
 
+#: Predictions shown on the Run screen (the CLI's `kcnn predict` streams any number).
+PREDICTIONS_SHOWN = 200
+
+
+def _predictions_table(predictions: list[Any]) -> Any:
+    from rich.table import Table
+
+    table = Table(title=f"Predictions (first {PREDICTIONS_SHOWN} at most)", title_justify="left")
+    for column in ("image", "class", "probability", "next"):
+        table.add_column(column)
+    for prediction in predictions:
+        if prediction.error:
+            table.add_row(safe(prediction.path), f"[red]unreadable: {safe(prediction.error)}[/red]", "", "")
+            continue
+        (name, probability), *rest = prediction.classes
+        following = ", ".join(f"{safe(other)} {p:.1%}" for other, p in rest)
+        table.add_row(safe(prediction.path), safe(name), f"{probability:.1%}", following)
+    return table
+
 
 class RunScreen(Screen[None]):
     """Everything about one run; refreshes while it trains."""
 
-    BINDINGS = [Binding("e", "evaluate", "Evaluate per class"), Binding("escape", "back", "Back")]
+    BINDINGS = [
+        Binding("e", "evaluate", "Evaluate per class"),
+        Binding("p", "predict", "Predict images"),
+        Binding("x", "export", "Export model"),
+        Binding("escape", "back", "Back"),
+    ]
 
     def __init__(self, context: AppContext, run_id: int) -> None:
         super().__init__()
@@ -68,6 +92,65 @@ class RunScreen(Screen[None]):
         except KcnnError as error:
             self.post_message(RunEvaluated(str(error)))
 
+    def action_predict(self) -> None:
+        """Ask for image files or folders, then classify them with the run's final model."""
+        from kcnn_tui.screens.confirm import PromptScreen
+
+        def start(text: str | None) -> None:
+            if text and text.strip():
+                self.query_one("#evaluation", Static).update(f"classifying {safe(text.strip())}…")
+                self.predict(text.split())
+
+        self.app.push_screen(PromptScreen("Image files or folders to classify (space-separated):", ""), start)
+
+    @work(thread=True, exclusive=True, group="evaluate", exit_on_error=False)
+    def predict(self, paths: list[str]) -> None:
+        """Classify in a background thread; the first `PREDICTIONS_SHOWN` results are shown."""
+        from itertools import islice
+
+        from kcnn import api
+        from kcnn.errors import KcnnError
+
+        try:
+            with api.open_store(self.context.store_path, create=False) as store:
+                run = store.get_run(self.run_id)
+            predictions = list(islice(api.predict(run, paths, top=2), PREDICTIONS_SHOWN))
+            self.post_message(RunEvaluated(predictions))
+        except KcnnError as error:
+            self.post_message(RunEvaluated(str(error)))
+
+    def action_export(self) -> None:
+        """Ask where to write the model, then export it (checked by loading it back)."""
+        from kcnn_tui.screens.confirm import PromptScreen
+
+        def start(text: str | None) -> None:
+            if text and text.strip():
+                self.export(text.strip())
+
+        default = f"run-{self.run_id}.keras"
+        self.app.push_screen(
+            PromptScreen("Write the final model to (.keras, or .onnx with kcnn[onnx]):", default), start
+        )
+
+    @work(thread=True, exclusive=True, group="evaluate", exit_on_error=False)
+    def export(self, output: str) -> None:
+        """Export in a background thread and say how it went."""
+        from kcnn import api
+        from kcnn.errors import KcnnError
+
+        try:
+            with api.open_store(self.context.store_path, create=False) as store:
+                run = store.get_run(self.run_id)
+            fmt = "onnx" if output.lower().endswith(".onnx") else "keras"
+            report = api.export_model(run, output, fmt=fmt)
+            text = (
+                f"wrote {report.path} ({report.format}); loaded back, it matches the model "
+                f"(largest difference {report.max_difference:.1e})"
+            )
+            self.app.call_from_thread(self.notify, text, markup=False)
+        except KcnnError as error:
+            self.app.call_from_thread(self.notify, str(error), severity="error", markup=False)
+
     @on(RunEvaluated)
     def show_evaluation(self, message: RunEvaluated) -> None:
         from kcnn.reports.evaluation_tables import class_table, confusion_table
@@ -75,6 +158,8 @@ class RunScreen(Screen[None]):
         target = self.query_one("#evaluation", Static)
         if isinstance(message.evaluation, str):
             target.update(f"[red]cannot evaluate:[/red] {safe(message.evaluation)}")
+        elif isinstance(message.evaluation, list):
+            target.update(_predictions_table(message.evaluation))
         else:
             target.update(Group(class_table(message.evaluation), confusion_table(message.evaluation)))
 
