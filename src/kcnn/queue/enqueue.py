@@ -85,24 +85,24 @@ def queue_sweep(
     spec = _read_datasets_first(preparer, spec)  # folder scans happen before the write lock is taken
     points = SweepPoints(spec)
     report = QueueReport(grid_points=points.grid_points, seeds=len(points.seeds))
-    runs = _runs(points, preparer, report, skip_invalid)
+    shown: dict[str, ExperimentConfig] = {}  # the configs of the first rows, by key (the store adds in batches)
+
+    def stream() -> Iterator[NewRun]:
+        for run, config in _runs(points, preparer, report, skip_invalid):
+            if len(shown) < SAMPLE_ROWS:
+                shown.setdefault(run.config_key, config)
+            yield run
+
     if store is None:
-        for run, config in runs:
-            _count(report, run, config, None)
+        for run in stream():
+            _count(report, run, shown.get(run.config_key), None)
     else:
-        pending: list[ExperimentConfig] = []
-
-        def stream() -> Iterator[NewRun]:
-            for run, config in runs:
-                pending[:] = [config]
-                yield run
-
         store.add_new_runs(
             stream(),
             priority=spec.priority,
             max_attempts=spec.max_attempts,
             source=source,
-            on_added=lambda run, result: _count(report, run, pending[0], result),
+            on_added=lambda run, result: _count(report, run, shown.get(run.config_key), result),
         )
     return report
 
@@ -141,7 +141,7 @@ def _json_around_seed(fields: dict[str, Any]) -> tuple[str, str]:
     return before + '"seed":', after
 
 
-def _count(report: QueueReport, run: NewRun, config: ExperimentConfig, result: AddResult | None) -> None:
+def _count(report: QueueReport, run: NewRun, config: ExperimentConfig | None, result: AddResult | None) -> None:
     report.runs += 1
     existed = result is not None and not result.created
     if result is not None:
@@ -149,7 +149,7 @@ def _count(report: QueueReport, run: NewRun, config: ExperimentConfig, result: A
         report.existing += existed
         if existed and len(report.existing_ids) < SAMPLE_ROWS:
             report.existing_ids.append(result.run_id)
-    if len(report.sample) < SAMPLE_ROWS:
+    if len(report.sample) < SAMPLE_ROWS and config is not None:
         run_id = None if result is None else result.run_id
         report.sample.append(QueuedRow(config, run.seed, run.config_key, run_id, existed))
 

@@ -54,3 +54,9 @@ def test_a_dry_run_counts_without_a_store_and_only_a_sample_is_kept(store):
     report = queue_sweep(None, SweepSpec(grid={"kernel_size": [2, 3]}, repeats=50))
     assert (report.runs, report.created, len(report.sample)) == (100, 0, SAMPLE_ROWS)
     assert report.sample[0].run_id is None and store.runs() == []
+
+
+def test_each_table_row_shows_its_own_configuration(store):
+    report = queue_sweep(store, SweepSpec(grid={"kernel_size": [2, 3, 4]}))
+    assert [row.config.kernel_size for row in report.sample] == [(2, 2), (3, 3), (4, 4)]
+    assert all(row.config.config_key == row.config_key for row in report.sample)
