@@ -400,10 +400,7 @@ def load_model(run: Run | int, store: Store | None = None) -> keras.Model:
     Raises:
         StoreError: If the run has no final model (not done, or its file is gone).
     """
-    if isinstance(run, int):
-        if store is None:
-            raise StoreError("`load_model` needs the store when given a run id: load_model(7, store).")
-        run = store.get_run(run)
+    run = _run_of(run, store, "load_model")
     path = run.model_path
     if path is None or not path.exists():
         raise StoreError(f"Run {run.id} has no final model ({run.state}); only done runs have one.")
@@ -429,7 +426,7 @@ def evaluate(
     """
     from kcnn.reports.evaluation import evaluate_run
 
-    return evaluate_run(_run_of(run, store), data, split, model)
+    return evaluate_run(_run_of(run, store, "evaluate"), data, split, model)
 
 
 def predict(
@@ -442,7 +439,7 @@ def predict(
     """
     from kcnn.reports.evaluation import predict_images
 
-    return predict_images(_run_of(run, store), paths, top, model)
+    return predict_images(_run_of(run, store, "predict"), paths, top, model)
 
 
 def export_model(
@@ -459,14 +456,15 @@ def export_model(
     """
     from kcnn.reports.model_export import export_model as write
 
-    return write(_run_of(run, store), output, fmt, model)
+    return write(_run_of(run, store, "export_model"), output, fmt, model)
 
 
-def _run_of(run: Run | int, store: Store | None) -> Run:
+def _run_of(run: Run | int, store: Store | None, caller: str) -> Run:
+    """`run`, or the run with that id in `store`."""
     if isinstance(run, Run):
         return run
     if store is None:
-        raise StoreError("Pass the store with a run id: kcnn.api.evaluate(3, store=store).")
+        raise StoreError(f"`{caller}` needs the store when given a run id: {caller}({run}, store=store).")
     return store.get_run(run)
 
 
