@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import sys
@@ -83,7 +84,7 @@ def load_folder(path: str, size: int, color_mode: str = "auto", policy: str = "s
     # the cache misses (the resolved mode is stored in the cache).
     cache_file = cache_path(cache_key(fingerprint, size, color_mode, policy))
     cached = read_cache(cache_file)
-    if cached is not None and not _racy_files_unchanged(scan, cached):
+    if cached is not None and not _racy_files_unchanged(scan, cached, cache_file):
         cached = None
     if cached is None:
         racy = scan.racy_files()  # digested before decoding: an edit in between can only cost a rebuild
@@ -97,12 +98,25 @@ def load_folder(path: str, size: int, color_mode: str = "auto", policy: str = "s
     return dataclasses.replace(_without_empty_classes(cached, path), fingerprint=fingerprint)
 
 
-def _racy_files_unchanged(scan: FolderScan, cached: CachedImages) -> bool:
-    """Whether the files that were racy when the cache entry was written still have the bytes it decoded."""
+def _racy_files_unchanged(scan: FolderScan, cached: CachedImages, cache_file: Path) -> bool:
+    """Whether the files that were racy when the cache entry was written still have the bytes it decoded.
+
+    Once they match at a time when none of them is racy any more, no edit can keep their stamps again:
+    a ``.verified`` marker beside the entry then spares every later load the digests (after
+    ``unzip && kcnn train`` every file is racy, and digesting 2,000 of them costs more than the load).
+    """
     if not cached.racy_digests:
         return True
+    marker = cache_file.with_suffix(".verified")
+    if marker.exists():
+        return True
     files, digests = zip(*cached.racy_digests, strict=True)
-    return list(digests) == file_digests([str(scan.root / relative) for relative in files])
+    if list(digests) != file_digests([str(scan.root / relative) for relative in files]):
+        return False
+    if not set(files) & set(scan.racy_files()):
+        with contextlib.suppress(OSError):  # a read-only cache folder only costs the digests next time
+            marker.touch()
+    return True
 
 
 def _without_empty_classes(data: CachedImages, path: str) -> CachedImages:

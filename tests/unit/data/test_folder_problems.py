@@ -140,3 +140,25 @@ def test_a_file_changed_within_the_clock_tick_of_the_scan_is_checked_by_its_byte
     after = load_folder(str(root), 8, "rgb")
     assert not np.array_equal(after.images[0], before.images[0])
     assert np.array_equal(load_folder(str(root), 8, "rgb").images, after.images)
+
+
+def test_racy_files_are_digested_only_until_they_have_aged_past_the_window(tmp_path, cache_in_tmp, monkeypatch):
+    from kcnn.data import folder_load
+    from kcnn.data.folder_scan import FolderScan
+
+    root = tmp_path / "data"
+    for name in ("a", "b"):
+        for index in range(2):
+            save(root / name / f"{index}.png", pattern(seed=index))
+    load_folder(str(root), 8, "rgb")  # just written: every file is racy, its digest stored
+    load_folder(str(root), 8, "rgb")  # still within the window: checked, not yet marked
+    assert not list(cache_in_tmp.glob("*.verified"))
+    monkeypatch.setattr(FolderScan, "racy_files", lambda self, window_ns=0: [])  # time has passed
+    load_folder(str(root), 8, "rgb")  # checked once more, now past the window: marked
+    assert len(list(cache_in_tmp.glob("*.verified"))) == 1
+
+    def no_more_digests(paths):
+        raise AssertionError("digested again")
+
+    monkeypatch.setattr(folder_load, "file_digests", no_more_digests)
+    assert len(load_folder(str(root), 8, "rgb").images) == 4
