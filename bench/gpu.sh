@@ -14,12 +14,18 @@ fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 "$PYTHON" -c "import keras, torch; print(f'keras {keras.__version__}, torch {torch.__version__}')"
 start=$SECONDS
-echo "== 1. training time against hand-written PyTorch (cuda)"
-"$PYTHON" bench/train_overhead.py 3 cuda
-echo "== 2. GPU checks"
 status=0
-"$PYTHON" bench/_gpu_checks.py || status=$?
-echo "== 3. sweep: --per-gpu 1 versus --per-gpu 4"
-"$PYTHON" bench/sweep_throughput.py 10 90 1 gpu
+# Each step runs even when an earlier one failed: a GPU lease is short, and every figure counts.
+step() {
+    local title=$1
+    shift
+    echo "== $title"
+    local t0=$SECONDS
+    "$@" || { local rc=$?; echo "bench/gpu.sh: step failed with exit code $rc: $title" >&2; status=1; }
+    echo "   ($((SECONDS - t0)) s)"
+}
+step "1. training time against hand-written PyTorch (cuda)" "$PYTHON" bench/train_overhead.py 3 cuda
+step "2. GPU checks" "$PYTHON" bench/_gpu_checks.py
+step "3. sweep: --per-gpu 1 versus --per-gpu 4" "$PYTHON" bench/sweep_throughput.py 10 90 1 gpu
 echo "bench/gpu.sh: done in $((SECONDS - start)) s"
 exit $status
