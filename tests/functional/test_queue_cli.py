@@ -32,7 +32,7 @@ def test_queue_add_says_when_runs_exist(store_path, capsys):
     assert main(["queue", "add", "--kernel", "2", "3", *TINY]) == 0
     out = capsys.readouterr().out
     assert "queued 1 run(s)" in out
-    assert "1 config+seed pair(s) already in the store, not added again: runs 1" in out
+    assert "1 run(s) with the same config and seed (and fold) already in the store, not added again: runs 1" in out
 
 
 def test_invalid_combinations_are_rejected_and_listed(store_path, capsys):

@@ -24,12 +24,16 @@ def register(commands: Any) -> None:
         description="Evaluate a done run's final model (the weights after its last epoch; --model best: the best "
         "validation epoch's) with the run's own "
         "preprocessing. On the run's dataset the default split is its validation images (whose accuracy is the "
-        "run's final validation accuracy); on another folder (--data, with the run's classes), all of it.",
-        epilog="Examples: kcnn evaluate 7 · kcnn evaluate 7 --data ~/photos/new --json",
+        "run's final validation accuracy); --split test: the test set kept with --test-split (never used to "
+        "choose epochs or configurations); on another folder (--data, with the run's classes), all of it.",
+        epilog="Examples: kcnn evaluate 7 · kcnn evaluate 7 --split test --model best · "
+        "kcnn evaluate 7 --data ~/photos/new --json",
     )
     evaluate.add_argument("run", metavar="RUN")
     evaluate.add_argument("--data", default=None, metavar="FOLDER", help="another folder with the run's classes")
-    evaluate.add_argument("--split", choices=("val", "train", "all"), default=None, help="which images (see above)")
+    evaluate.add_argument(
+        "--split", choices=("val", "test", "train", "all"), default=None, help="which images (see above)"
+    )
     evaluate.add_argument("--model", choices=("final", "best"), default="final", help=MODEL_HELP)
     evaluate.add_argument("--png", type=Path, default=None, metavar="FILE", help="also draw the confusion matrix")
     evaluate.add_argument("--json", action="store_true", help="print JSON")

@@ -158,7 +158,8 @@ def _queue(args: argparse.Namespace, spec: SweepSpec) -> int:
                   highlight=False)  # fmt: skip
     if report.existing:
         console.print(
-            f"{report.existing} config+seed pair(s) already in the store, not added again: runs "
+            f"{report.existing} run(s) with the same config and seed (and fold) already in the store, not added "
+            "again: runs "
             f"{_id_list(report.existing_ids, report.existing)} (`kcnn queue retry` reruns failed ones)",
             highlight=False,
         )
@@ -173,6 +174,9 @@ def _id_list(ids: list[int], total: int) -> str:
 def _plan_table(report: Any, title: str) -> Table:
     """The first rows of a `kcnn.queue.enqueue.QueueReport`, and how many more."""
     counts = f"{report.points:,} configuration(s) × {report.seeds:,} seed(s)"
+    cross_validated = any(row.config.folds > 1 for row in report.sample)
+    if cross_validated:
+        counts += " × folds"
     more = report.runs - len(report.sample)
     table = Table(
         title=f"{title}: {report.runs:,} run(s) · {counts}",
@@ -181,7 +185,8 @@ def _plan_table(report: Any, title: str) -> Table:
         caption_justify="left",
     )
     dry = report.sample and report.sample[0].run_id is None
-    columns = ["#" if dry else "run", "input", "k", "d", "channels", "batch", "epochs", "seed", "key"]
+    columns = ["#" if dry else "run", "input", "k", "d", "channels", "batch", "epochs", "seed"]
+    columns += ["fold", "key"] if cross_validated else ["key"]
     for column in columns:
         table.add_column(column, justify="right" if column not in ("channels", "key") else "left")
     for index, row in enumerate(report.sample):
@@ -196,6 +201,7 @@ def _plan_table(report: Any, title: str) -> Table:
             str(config.batch_size),
             str(config.epochs),
             str(row.seed),
+            *([str(row.fold) if config.folds > 1 else ""] if cross_validated else []),
             row.config_key,
         )
     return table

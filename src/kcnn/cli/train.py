@@ -13,6 +13,7 @@ from kcnn.cli.common import add_checkpoint_option, add_store_option, checkpoint_
 from kcnn.cli.numbers import whole
 from kcnn.cli.options import add_config_flags, config_from_args
 from kcnn.cli.output import output_console, print_fitted
+from kcnn.errors import ConfigError
 from kcnn.reports.config_tables import config_table, plan_table
 from kcnn.reports.text import safe
 
@@ -26,9 +27,17 @@ def register(commands: Any) -> None:
         "train",
         help="train one experiment in the foreground",
         description="Train one CNN, record it in the store, and report its validation accuracy.",
-        epilog="Example: kcnn train --kernel 2 --dilation 2 --input-size 90",
+        epilog="Examples: kcnn train --kernel 2 --dilation 2 --input-size 90 · "
+        "kcnn train --folds 5 --test-split 0.2 (5-fold cross-validation with a test set kept aside)",
     )
     add_config_flags(train)
+    train.add_argument(
+        "--fold",
+        type=whole("--fold", 0, 49, 0),
+        default=None,
+        metavar="I",
+        help="with --folds K: train only fold I (0 … K-1; default: every fold in turn)",
+    )
     train.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     train.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     add_checkpoint_option(train)
@@ -70,44 +79,33 @@ def run_plan(args: argparse.Namespace) -> int:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    """Train the config the flags describe in the foreground, recorded in the store like any run."""
+    """Train the config the flags describe in the foreground, recorded in the store like any run.
+
+    With ``--folds K`` (K > 1) every fold is trained in turn (or only ``--fold I``), and the folds'
+    mean is reported with its corrected confidence interval.
+    """
     from kcnn import api
 
     config = config_from_args(args)
-    checkpoint_every = checkpoint_seconds(args)
+    if args.fold is not None:
+        if config.folds == 1:
+            raise ConfigError(f"`--fold {args.fold}` needs cross-validation: add `--folds K` (K above {args.fold}).")
+        config = config.replace(fold=args.fold)  # validated: a fold beyond --folds is one clear line
+    folds = [config.fold] if args.fold is not None or config.folds == 1 else list(range(config.folds))
     api.check_setup(config, args.device)  # a bad device or dataset is one line, before any progress bar
     console = Console(stderr=True)
-    progress = _progress(console)
-    started: list[int] = []
-
-    def on_start(run_id: int) -> None:
-        started.append(run_id)
-        console.print(f"run [bold]{run_id}[/] in {safe(store.path)}", highlight=False)
-
+    trained: list[tuple[int, Any]] = []
     with open_store(args, create=True) as store:
-        options: dict[str, Any] = {"store": store, "progress": False, "device": args.device,
-                                   "checkpoint_seconds": checkpoint_every, "on_start": on_start}  # fmt: skip
-        try:
-            if args.json:
-                result = api.train(config, **options)
-            else:
-                with progress:
-                    task = progress.add_task("train", total=config.epochs, metrics="loading data and model…")
-                    on_epoch = lambda record: _report_epoch(progress, task, record, config.epochs)  # noqa: E731
-                    result = api.train(config, **options, on_epoch=on_epoch)
-        except api.RunFailed as failure:
-            console.print(f"[bold red]error:[/] {safe(str(failure))}", highlight=False)
-            return 2 if failure.user_fixable else EXIT_RUN_FAILED
-        except KeyboardInterrupt:
-            if not started:
-                raise
-            console.print(
-                f"[bold red]interrupted:[/] run {started[0]} is recorded as failed (interrupted); "
-                f"`kcnn queue retry {started[0]}` resumes it from its last checkpoint.",
-                highlight=False,
-            )
-            return EXIT_INTERRUPTED
-    [run_id] = started
+        for fold in folds:
+            if len(folds) > 1:
+                console.print(f"[bold]fold {fold + 1} of {config.folds}[/]", highlight=False)
+            outcome = _train_one(args, config.replace(fold=fold), store, console)
+            if isinstance(outcome, int):
+                return outcome
+            trained.append(outcome)
+    if len(trained) > 1:
+        return _report_folds(args, config, trained)
+    [(run_id, result)] = trained
     if args.json:
         print(json.dumps({"run_id": run_id, **result.to_dict()}, indent=2))
         return 0
@@ -124,6 +122,56 @@ def run_train(args: argparse.Namespace) -> int:
             if n
         )
         console.print(f"[yellow]skipped {what}[/] (--skip-bad; listed by `kcnn show {run_id}`)", highlight=False)
+    return 0
+
+
+def _train_one(args: argparse.Namespace, config: Any, store: Any, console: Console) -> tuple[int, Any] | int:
+    """Train one run with a progress bar; ``(run id, result)``, or the exit code when it did not finish."""
+    from kcnn import api
+
+    progress = _progress(console)
+    started: list[int] = []
+
+    def on_start(run_id: int) -> None:
+        started.append(run_id)
+        console.print(f"run [bold]{run_id}[/] in {safe(store.path)}", highlight=False)
+
+    options: dict[str, Any] = {"store": store, "progress": False, "device": args.device,
+                               "checkpoint_seconds": checkpoint_seconds(args), "on_start": on_start}  # fmt: skip
+    try:
+        if args.json:
+            result = api.train(config, **options)
+        else:
+            with progress:
+                task = progress.add_task("train", total=config.epochs, metrics="loading data and model…")
+                on_epoch = lambda record: _report_epoch(progress, task, record, config.epochs)  # noqa: E731
+                result = api.train(config, **options, on_epoch=on_epoch)
+    except api.RunFailed as failure:
+        console.print(f"[bold red]error:[/] {safe(str(failure))}", highlight=False)
+        return 2 if failure.user_fixable else EXIT_RUN_FAILED
+    except KeyboardInterrupt:
+        if not started:
+            raise
+        console.print(
+            f"[bold red]interrupted:[/] run {started[0]} is recorded as failed (interrupted); "
+            f"`kcnn queue retry {started[0]}` resumes it from its last checkpoint.",
+            highlight=False,
+        )
+        return EXIT_INTERRUPTED
+    return started[0], result
+
+
+def _report_folds(args: argparse.Namespace, config: Any, trained: list[tuple[int, Any]]) -> int:
+    """Every fold's accuracies, and their mean with the Nadeau–Bengio corrected 95% interval."""
+    from kcnn.reports.config_tables import folds_summary, folds_table
+
+    summary = folds_summary(trained[0][1].config, [result for _, result in trained])
+    if args.json:
+        runs = [{"run_id": run_id, **result.to_dict()} for run_id, result in trained]
+        print(json.dumps({**summary, "runs": runs}, indent=2))
+        return 0
+    prepared = trained[0][1].config  # ``auto`` settled, as stored
+    print_fitted(output_console(), config_table(prepared, all_folds=True), folds_table(trained, summary))
     return 0
 
 

@@ -30,6 +30,7 @@ from kcnn.errors import ConfigError
 from kcnn.geometry import ShapePlan, plan_network
 
 MAX_CONV_LAYERS = 8
+MAX_FOLDS = 50
 BUILTIN_PREFIX = "builtin:"
 
 
@@ -85,6 +86,14 @@ class ExperimentConfig:
     """Train without unreadable image files (listed with the run) instead of refusing to start."""
     precision: str = "float32"
     """Keras dtype policy: ``float32``, ``mixed_bfloat16`` or ``mixed_float16`` (needs a GPU)."""
+    test_split: float = 0.0
+    """Fraction of each class set aside as a test set before anything else (fixed by `split_seed`; 0: none).
+    No epoch and no configuration is chosen on it: it measures the chosen model without selection bias."""
+    folds: int = 1
+    """Stratified K-fold cross-validation when above 1: the images outside the test set are dealt into K
+    folds (fixed by `split_seed`) and the run of fold *i* validates on fold *i*; `val_split` is not used."""
+    fold: int = 0
+    """Which fold this run validates on (0 … `folds` − 1). Like `seed`, not part of the config key."""
 
     def __post_init__(self) -> None:
         layers = self._check_channels()
@@ -130,8 +139,27 @@ class ExperimentConfig:
             raise ConfigError(f"`skip_bad` must be true or false; got {self.skip_bad!r}.")
         _check_float("learning_rate", self.learning_rate, low=0.0, high=10.0)
         _check_float("val_split", self.val_split, low=0.0, high=1.0)
+        self._check_test_and_folds()
         if not isinstance(self.dataset, str) or not self.dataset.strip():
             raise ConfigError(f"`dataset` must be `builtin:NAME` or a folder path; got {self.dataset!r}.")
+
+    def _check_test_and_folds(self) -> None:
+        if (
+            isinstance(self.test_split, bool)
+            or not isinstance(self.test_split, (int, float))
+            or not (math.isfinite(self.test_split) and 0.0 <= self.test_split < 1.0)
+        ):
+            raise ConfigError(f"`test_split` must be 0 (no test set) or more and less than 1; got {self.test_split!r}.")
+        object.__setattr__(self, "test_split", float(self.test_split))
+        _check_int("folds", self.folds, 1, MAX_FOLDS)
+        if self.folds == 1 and self.test_split + self.val_split >= 1.0:
+            raise ConfigError(
+                f"`test_split` ({self.test_split:g}) and `val_split` ({self.val_split:g}) leave no training images; "
+                "their sum must be less than 1."
+            )
+        if isinstance(self.fold, bool) or not isinstance(self.fold, int) or not 0 <= self.fold < self.folds:
+            allowed = "0 (there are no folds: `folds` is 1)" if self.folds == 1 else f"from 0 to {self.folds - 1}"
+            raise ConfigError(f"`fold` must be {allowed}; got {self.fold!r}.")
 
     def _check_buildable(self) -> None:
         for index, (dilation, stride) in enumerate(zip(self.dilations, self.strides, strict=True), start=1):
@@ -227,7 +255,7 @@ class ExperimentConfig:
 
     @property
     def config_key(self) -> str:
-        """The stable key of every field but `seed` (see `kcnn.config.key`): runs with equal keys are repeats."""
+        """The stable key of every field but `seed` and `fold` (see `kcnn.config.key`): equal keys are repeats."""
         return key_of(self.to_dict())
 
 

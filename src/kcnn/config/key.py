@@ -1,4 +1,4 @@
-"""`config_key`: the stable identity of a configuration (every field but the seed).
+"""`config_key`: the stable identity of a configuration (every field but the seed and the fold).
 
 Runs with equal keys are repeats of one configuration. The key must survive kcnn's growth, so it
 hashes only the fields whose value differs from a **frozen** per-field default, `KEY_DEFAULTS`: a
@@ -8,7 +8,7 @@ Rules (they never change within a `KEY_VERSION`):
     * `KEY_DEFAULTS` entries are never edited or removed; a new field adds its entry, set to the
       value that reproduces what runs did before the field existed.
     * Values are normalized first (`fields.normalize`): per-layer lists are tuples, floats are floats.
-    * ``seed`` is not part of the key.
+    * ``seed`` and ``fold`` are not part of the key: runs that differ only in them are repeats.
     * The canonical text is ``kcnn-config-v{KEY_VERSION}`` + sorted, compact JSON of the differing
       fields; the key is the first 16 hex digits of its SHA-256.
 """
@@ -48,9 +48,12 @@ KEY_DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "resize": "stretch",
         "skip_bad": False,
         "precision": "float32",
+        "test_split": 0.0,
+        "folds": 1,
     }
 )
-NOT_KEYED = frozenset({"seed"})
+#: Fields that tell repeats of one configuration apart: the model seed and, under cross-validation, the fold.
+NOT_KEYED = frozenset({"seed", "fold"})
 
 
 def key_of(values: Mapping[str, Any], defaults: Mapping[str, Any] = KEY_DEFAULTS) -> str:

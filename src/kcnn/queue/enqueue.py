@@ -36,7 +36,9 @@ class QueuedRow:
     run_id: int | None = None
     """`None` in a dry run."""
     existed: bool = False
-    """The config and seed were already in the store: not added again."""
+    """The config, seed and fold were already in the store: not added again."""
+    fold: int = 0
+    """The fold the run validates on (configs with ``folds`` above 1)."""
 
 
 @dataclass
@@ -50,7 +52,7 @@ class QueueReport:
     seeds: int = 0
     """Seeds per configuration."""
     runs: int = 0
-    """Runs asked for: valid configurations × seeds."""
+    """Runs asked for: valid configurations × seeds (× folds, under cross-validation)."""
     created: int = 0
     existing: int = 0
     """Config+seed pairs already in the store, not added again."""
@@ -119,10 +121,12 @@ def _runs(
         config = preparer.prepare(item)
         report.points += 1
         fields = config.to_dict()
-        before, after = _json_around_seed(fields)
         key = key_of(fields)
+        # Under cross-validation every seed trains each fold: K runs per seed, fold i validating on fold i.
+        cuts = [_json_around_seed({**fields, "fold": fold}) for fold in range(config.folds)]
         for seed in points.seeds:
-            yield NewRun(f"{before}{seed}{after}", key, seed, config.epochs, config.precision), config
+            for fold, (before, after) in enumerate(cuts):
+                yield NewRun(f"{before}{seed}{after}", key, seed, config.epochs, config.precision, fold), config
     if report.invalid and not skip_invalid:
         raise InvalidSweep(
             f"{len(report.invalid)} of {report.grid_points} configurations are invalid (listed above); nothing was "
@@ -151,7 +155,7 @@ def _count(report: QueueReport, run: NewRun, config: ExperimentConfig | None, re
             report.existing_ids.append(result.run_id)
     if len(report.sample) < SAMPLE_ROWS and config is not None:
         run_id = None if result is None else result.run_id
-        report.sample.append(QueuedRow(config, run.seed, run.config_key, run_id, existed))
+        report.sample.append(QueuedRow(config, run.seed, run.config_key, run_id, existed, run.fold))
 
 
 def _read_datasets_first(preparer: ConfigPreparer, spec: SweepSpec) -> SweepSpec:

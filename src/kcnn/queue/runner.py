@@ -261,6 +261,7 @@ def execute_claim(
         store.note(claim, "train_loop", f"{result.loop}: {result.loop_reason}")
         model_name = checkpointer.save_final_model()
         _write_class_names(checkpointer.folder, result.class_names)
+        result.best_test_accuracy = _best_test_accuracy(checkpointer, result)
         store.finish(claim, result.summary, model=model_name)
         if model_name is not None:
             checkpointer.remove_checkpoints()
@@ -290,6 +291,20 @@ def execute_claim(
     finally:
         heartbeat.finished.set()
         heartbeat.join(timeout=5)
+
+
+def _best_test_accuracy(checkpointer: _Checkpointer, result: Any) -> float | None:
+    """The best-epoch model's accuracy on the run's test set (what the leaderboard's "best" metric selected)."""
+    if result.test_images is None or not checkpointer.best_path.exists():
+        return None
+    from kcnn.training.backend import import_keras
+    from kcnn.training.scoring import accuracy
+
+    keras = import_keras()
+    with keras.device(result.device):
+        best = keras.saving.load_model(checkpointer.best_path)
+        images, labels = result.test_images
+        return accuracy(best, images, labels, result.config.batch_size)
 
 
 def _write_class_names(folder: Path, class_names: tuple[str, ...]) -> None:

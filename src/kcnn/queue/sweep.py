@@ -59,22 +59,26 @@ class SweepSpec:
 
 
 def count_runs(spec: SweepSpec) -> tuple[int, int]:
-    """``(configurations, seeds per configuration)`` the sweep asks for, counted without building anything.
+    """``(configurations, runs per configuration)`` the sweep asks for, counted without building anything.
 
-    The seed count is an upper bound (overlapping seed ranges are queued once).
+    Runs per configuration are its seeds times its folds (cross-validation trains every fold of every
+    seed). Both are upper bounds: overlapping seed ranges are queued once, and the largest `folds` value
+    of the grid is counted for every configuration.
     """
     points = math.prod(len(values) for name, values in spec.grid.items() if name != "seed")
     if spec.random is not None:
         points = min(points, spec.random)
     base_seeds = len(spec.grid.get("seed") or [None])
-    return points, base_seeds * spec.repeats
+    folds = [value for value in spec.grid.get("folds") or [spec.fixed.get("folds", 1)] if isinstance(value, int)]
+    return points, base_seeds * spec.repeats * max(folds, default=1)
 
 
 def expand(spec: SweepSpec) -> Expansion:
     """Expand a sweep into configs, all in memory (a preview, or a small sweep; `kcnn.queue.enqueue` streams).
 
     Seeds: the ``seed`` values of the grid (or the fixed seed, default 0),
-    each followed by ``repeats − 1`` consecutive seeds.
+    each followed by ``repeats − 1`` consecutive seeds; under cross-validation (``folds`` K > 1), every
+    seed gives K runs, one per fold.
 
     Raises:
         ConfigError: For an unknown field, an empty value list, a bad repeat count, or more runs than
@@ -86,7 +90,9 @@ def expand(spec: SweepSpec) -> Expansion:
         if isinstance(item, InvalidCombination):
             expansion.invalid.append(item)
         else:
-            expansion.configs.extend(item.replace(seed=seed) for seed in points.seeds)
+            expansion.configs.extend(
+                item.replace(seed=seed, fold=fold) for seed in points.seeds for fold in range(item.folds)
+            )
     return expansion
 
 
@@ -116,7 +122,7 @@ class SweepPoints:
         if points * seeds_each > spec.max_runs:
             raise ConfigError(
                 f"This sweep would queue {points * seeds_each:,} runs ({points:,} configuration(s) × {seeds_each:,} "
-                f"seed(s)), more than the limit of {spec.max_runs:,}. Sample the grid with `--random N`, or raise "
+                f"run(s) each), more than the limit of {spec.max_runs:,}. Sample the grid with `--random N`, or raise "
                 "the limit with `--max-runs N`."
             )
         base_seeds = list(spec.grid.get("seed") or [spec.fixed.get("seed", 0)])

@@ -11,7 +11,7 @@ from rich.text import Text
 
 from kcnn.config import format_value, sort_key
 from kcnn.reports import stats
-from kcnn.reports.comparison import Comparison
+from kcnn.reports.comparison import WELCH, Comparison
 from kcnn.reports.grouping import ConfigSummary, EffectCell, Excluded, varying_fields
 from kcnn.reports.text import safe
 
@@ -32,30 +32,51 @@ def _mean_std(mean: float, std: float) -> str:
 
 
 def leaderboard_table(summaries: Sequence[ConfigSummary], metric: str, excluded: Excluded, total: int) -> Table:
-    """Configurations ranked by mean validation accuracy over their seeds."""
+    """Configurations ranked by mean validation accuracy over their seeds (and folds).
+
+    A ``test`` column appears when runs kept a test set: the winner was chosen on validation accuracy, so
+    its test accuracy beside it shows how optimistic that choice is.
+    """
     fields = varying_fields(summaries) if len(summaries) > 1 else []
+    with_test = any(summary.test_values for summary in summaries)
+    cross_validated = any(summary.fold_count > 1 for summary in summaries)
+    notes = [
+        f"{len(summaries)} of {total} configuration(s)",
+        excluded.text,
+        "(1) unreplicated: a single run",
+        "! best run an outlier among its config's runs (Dixon's Q to 10 runs, Grubbs above; 5%)",
+    ]
+    if cross_validated:
+        notes.append("K-fold configurations: n counts folds × seeds, 95% CI with Nadeau-Bengio's corrected variance")
+    winner_test = summaries[0].test_mean if summaries else None
+    if winner_test is not None:
+        winner = summaries[0]
+        notes.append(
+            f"winner {winner.config_key[:8]}: {winner.mean:.2%} validation, {winner_test:.2%} test "
+            f"({winner_test - winner.mean:+.2%}: the optimism of choosing on validation images)"
+        )
     table = Table(
-        title=f"Leaderboard: {metric} validation accuracy, mean over seeds",
+        title=f"Leaderboard: {metric} validation accuracy, mean over seeds" + (" and folds" if cross_validated else ""),
         title_justify="left",
-        caption=(
-            f"{len(summaries)} of {total} configuration(s) · {excluded.text} · "
-            "(1) unreplicated: a single run · ! best run an outlier among its config's runs (Dixon's Q to 10 runs, "
-            "Grubbs above; 5%)"
-        ),
+        caption=" · ".join(notes),
         caption_justify="left",
     )
     table.add_column("#", justify="right")
     table.add_column("config")
     for name in fields:
         table.add_column(SHORT.get(name, name), justify="right")
-    for column in ("n", "mean ± std", "95% CI", "best (run)", "s/epoch"):
+    columns = ["n", "mean ± std", "95% CI", *(["test"] if with_test else []), "best (run)", "s/epoch"]
+    for column in columns:
         table.add_column(column, justify="right", no_wrap=column != "95% CI")
     for rank, summary in enumerate(summaries, start=1):
         low, high = summary.interval
         interval = "" if math.isnan(low) else f"{low:.1%}–{high:.1%}"
         best = f"{summary.best:.2%} ({summary.best_run})" + (" [bold red]![/]" if summary.likely_outlier else "")
         n = f"{summary.n}" if summary.n > 1 else "[yellow]1 (1)[/]"
+        if summary.fold_count > 1:
+            n += f" ({summary.fold_count}-fold)"
         seconds = summary.mean_epoch_seconds
+        test = [] if not with_test else ["" if summary.test_mean is None else f"{summary.test_mean:.2%}"]
         table.add_row(
             str(rank),
             summary.config_key[:8],
@@ -63,6 +84,7 @@ def leaderboard_table(summaries: Sequence[ConfigSummary], metric: str, excluded:
             n,
             _mean_std(summary.mean, summary.std),
             interval,
+            *test,
             best,
             "" if seconds is None else f"{seconds:.2f}",
             style="bold" if rank == 1 else None,
@@ -130,10 +152,13 @@ def comparison_table(comparison: Comparison, metric: str) -> Table:
     table.add_row("n", str(a.n), str(b.n))
     table.add_row("mean ± std", _mean_std(a.mean, a.std), _mean_std(b.mean, b.std))
     table.add_row("best", f"{a.best:.2%}", f"{b.best:.2%}")
+    if a.test_mean is not None or b.test_mean is not None:
+        table.add_row("test set", *("" if s.test_mean is None else f"{s.test_mean:.2%}" for s in (a, b)))
     test = comparison.test
     if test is not None:
         table.add_row("A − B", f"{test.difference:+.2%}", f"95% CI {test.low:+.2%} … {test.high:+.2%}")
-        table.add_row("Welch t-test", f"t = {test.t:.2f}, df = {test.df:.1f}", f"p = {test.p_value:.3g}")
+        name = "Welch t-test" if comparison.method == WELCH else "corrected t-test (folds)"
+        table.add_row(name, f"t = {test.t:.2f}, df = {test.df:.1f}", f"p = {test.p_value:.3g}")
     return table
 
 

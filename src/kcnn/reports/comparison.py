@@ -1,4 +1,10 @@
-"""Is configuration A really better than B? Welch's test and a verdict in words that names the better one."""
+"""Is configuration A really better than B? A test and a verdict in words that names the better one.
+
+Configurations validated on one split are compared with Welch's test over their seeds. Configurations
+validated by K-fold cross-validation are compared pairwise, fold by fold and seed by seed, with Nadeau
+and Bengio's corrected resampled t-test (`stats.corrected_resampled_t_test`): fold results share
+training images, and a Welch test would be too confident.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,9 @@ from kcnn.errors import KcnnError
 from kcnn.reports import stats
 from kcnn.reports.grouping import ConfigSummary
 
+WELCH = "Welch's t-test"
+CORRECTED = "Nadeau-Bengio corrected resampled t-test"
+
 
 @dataclass(frozen=True)
 class Comparison:
@@ -20,6 +29,8 @@ class Comparison:
     b: ConfigSummary
     test: stats.WelchResult | None
     verdict: str
+    method: str = WELCH
+    """Which test: `WELCH` or `CORRECTED` (cross-validated configurations)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Every number, for scripts."""
@@ -33,6 +44,7 @@ class Comparison:
             "t": test.t if test else None,
             "df": test.df if test else None,
             "p_value": test.p_value if test else None,
+            "test": self.method if test else None,
             "verdict": self.verdict,
         }
 
@@ -54,7 +66,15 @@ def find_summary(summaries: Sequence[ConfigSummary], key: str) -> ConfigSummary:
 
 
 def compare(a: ConfigSummary, b: ConfigSummary) -> Comparison:
-    """Welch's test of a − b, and a plain-words verdict."""
+    """Test a − b (Welch, or the corrected resampled t-test for cross-validated configurations) and say it in words."""
+    if a.fold_count != b.fold_count:
+        verdict = (
+            f"Cannot compare: {a.config_key[:8]} was validated {_scheme(a)} and {b.config_key[:8]} {_scheme(b)}; "
+            "their accuracies are measured on different images. Compare configurations validated the same way."
+        )
+        return Comparison(a, b, None, verdict)
+    if a.fold_count > 1:
+        return _compare_folds(a, b)
     if a.n < 2 or b.n < 2:
         verdict = (
             f"Cannot tell: {a.config_key[:8]} has {a.n} run(s) and {b.config_key[:8]} has {b.n}; "
@@ -64,23 +84,51 @@ def compare(a: ConfigSummary, b: ConfigSummary) -> Comparison:
     test = stats.welch_test(a.values, b.values)
     pooled = math.sqrt((a.std**2 + b.std**2) / 2)
     if test.p_value < 0.05:
-        # Name the better configuration, whichever order they were given in, with a positive gap.
-        better, worse = (a, b) if test.difference > 0 else (b, a)
-        gap, low, high = abs(test.difference), min(abs(test.low), abs(test.high)), max(abs(test.low), abs(test.high))
-        verdict = (
-            f"{better.config_key[:8]} is better than {worse.config_key[:8]} by {gap:.2%} (95% CI {low:.2%} to "
-            f"{high:.2%}, p = {test.p_value:.3g}): a real difference at the 5% level."
-        )
-    else:
-        needed = stats.repeats_for_power(test.difference, pooled)
-        more = (
-            f" About {needed} runs per configuration would detect a difference of {abs(test.difference):.2%} "
-            "80% of the time."
-            if needed
-            else ""
-        )
-        verdict = (
-            f"Not distinguishable yet: difference {test.difference:+.2%} (95% CI {test.low:+.2%} to "
-            f"{test.high:+.2%}, p = {test.p_value:.3g}) with {a.n} and {b.n} runs. More repeats are needed.{more}"
-        )
+        return Comparison(a, b, test, _better(a, b, test))
+    needed = stats.repeats_for_power(test.difference, pooled)
+    more = (
+        f" About {needed} runs per configuration would detect a difference of {abs(test.difference):.2%} "
+        "80% of the time."
+        if needed
+        else ""
+    )
+    verdict = (
+        f"Not distinguishable yet: difference {test.difference:+.2%} (95% CI {test.low:+.2%} to "
+        f"{test.high:+.2%}, p = {test.p_value:.3g}) with {a.n} and {b.n} runs. More repeats are needed.{more}"
+    )
     return Comparison(a, b, test, verdict)
+
+
+def _compare_folds(a: ConfigSummary, b: ConfigSummary) -> Comparison:
+    """The corrected resampled t-test over the (seed, fold) pairs both configurations trained."""
+    first, second = a.by_repeat(), b.by_repeat()
+    pairs = sorted(set(first) & set(second))
+    if len(pairs) < 2:
+        verdict = (
+            f"Cannot tell: {a.config_key[:8]} and {b.config_key[:8]} share {len(pairs)} (seed, fold) pair(s); the "
+            "corrected test pairs runs on the same fold and seed. Queue both with the same `--seed` and `--folds`."
+        )
+        return Comparison(a, b, None, verdict, CORRECTED)
+    test = stats.corrected_resampled_t_test([first[p] - second[p] for p in pairs], 1 / (a.fold_count - 1))
+    how = f" ({CORRECTED} over {len(pairs)} paired folds)"
+    if test.p_value < 0.05:
+        return Comparison(a, b, test, _better(a, b, test) + how, CORRECTED)
+    verdict = (
+        f"Not distinguishable yet: difference {test.difference:+.2%} (95% CI {test.low:+.2%} to {test.high:+.2%}, "
+        f"p = {test.p_value:.3g}){how}. More repeats of the folds (`--repeats`) are needed."
+    )
+    return Comparison(a, b, test, verdict, CORRECTED)
+
+
+def _better(a: ConfigSummary, b: ConfigSummary, test: stats.WelchResult) -> str:
+    """The verdict naming the better configuration, whichever order they were given in, with a positive gap."""
+    better, worse = (a, b) if test.difference > 0 else (b, a)
+    gap, low, high = abs(test.difference), min(abs(test.low), abs(test.high)), max(abs(test.low), abs(test.high))
+    return (
+        f"{better.config_key[:8]} is better than {worse.config_key[:8]} by {gap:.2%} (95% CI {low:.2%} to "
+        f"{high:.2%}, p = {test.p_value:.3g}): a real difference at the 5% level."
+    )
+
+
+def _scheme(summary: ConfigSummary) -> str:
+    return f"by {summary.fold_count}-fold cross-validation" if summary.fold_count > 1 else "on one split"

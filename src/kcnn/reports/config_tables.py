@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 from rich.text import Text
@@ -47,13 +49,20 @@ def kernel_footprint(kernel: int, dilation: int, layer: int = 1) -> Text:
     return text
 
 
-def config_table(config: ExperimentConfig) -> Table:
-    """Every field of `config`, one row each."""
+def config_table(config: ExperimentConfig, all_folds: bool = False) -> Table:
+    """Every field of `config` that applies, one row each.
+
+    `val_split` is left out under cross-validation (the folds decide the validation images), and `fold`
+    without it, or when the table stands for every fold (`all_folds`).
+    """
     table = Table(title="Configuration", title_justify="left", show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value")
+    unused = {"val_split"} if config.folds > 1 else set()
+    unused |= {"fold"} if config.folds == 1 or all_folds else set()
     for name, value in config.to_dict().items():
-        table.add_row(name, safe(format_value(name, value)))
+        if name not in unused:
+            table.add_row(name, safe(format_value(name, value)))
     table.add_row("config_key", config.config_key, style="dim")
     return table
 
@@ -111,6 +120,65 @@ def result_table(result: RunResult) -> Table:
     table.add_row(
         "training FLOP/s", describe_throughput(result.flops_per_second, result.peak_flops, result.device_name)
     )
-    table.add_row("images (train / val)", f"{result.num_train} / {result.num_val}")
+    if result.test_accuracy is not None:
+        best = "" if result.best_test_accuracy is None else f" · best epoch's model {result.best_test_accuracy:.2%}"
+        table.add_row("test accuracy", f"final model {result.test_accuracy:.2%}{best}")
+    if result.config.folds > 1:
+        table.add_row("fold", f"{result.config.fold} of 0…{result.config.folds - 1}")
+    images = f"{result.num_train} / {result.num_val}" + (f" / {result.num_test}" if result.num_test else "")
+    table.add_row("images (train / val" + (" / test)" if result.num_test else ")"), images)
     table.add_row("device", f"{result.device} ({result.device_name}) · {result.precision} · {result.loop} loop")
+    return table
+
+
+def folds_summary(config: ExperimentConfig, results: Sequence[RunResult]) -> dict[str, Any]:
+    """The folds' mean accuracies, with 95% intervals from Nadeau and Bengio's corrected variance."""
+    from kcnn.reports import stats
+
+    ratio = 1 / (config.folds - 1) if config.folds > 1 else 0.0
+    summary: dict[str, Any] = {"config_key": config.config_key, "folds": config.folds, "runs": len(results)}
+    series = {
+        "best_val_accuracy": [r.best_val_accuracy for r in results],
+        "final_val_accuracy": [r.final_val_accuracy for r in results],
+        "test_accuracy": [r.test_accuracy for r in results if r.test_accuracy is not None],
+        "best_test_accuracy": [r.best_test_accuracy for r in results if r.best_test_accuracy is not None],
+    }
+    for name, values in series.items():
+        if not values:
+            continue
+        low, high = (
+            stats.corrected_interval(values, ratio) if name.endswith("val_accuracy") else stats.t_interval(values)
+        )
+        summary[name] = {
+            "mean": stats.mean(values),
+            "std": stats.sample_std(values) if len(values) > 1 else None,
+            "ci95_low": None if math.isnan(low) else low,
+            "ci95_high": None if math.isnan(high) else high,
+        }
+    return summary
+
+
+def folds_table(trained: Sequence[tuple[int, RunResult]], summary: dict[str, Any]) -> Table:
+    """One row per fold, then the mean with its corrected interval."""
+    with_test = "test_accuracy" in summary
+    table = Table(
+        title=f"{summary['folds']}-fold cross-validation of {summary['config_key'][:8]}",
+        title_justify="left",
+        caption="mean: 95% CI of the validation accuracies with Nadeau-Bengio's corrected variance "
+        "(folds share training images)"
+        + ("; test: the same test set for every fold, never used for training or choosing" if with_test else ""),
+        caption_justify="left",
+    )
+    for column in ("fold", "run", "best val acc", "final val acc", *(("test (final model)",) if with_test else ())):
+        table.add_column(column, justify="right")
+    for run_id, result in trained:
+        test = [] if not with_test else ["" if result.test_accuracy is None else f"{result.test_accuracy:.2%}"]
+        table.add_row(str(result.config.fold), str(run_id), f"{result.best_val_accuracy:.2%}",
+                      f"{result.final_val_accuracy:.2%}", *test)  # fmt: skip
+    cells = []
+    for name in ("best_val_accuracy", "final_val_accuracy", *(("test_accuracy",) if with_test else ())):
+        figures = summary[name]
+        interval = "" if figures["ci95_low"] is None else f" ({figures['ci95_low']:.1%}–{figures['ci95_high']:.1%})"
+        cells.append(f"{figures['mean']:.2%}{interval}")
+    table.add_row("mean", "", *cells, style="bold")
     return table

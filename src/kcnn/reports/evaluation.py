@@ -22,7 +22,7 @@ from kcnn.config import ExperimentConfig
 from kcnn.errors import DataError, KcnnError, StoreError
 from kcnn.store import CLASSES_FILE, Run
 
-SPLITS = ("val", "train", "all")
+SPLITS = ("val", "test", "train", "all")
 MODELS = ("final", "best")
 PREDICT_BATCH = 64
 
@@ -143,8 +143,9 @@ def evaluate_run(run: Run, data: str | None = None, split: str | None = None, mo
     Args:
         run: A done run.
         data: A folder to evaluate on instead of the run's dataset (its classes must be the run's).
-        split: ``val`` (the run's validation images), ``train`` or ``all``. Defaults to ``val`` on the
-            run's own dataset and ``all`` on another folder.
+        split: ``val`` (the run's validation images: its fold under cross-validation), ``test`` (the test set
+            kept with ``test_split``), ``train`` or ``all``. Defaults to ``val`` on the run's own dataset and
+            ``all`` on another folder.
         model: ``final`` (the last epoch's weights) or ``best`` (the best validation epoch's).
 
     Raises:
@@ -152,8 +153,9 @@ def evaluate_run(run: Run, data: str | None = None, split: str | None = None, mo
         DataError: If the data cannot be read, or its classes are not the run's.
         ConfigError: For an unknown split.
     """
-    from kcnn.data import load_dataset, stratified_split
+    from kcnn.data import load_dataset, split_dataset
     from kcnn.errors import ConfigError
+    from kcnn.training.scoring import predicted_labels
 
     split = split or ("val" if data is None else "all")
     if split not in SPLITS:
@@ -165,24 +167,17 @@ def evaluate_run(run: Run, data: str | None = None, split: str | None = None, mo
     if split == "all":
         chosen = np.arange(len(images.labels))
     else:
-        if images.val_mask is not None:
-            val = np.flatnonzero(images.val_mask)
-            train = np.flatnonzero(~images.val_mask)
-        else:
-            parts = stratified_split(images.labels, config.val_split, config.split_seed, images.class_names)
-            val, train = parts.val, parts.train
-        chosen = val if split == "val" else train
-    predicted = _predict_labels(network, images.images[chosen], config.batch_size)
+        parts = split_dataset(images, config)
+        chosen = {"val": parts.val, "train": parts.train, "test": parts.test}[split]
+        if split == "test" and not len(chosen):
+            raise ConfigError(
+                f"Run {run.id} has no test set (it was queued without `--test-split`); use `--split val`, or queue "
+                "runs with `--test-split 0.2` to keep one."
+            )
+    predicted = predicted_labels(network, images.images[chosen], config.batch_size)
     confusion = np.zeros((len(names), len(names)), dtype=np.int64)
     np.add.at(confusion, (images.labels[chosen], predicted), 1)
     return Evaluation(run.id, spec, split, names, confusion.tolist(), model_name)
-
-
-def _predict_labels(model: Any, images: np.ndarray, batch_size: int) -> np.ndarray:
-    if not len(images):
-        return np.zeros(0, dtype=np.int64)
-    probabilities = model.predict(images.astype("float32"), batch_size=max(batch_size, 64), verbose=0)
-    return np.asarray(probabilities).argmax(axis=1)
 
 
 @dataclass(frozen=True)

@@ -39,10 +39,20 @@ class RunPoint:
     best: float
     final: float
     epoch_seconds: float | None
+    fold: int = 0
+    """The fold the run validated on (under cross-validation)."""
+    best_test: float | None = None
+    """The best-epoch model's test-set accuracy (runs with a test set)."""
+    final_test: float | None = None
+    """The final model's test-set accuracy."""
 
     def metric(self, name: str) -> float:
         """The run's `best` or `final` validation accuracy."""
         return self.best if name == "best" else self.final
+
+    def test_metric(self, name: str) -> float | None:
+        """The test-set accuracy of the model `metric` measured (best epoch's or final), when it has a test set."""
+        return self.best_test if name == "best" else self.final_test
 
 
 @dataclass
@@ -56,11 +66,30 @@ class ConfigSummary:
     epoch_seconds: list[float] = field(default_factory=list)
 
     seeds: list[int] = field(default_factory=list)
+    folds: list[int] = field(default_factory=list)
+    """Each run's fold (0 without cross-validation), in `values` order."""
+    test_values: list[float] = field(default_factory=list)
+    """Test-set accuracies of the runs that have a test set (of the model the metric measured)."""
 
     @property
     def n(self) -> int:
-        """Number of distinct seeds (or folds): a seed trained twice counts once, with its latest run."""
+        """Number of runs: distinct (seed, fold) pairs; a pair trained twice counts once, with its latest run."""
         return len(self.values)
+
+    @property
+    def fold_count(self) -> int:
+        """K of K-fold cross-validation (1: one validation split)."""
+        folds = self.config.get("folds", 1)
+        return folds if isinstance(folds, int) and not isinstance(folds, bool) and folds > 1 else 1
+
+    @property
+    def test_mean(self) -> float | None:
+        """Mean test-set accuracy, when the runs kept a test set."""
+        return stats.mean(self.test_values) if self.test_values else None
+
+    def by_repeat(self) -> dict[tuple[int, int], float]:
+        """The metric of each (seed, fold): what a paired comparison matches up."""
+        return dict(zip(zip(self.seeds, self.folds, strict=True), self.values, strict=True))
 
     @property
     def mean(self) -> float:
@@ -74,7 +103,13 @@ class ConfigSummary:
 
     @property
     def interval(self) -> tuple[float, float]:
-        """95% Student-t confidence interval of the mean."""
+        """95% Student-t confidence interval of the mean.
+
+        Under K-fold cross-validation the folds' results are correlated (their training sets overlap), so the
+        variance of the mean is the Nadeau–Bengio corrected one: ``(1/n + 1/(K−1)) · s²``.
+        """
+        if self.fold_count > 1:
+            return stats.corrected_interval(self.values, 1 / (self.fold_count - 1))
         return stats.t_interval(self.values)
 
     @property
@@ -107,7 +142,7 @@ class ConfigSummary:
         low, high = self.interval
         return {
             "config_key": self.config_key,
-            "config": {k: v for k, v in self.config.items() if k != "seed"},
+            "config": {k: v for k, v in self.config.items() if k not in ("seed", "fold")},
             "n": self.n,
             "mean": self.mean,
             "std": _none_if_nan(self.std),
@@ -119,6 +154,9 @@ class ConfigSummary:
             "likely_outlier": self.likely_outlier,
             "outlier_test": self.outlier_test.test,
             "unreplicated": self.n == 1,
+            "folds": self.fold_count,
+            "test_mean": self.test_mean,
+            "test_n": len(self.test_values),
             "run_ids": self.run_ids,
             "values": self.values,
         }
@@ -152,28 +190,29 @@ def damaged_runs(rows: Iterable[Sequence[Any]]) -> tuple[int, ...]:
 
 
 def load_points(rows: Iterable[Sequence[Any]]) -> list[RunPoint]:
-    """Turn `Store.finished_metrics` rows into run points, one per configuration and seed.
+    """Turn `Store.finished_metrics` rows into run points, one per configuration, seed and fold.
 
-    Runs without a metric are skipped. When one seed of a configuration was trained more than once
-    (``kcnn train`` twice with the same flags), only its latest run counts: a repeat is a new seed, so
-    `ConfigSummary.n` counts distinct seeds.
+    Runs without a metric are skipped. When one seed (and fold) of a configuration was trained more than
+    once (``kcnn train`` twice with the same flags), only its latest run counts: a repeat is a new seed
+    or fold, so `ConfigSummary.n` counts distinct ones.
     """
-    latest: dict[tuple[str, int], RunPoint] = {}
+    latest: dict[tuple[str, int, int], RunPoint] = {}
     for point in _all_points(rows):
-        latest[(point.config_key, point.seed)] = point  # rows come in id order: the last one wins
+        latest[(point.config_key, point.seed, point.fold)] = point  # rows come in id order: the last one wins
     return sorted(latest.values(), key=lambda point: point.run_id)
 
 
 def _all_points(rows: Iterable[Sequence[Any]]) -> list[RunPoint]:
     points = []
-    parsed: dict[str, dict[str, Any]] = {}  # runs of one config differ only by seed: parse each config once
-    for run_id, config, key, seed, best, final, seconds, epochs in rows:
+    parsed: dict[str, dict[str, Any]] = {}  # runs of one config differ only by seed and fold: parse it once
+    for run_id, config, key, seed, best, final, seconds, epochs, *rest in rows:
         if best is None or final is None or stored_config_problem(config, key):
             continue  # no metric, or a damaged config: nothing to group it by (`Excluded.damaged` counts it)
         if key not in parsed:
             parsed[key] = json.loads(config)
         epoch_seconds = seconds / epochs if seconds is not None and epochs else None
-        points.append(RunPoint(run_id, parsed[key], key, seed, best, final, epoch_seconds))
+        fold, best_test, final_test = [*rest, 0, None, None][:3]  # rows of 8 columns: no folds, no test set
+        points.append(RunPoint(run_id, parsed[key], key, seed, best, final, epoch_seconds, fold, best_test, final_test))
     return points
 
 
@@ -209,6 +248,10 @@ def leaderboard(points: Iterable[RunPoint], metric: str = "best") -> list[Config
         summary.values.append(point.metric(metric))
         summary.run_ids.append(point.run_id)
         summary.seeds.append(point.seed)
+        summary.folds.append(point.fold)
+        test = point.test_metric(metric)
+        if test is not None:
+            summary.test_values.append(test)
         if point.epoch_seconds is not None:
             summary.epoch_seconds.append(point.epoch_seconds)
     return sorted(groups.values(), key=lambda s: (-s.mean, -s.n, s.config_key))

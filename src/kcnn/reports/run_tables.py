@@ -78,6 +78,14 @@ def run_summary_table(run: Run) -> Table:
     table.add_row("state", f"[{STATE_STYLES.get(run.state, '')}]{run.state}[/]")
     table.add_row("epochs", f"{run.epochs_done}/{run.epochs_total} (checkpoint after epoch {run.checkpoint_epoch})")
     table.add_row("best / final val acc", f"{_percent(run.best_val_accuracy)} / {_percent(run.final_val_accuracy)}")
+    if run.test_accuracy is not None or run.best_test_accuracy is not None:
+        table.add_row(
+            "test acc (best / final)",
+            f"{_percent(run.best_test_accuracy)} / {_percent(run.test_accuracy)} (the test set chose nothing)",
+        )
+    folds = run.config_dict.get("folds")
+    if isinstance(folds, int) and folds > 1:
+        table.add_row("fold", f"{run.fold} of {folds} (validates on fold {run.fold}, trains on the others)")
     if run.train_seconds is not None:
         table.add_row("training time", f"{run.train_seconds:,.1f} s")
     if run.images_per_second is not None:

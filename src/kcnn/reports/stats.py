@@ -1,4 +1,4 @@
-"""Small-sample statistics without scipy: means, sample standard deviations, Student t, Welch's test.
+"""Small-sample statistics without scipy: means, standard deviations, Student t, Welch's and corrected t-tests.
 
 The t distribution's CDF comes from the regularized incomplete beta function
 (continued fraction, as in Numerical Recipes §6.4); quantiles invert it by
@@ -142,6 +142,68 @@ def welch_test(a: Sequence[float], b: Sequence[float], confidence: float = 0.95)
             difference, difference, difference, math.copysign(math.inf, difference) if difference else 0.0, math.inf, p
         )
     df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    t = difference / se
+    p = 2.0 * (1.0 - t_cdf(abs(t), df))
+    half = t_quantile(0.5 + confidence / 2.0, df) * se
+    return WelchResult(difference, difference - half, difference + half, t, df, min(max(p, 0.0), 1.0))
+
+
+def corrected_interval(
+    values: Sequence[float], test_train_ratio: float, confidence: float = 0.95
+) -> tuple[float, float]:
+    """Confidence interval of the mean of cross-validation results, with Nadeau and Bengio's corrected variance.
+
+    The runs of K-fold cross-validation train on overlapping images, so their results are positively
+    correlated and ``s²/n`` understates the variance of their mean; Nadeau and Bengio (Machine Learning 52,
+    2003) replace it with ``(1/n + n_test/n_train) · s²`` (for K folds, ``n_test/n_train = 1/(K−1)``).
+
+    Returns:
+        ``(low, high)``; ``(nan, nan)`` for fewer than two values.
+    """
+    if len(values) < 2:
+        return math.nan, math.nan
+    center = mean(values)
+    half = (
+        t_quantile(0.5 + confidence / 2.0, len(values) - 1)
+        * sample_std(values)
+        * math.sqrt(1.0 / len(values) + test_train_ratio)
+    )
+    return center - half, center + half
+
+
+def corrected_resampled_t_test(
+    differences: Sequence[float], test_train_ratio: float, confidence: float = 0.95
+) -> WelchResult:
+    """Nadeau and Bengio's corrected resampled t-test of paired differences from (repeated) K-fold cross-validation.
+
+    Two configurations trained on the same folds (and seeds) give paired results; their differences
+    ``d_1 … d_n`` are correlated through the overlapping training sets, so the plain paired t-test is too
+    confident. The corrected statistic is ``t = mean(d) / sqrt((1/n + n_test/n_train) · s_d²)`` with
+    ``n − 1`` degrees of freedom (Nadeau & Bengio, Machine Learning 52, 2003; for repeated K-fold
+    cross-validation with ``n = K·r`` and ``n_test/n_train = 1/(K−1)``, Bouckaert & Frank, PAKDD 2004).
+
+    Args:
+        differences: Paired differences a − b, one per (seed, fold).
+        test_train_ratio: Validation images over training images of one run (``1/(K−1)`` for K folds).
+        confidence: Level of the interval. Defaults to 0.95.
+
+    Returns:
+        The difference of means, its corrected interval, t, the degrees of freedom and the two-sided p-value.
+
+    Raises:
+        ValueError: For fewer than two differences.
+    """
+    n = len(differences)
+    if n < 2:
+        raise ValueError("The corrected resampled t-test needs at least two paired differences.")
+    difference = mean(differences)
+    se = sample_std(differences) * math.sqrt(1.0 / n + test_train_ratio)
+    df = float(n - 1)
+    if se == 0.0:
+        p = 1.0 if difference == 0 else 0.0
+        return WelchResult(
+            difference, difference, difference, math.copysign(math.inf, difference) if difference else 0.0, df, p
+        )
     t = difference / se
     p = 2.0 * (1.0 - t_cdf(abs(t), df))
     half = t_quantile(0.5 + confidence / 2.0, df) * se

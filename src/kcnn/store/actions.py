@@ -1,4 +1,4 @@
-"""What users do to runs: add them (deduplicated by config key and seed), cancel, retry, prioritize."""
+"""What users do to runs: add them (deduplicated by config key, seed and fold), cancel, retry, prioritize."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ class UserActions(StoreConnection):
             priority: Higher runs are claimed first. Defaults to `0`.
             max_attempts: Crashes or lost leases allowed before the run fails. Defaults to `3`.
             source: ``queue`` or ``train``. Defaults to ``queue``.
-            dedupe: Return an existing run with the same config and seed instead of adding one.
+            dedupe: Return an existing run with the same config, seed and fold instead of adding one.
 
         Returns:
             One `AddResult` per config, in order.
@@ -71,7 +71,7 @@ class UserActions(StoreConnection):
             priority: Higher runs are claimed first. Defaults to `0`.
             max_attempts: Crashes or lost leases allowed before the run fails. Defaults to `3`.
             source: ``queue`` or ``train``. Defaults to ``queue``.
-            dedupe: Keep an existing run with the same config key and seed instead of adding one.
+            dedupe: Keep an existing run with the same config key, seed and fold instead of adding one.
             on_added: Called with each run and what happened to it, in order.
 
         Returns:
@@ -95,16 +95,16 @@ class UserActions(StoreConnection):
         """Insert one batch with three statements' worth of round trips, not three per run."""
         known = self._existing_ids(conn, batch) if dedupe else {}
         fresh: list[NewRun] = []
-        first_of: dict[tuple[str, int], int] = {}  # (key, seed) → index in `fresh`, for a repeat in the batch
+        first_of: dict[tuple[str, int, int], int] = {}  # (key, seed, fold) → index in `fresh`: a repeat in the batch
         plan: list[tuple[str, int]] = []  # per run: ("stored", run id) | ("new" | "repeat", index in `fresh`)
         for run in batch:
-            pair = (run.config_key, run.seed)
-            if pair in known:
-                plan.append(("stored", known[pair]))
-            elif dedupe and pair in first_of:
-                plan.append(("repeat", first_of[pair]))
+            identity = run.repeat
+            if identity in known:
+                plan.append(("stored", known[identity]))
+            elif dedupe and identity in first_of:
+                plan.append(("repeat", first_of[identity]))
             else:
-                first_of[pair] = len(fresh)
+                first_of[identity] = len(fresh)
                 plan.append(("new", len(fresh)))
                 fresh.append(run)
         ids = self._insert(conn, fresh, priority, max_attempts, source)
@@ -114,20 +114,20 @@ class UserActions(StoreConnection):
         ]
 
     @staticmethod
-    def _existing_ids(conn: sqlite3.Connection, batch: list[NewRun]) -> dict[tuple[str, int], int]:
-        """The oldest stored run of each (config key, seed) of the batch."""
+    def _existing_ids(conn: sqlite3.Connection, batch: list[NewRun]) -> dict[tuple[str, int, int], int]:
+        """The oldest stored run of each (config key, seed, fold) of the batch."""
         seeds: dict[str, set[int]] = {}
         for run in batch:
             seeds.setdefault(run.config_key, set()).add(run.seed)
-        known: dict[tuple[str, int], int] = {}
+        known: dict[tuple[str, int, int], int] = {}
         for key, wanted in seeds.items():
             marks = ",".join("?" * len(wanted))
             rows = conn.execute(
-                f"SELECT id, seed FROM runs WHERE config_key = ? AND seed IN ({marks}) ORDER BY id DESC",
+                f"SELECT id, seed, fold FROM runs WHERE config_key = ? AND seed IN ({marks}) ORDER BY id DESC",
                 (key, *wanted),
             )
-            for run_id, seed in rows:
-                known[(key, seed)] = run_id  # newest first: the oldest is written last
+            for run_id, seed, fold in rows:
+                known[(key, seed, fold)] = run_id  # newest first: the oldest is written last
         return known
 
     def _insert(
@@ -138,10 +138,10 @@ class UserActions(StoreConnection):
             return []
         before = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM runs").fetchone()[0])
         conn.executemany(
-            "INSERT INTO runs (config, config_key, key_version, seed, priority, max_attempts, epochs_total, source, "
-            "precision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(run.config_json, run.config_key, KEY_VERSION, run.seed, priority, max_attempts, run.epochs, source,
-              run.precision) for run in runs],
+            "INSERT INTO runs (config, config_key, key_version, seed, fold, priority, max_attempts, epochs_total, "
+            "source, precision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(run.config_json, run.config_key, KEY_VERSION, run.seed, run.fold, priority, max_attempts, run.epochs,
+              source, run.precision) for run in runs],
         )  # fmt: skip
         ids = [int(row[0]) for row in conn.execute("SELECT id FROM runs WHERE id > ? ORDER BY id", (before,))]
         if len(ids) != len(runs):  # pragma: no cover - only another writer inside our transaction could do this
@@ -207,7 +207,7 @@ class UserActions(StoreConnection):
             for run_id in ids:
                 reset = (
                     ", checkpoint_epoch = 0, checkpoint = NULL, epochs_done = 0, best_val_accuracy = NULL, "
-                    "final_val_accuracy = NULL"
+                    "final_val_accuracy = NULL, test_accuracy = NULL, best_test_accuracy = NULL"
                 )
                 conn.execute(
                     "UPDATE runs SET state = 'queued', retries = 0, finished = NULL, worker_id = NULL, "

@@ -12,7 +12,8 @@ from kcnn.store.states import FailureKind, RunState
 
 #: Model, device and loop facts a finished run keeps.
 SUMMARY_FIELDS = ("params", "flops_per_image", "device", "device_name", "peak_flops", "train_loop",
-                  "train_loop_reason", "precision", "dataset_fingerprint")  # fmt: skip
+                  "train_loop_reason", "precision", "dataset_fingerprint", "test_accuracy",
+                  "best_test_accuracy")  # fmt: skip
 
 
 class WorkerWrites(StoreConnection):
@@ -106,9 +107,10 @@ class WorkerWrites(StoreConnection):
         Args:
             claim: The claim finishing.
             summary: ``params``, ``flops_per_image``, ``device``, ``device_name``, ``peak_flops``,
-                ``train_loop``, ``train_loop_reason``, ``precision``, ``dataset_fingerprint`` (missing
-                ones are stored as NULL). Training time is summed and images per second is the median
-                over the recorded epochs (as `RunResult` computes it), so resumed runs count every attempt.
+                ``train_loop``, ``train_loop_reason``, ``precision``, ``dataset_fingerprint``,
+                ``test_accuracy``, ``best_test_accuracy`` (missing ones are stored as NULL). Training time
+                is summed and images per second is the median over the recorded epochs (as `RunResult`
+                computes it), so resumed runs count every attempt.
             model: File name of the final model (already on disk).
 
         Raises:

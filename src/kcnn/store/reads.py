@@ -46,8 +46,10 @@ class Reads(StoreConnection):
         states = [state] if isinstance(state, str) else state
         return list(reversed(self.list_runs(states)))
 
-    def finished_metrics(self) -> list[tuple[int, str, str, int, float | None, float | None, float | None, int]]:
-        """``(id, config, config_key, seed, best, final, train_seconds, epochs_done)`` of every done run.
+    def finished_metrics(self) -> list[tuple[Any, ...]]:
+        """Every done run's ``(id, config, config_key, seed, best, final, train_seconds, epochs_done, fold, …)``.
+
+        The row ends ``fold, best_test, final_test`` (the two test accuracies are NULL without a test set).
 
         The input of `kcnn.reports.grouping.load_points`; the Python API's `kcnn.leaderboard` reads it for you.
         """
@@ -55,7 +57,7 @@ class Reads(StoreConnection):
             tuple(row)  # type: ignore[misc]
             for row in self._conn.execute(
                 "SELECT id, config, config_key, seed, best_val_accuracy, final_val_accuracy, train_seconds, "
-                "epochs_done FROM runs WHERE state = 'done' ORDER BY id"
+                "epochs_done, fold, best_test_accuracy, test_accuracy FROM runs WHERE state = 'done' ORDER BY id"
             )
         ]
 
@@ -76,7 +78,8 @@ class Reads(StoreConnection):
         return [dict(row) for row in rows]
 
     _EPOCH_EXPORT = (
-        ("run_id", "r.id"), ("config_key", "r.config_key"), ("seed", "r.seed"), ("state", "r.state"),
+        ("run_id", "r.id"), ("config_key", "r.config_key"), ("seed", "r.seed"), ("fold", "r.fold"),
+        ("state", "r.state"),
         ("epoch", "e.epoch"), ("attempt", "e.attempt"), ("loss", "e.loss"), ("accuracy", "e.accuracy"),
         ("val_loss", "e.val_loss"), ("val_accuracy", "e.val_accuracy"), ("seconds", "e.seconds"),
         ("images_per_second", "e.images_per_second"),

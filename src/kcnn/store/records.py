@@ -74,6 +74,12 @@ class Run:
     precision: str | None = None
     dataset_fingerprint: str | None = None
     train_loop_reason: str | None = None
+    fold: int = 0
+    """The fold the run validates on, under cross-validation (``folds`` in its config); 0 otherwise."""
+    test_accuracy: float | None = None
+    """The final model's accuracy on the run's test set (runs queued with ``test_split``)."""
+    best_test_accuracy: float | None = None
+    """The best-epoch model's accuracy on the run's test set."""
     artifacts: Path | None = field(default=None, compare=False, repr=False)
     """The store's artifacts folder (set by the store that read the run; not a column)."""
 
@@ -139,20 +145,26 @@ class NewRun:
     seed: int
     epochs: int
     precision: str
+    fold: int = 0
 
     @classmethod
     def of(cls, config: ExperimentConfig) -> NewRun:
         """The new run of `config`."""
-        return cls(config.to_json(), config.config_key, config.seed, config.epochs, config.precision)
+        return cls(config.to_json(), config.config_key, config.seed, config.epochs, config.precision, config.fold)
+
+    @property
+    def repeat(self) -> tuple[str, int, int]:
+        """What makes a run unique in the store: its config key, seed and fold."""
+        return (self.config_key, self.seed, self.fold)
 
 
 @dataclass(frozen=True)
 class AddResult:
-    """What happened to one config+seed given to `Store.add_runs`."""
+    """What happened to one config+seed (+fold) given to `Store.add_runs`."""
 
     run_id: int
     created: bool
-    """False if a run with the same config and seed already existed."""
+    """False if a run with the same config, seed and fold already existed."""
 
 
 def stored_config_dict(text: str) -> dict[str, Any]:

@@ -97,7 +97,14 @@ ALTER TABLE runs ADD COLUMN dataset_fingerprint TEXT;
 ALTER TABLE runs ADD COLUMN train_loop_reason TEXT;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+# V4: validation that small data deserves (issue 16): the fold a run validates on, and its test-set accuracy.
+_V4 = """
+ALTER TABLE runs ADD COLUMN fold INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN test_accuracy REAL;
+ALTER TABLE runs ADD COLUMN best_test_accuracy REAL;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from kcnn.config import ExperimentConfig
-from kcnn.data import ImageSet, Split, load_dataset, stratified_split
+from kcnn.data import ImageSet, load_dataset, split_dataset
 from kcnn.errors import DivergedError
 from kcnn.training.devices import check_precision, resolve_device
 from kcnn.training.throughput import device_name, peak_flops, training_flops_per_second
@@ -70,6 +70,14 @@ class RunResult:
     """Training images."""
     num_val: int
     """Validation images."""
+    num_test: int = 0
+    """Test images (0 without a test set)."""
+    test_accuracy: float | None = None
+    """The final model's accuracy on the test set (`None` without one)."""
+    best_test_accuracy: float | None = None
+    """The best-epoch model's accuracy on the test set (set by the worker, which keeps that model's file)."""
+    test_images: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    """The test images and labels, for scoring another model of the run (its best epoch's); not serialised."""
     class_names: tuple[str, ...] = field(default_factory=tuple)
     """Class names, in label order."""
     skipped_files: tuple[tuple[str, str], ...] = field(default_factory=tuple)
@@ -119,6 +127,8 @@ class RunResult:
             "train_loop_reason": self.loop_reason,
             "precision": self.precision,
             "dataset_fingerprint": self.dataset_fingerprint,
+            "test_accuracy": self.test_accuracy,
+            "best_test_accuracy": self.best_test_accuracy,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -142,6 +152,9 @@ class RunResult:
             "precision": self.precision,
             "num_train": self.num_train,
             "num_val": self.num_val,
+            "num_test": self.num_test,
+            "test_accuracy": self.test_accuracy,
+            "best_test_accuracy": self.best_test_accuracy,
             "skipped_files": [list(item) for item in self.skipped_files],
             "history": [record.to_dict() for record in self.history],
         }
@@ -188,12 +201,10 @@ def train(
     hooks = hooks or TrainingHooks()
     resolved, precision = prepare_device(device, config.precision)
     data = dataset or load_dataset(config.dataset, config.input_size, config.color_mode, config.resize, config.skip_bad)
-    if data.val_mask is not None:
-        split = Split(train=np.flatnonzero(~data.val_mask), val=np.flatnonzero(data.val_mask))
-    else:
-        split = stratified_split(data.labels, config.val_split, config.split_seed, data.class_names)
+    split = split_dataset(data, config)
     x_train, y_train = data.images[split.train], data.labels[split.train]
     x_val, y_val = data.images[split.val], data.labels[split.val]
+    test_images = (data.images[split.test], data.labels[split.test]) if len(split.test) else None
 
     from kcnn.training.backend import import_keras
     from kcnn.training.callbacks import EpochRecorder
@@ -252,6 +263,12 @@ def train(
             recorder.diverged_at,
         )
     name = device_name(resolved)
+    test_accuracy = None
+    if test_images is not None:
+        from kcnn.training.scoring import accuracy
+
+        with keras.device(resolved):
+            test_accuracy = accuracy(model, test_images[0], test_images[1], config.batch_size)
     return RunResult(
         config=config,
         history=recorder.records,
@@ -269,4 +286,7 @@ def train(
         dataset_fingerprint=data.fingerprint,
         device_name=name,
         peak_flops=peak_flops(name, precision),
+        num_test=len(split.test),
+        test_accuracy=test_accuracy,
+        test_images=test_images,
     )

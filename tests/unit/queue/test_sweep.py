@@ -112,7 +112,7 @@ def test_a_huge_grid_is_counted_and_refused_before_anything_is_built():
     with pytest.raises(ConfigError) as raised:
         expand(SweepSpec(grid=grid))
     assert str(raised.value) == (
-        "This sweep would queue 1,000,000 runs (1,000,000 configuration(s) × 1 seed(s)), more than the limit of "
+        "This sweep would queue 1,000,000 runs (1,000,000 configuration(s) × 1 run(s) each), more than the limit of "
         "10,000. Sample the grid with `--random N`, or raise the limit with `--max-runs N`."
     )
     with pytest.raises(ConfigError, match=r"would queue 2,000,000,000 runs \(2 configuration\(s\) × 1,000,000,000"):
