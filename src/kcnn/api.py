@@ -106,8 +106,10 @@ class KcnnStore(Store):
     ) -> list[AddResult]:
         """Queue configs for `kcnn worker`, each with `repeats` seeds (seed, seed + 1, …).
 
-        Datasets are checked and ``auto`` colour modes resolved first; a config+seed already in the
-        store is not added again (its `AddResult.created` is False).
+        A config with ``folds`` K > 1 queues every fold of every seed (K runs per seed), as ``kcnn queue
+        add --folds K`` does; `Store.add_runs` adds exactly the configs it is given (one fold, say).
+        Datasets are checked and ``auto`` colour modes resolved first; a config+seed (+fold) already in
+        the store is not added again (its `AddResult.created` is False).
 
         Raises:
             ConfigError: If `repeats` is below 1.
@@ -119,7 +121,12 @@ class KcnnStore(Store):
         if repeats < 1:
             raise ConfigError(f"`repeats` must be at least 1; got {repeats}.")
         items = [configs] if isinstance(configs, ExperimentConfig) else list(configs)
-        expanded = [config.replace(seed=config.seed + offset) for config in items for offset in range(repeats)]
+        expanded = [
+            config.replace(seed=config.seed + offset, fold=fold)
+            for config in items
+            for offset in range(repeats)
+            for fold in range(config.folds)
+        ]
         return self.add_runs(prepare_configs(expanded), priority=priority, max_attempts=max_attempts)
 
     def runs_frame(self, state: str | Sequence[str] | None = None) -> pandas.DataFrame:
@@ -418,7 +425,8 @@ def evaluate(
         run: The run, or its id (then `store` is needed).
         store: The store, when `run` is an id.
         data: Another folder with the run's classes; defaults to the run's own dataset.
-        split: ``val``, ``train`` or ``all``; defaults to ``val`` on the run's dataset, ``all`` on `data`.
+        split: ``val``, ``test`` (runs queued with ``test_split``), ``train`` or ``all``; defaults to ``val`` on
+            the run's dataset, ``all`` on `data`.
         model: ``final`` (last epoch) or ``best`` (the best validation epoch, what the leaderboard ranks).
 
     Raises:

@@ -85,7 +85,7 @@ def test_export_runs_and_epochs(swept, tmp_path, capsys):
     assert len(epochs) == 12 * 3 and {"run_id", "config_key", "epoch", "val_accuracy"} <= set(epochs[0])
     assert [(e["run_id"], e["epoch"]) for e in epochs[:4]] == [(1, 1), (1, 2), (1, 3), (2, 1)]
     assert main(["export", "--epochs", "-o", str(tmp_path / "e.csv")]) == 0
-    assert (tmp_path / "e.csv").read_text().startswith("run_id,config_key,seed,state")
+    assert (tmp_path / "e.csv").read_text().startswith("run_id,config_key,seed,fold,state")
 
 
 def test_plan_draws_the_dilated_footprint(capsys, monkeypatch):

@@ -340,8 +340,8 @@ async def test_run_screen_classifies_images_and_exports_the_model(app, store_pat
     from kcnn.config import ExperimentConfig
 
     with api.open_store(store_path) as store:
-        api.train(ExperimentConfig(input_size=16, channels=4, dense_units=8, epochs=1), store=store, progress=False,
-                  device="cpu")  # fmt: skip
+        config = ExperimentConfig(input_size=16, channels=4, dense_units=8, epochs=1, test_split=0.2)
+        result = api.train(config, store=store, progress=False, device="cpu")
     images = tmp_path / "images"
     images.mkdir()
     for index in range(3):
@@ -358,6 +358,10 @@ async def test_run_screen_classifies_images_and_exports_the_model(app, store_pat
         await settle(pilot, app)
         table = rendered(app.screen.query_one("#evaluation", Static))
         assert "Predictions" in table and "0.png" in table and "unreadable" in table
+        await pilot.press("t")
+        await settle(pilot, app)
+        text = " ".join(rendered(app.screen.query_one("#evaluation", Static)).split())
+        assert f"test split): accuracy {result.best_test_accuracy:.2%}" in text  # the best epoch's model, as recorded
         target = tmp_path / "exported.keras"
         await pilot.press("x")
         await pilot.pause()

@@ -37,6 +37,14 @@ def test_queue_adds_repeats_once_and_resolves_auto_colour(store):
         store.queue(config, repeats=0)
 
 
+def test_queue_a_cross_validated_config_queues_every_fold_of_every_seed(store):
+    config = kcnn.ExperimentConfig(kernel_size=4, folds=3, test_split=0.2)
+    assert [r.created for r in store.queue(config, repeats=2)] == [True] * 6
+    queued = store.runs(state="queued")
+    assert [(run.seed, run.fold) for run in queued] == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]
+    assert [r.created for r in store.queue(config, repeats=2)] == [False] * 6
+
+
 def test_leaderboard_compare_and_effects(store):
     board = kcnn.leaderboard(store, filters=["dilation=2,1"])
     assert [s.n for s in board] == [3, 3] and board[0].mean == pytest.approx(0.81)

@@ -31,9 +31,13 @@ def test_json_round_trip():
     assert ExperimentConfig.from_dict(config.to_dict()) == config
 
 
-def test_config_key_ignores_only_the_seed():
+def test_config_key_ignores_only_the_seed_and_the_fold():
     base = ExperimentConfig(kernel_size=2, dilation=2)
     assert base.config_key == base.replace(seed=41).config_key
+    folded = base.replace(folds=5)
+    assert folded.config_key != base.config_key  # cross-validation measures something else: another config
+    assert folded.replace(fold=3).config_key == folded.config_key  # the folds of one config are its repeats
+    assert base.replace(test_split=0.2).config_key != base.config_key
     assert base.config_key != base.replace(dilation=1).config_key
     assert base.config_key != base.replace(input_size=90).config_key
     assert base.config_key == ExperimentConfig(kernel_size=(2, 2), dilation=(2, 2)).config_key
@@ -70,6 +74,15 @@ def test_config_key_ignores_only_the_seed():
         ),
         ({"batch_size": True}, "`batch_size` must be a whole number; got True."),
         ({"padding": "full"}, "`padding` must be one of valid, same; got 'full'."),
+        ({"test_split": 1.0}, "`test_split` must be 0 (no test set) or more and less than 1; got 1.0."),
+        ({"test_split": -0.1}, "`test_split` must be 0 (no test set) or more and less than 1; got -0.1."),
+        (
+            {"test_split": 0.5, "val_split": 0.5},
+            "`test_split` (0.5) and `val_split` (0.5) leave no training images; their sum must be less than 1.",
+        ),
+        ({"folds": 0}, "`folds` must be a positive integer (at most 50); got 0."),
+        ({"folds": 3, "fold": 3}, "`fold` must be from 0 to 2; got 3."),
+        ({"fold": 1}, "`fold` must be 0 (there are no folds: `folds` is 1); got 1."),
     ],
 )
 def test_invalid_configs_raise_teaching_errors(changes, message):

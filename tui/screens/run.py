@@ -41,6 +41,7 @@ class RunScreen(Screen[None]):
 
     BINDINGS = [
         Binding("e", "evaluate", "Evaluate per class"),
+        Binding("t", "evaluate_test", "Test set"),
         Binding("p", "predict", "Predict images"),
         Binding("x", "export", "Export model"),
         Binding("escape", "back", "Back"),
@@ -79,8 +80,13 @@ class RunScreen(Screen[None]):
         self.query_one("#evaluation", Static).update("evaluating the final model on the validation images…")
         self.evaluate()
 
+    def action_evaluate_test(self) -> None:
+        """Evaluate the best epoch's model (what the leaderboard ranks) on the run's test set (``--test-split``)."""
+        self.query_one("#evaluation", Static).update("evaluating the best epoch's model on the test set…")
+        self.evaluate("test", "best")
+
     @work(thread=True, exclusive=True, group="evaluate", exit_on_error=False)
-    def evaluate(self) -> None:
+    def evaluate(self, split: str | None = None, model: str = "final") -> None:
         """Evaluate in a background thread: keras, the model and the images load here."""
         from kcnn import api
         from kcnn.errors import KcnnError
@@ -88,7 +94,7 @@ class RunScreen(Screen[None]):
         try:
             with api.open_store(self.context.store_path, create=False) as store:
                 run = store.get_run(self.run_id)
-            self.post_message(RunEvaluated(api.evaluate(run)))
+            self.post_message(RunEvaluated(api.evaluate(run, split=split, model=model)))
         except KcnnError as error:
             self.post_message(RunEvaluated(str(error)))
 

@@ -17,8 +17,9 @@ from kcnn.store import Run, Store
 
 FORMATS = ("csv", "json")
 RUN_COLUMNS = (
-    "id", "state", "seed", "config_key", "epochs_done", "epochs_total", "best_val_accuracy", "final_val_accuracy",
-    "train_seconds", "images_per_second", "params", "flops_per_image", "device", "device_name", "train_loop",
+    "id", "state", "seed", "fold", "config_key", "epochs_done", "epochs_total", "best_val_accuracy",
+    "final_val_accuracy", "best_test_accuracy", "test_accuracy", "train_seconds", "images_per_second", "params",
+    "flops_per_image", "device", "device_name", "train_loop",
     "train_loop_reason", "precision", "peak_flops", "dataset_fingerprint", "key_version", "attempt", "retries",
     "error_kind", "created", "started", "finished",
 )  # fmt: skip

@@ -60,3 +60,25 @@ def test_each_table_row_shows_its_own_configuration(store):
     report = queue_sweep(store, SweepSpec(grid={"kernel_size": [2, 3, 4]}))
     assert [row.config.kernel_size for row in report.sample] == [(2, 2), (3, 3), (4, 4)]
     assert all(row.config.config_key == row.config_key for row in report.sample)
+
+
+def test_cross_validation_queues_every_fold_of_every_seed_once(store):
+    spec = SweepSpec(grid={"kernel_size": [2, 3]}, fixed={"folds": 3, "test_split": 0.2}, repeats=2)
+    report = queue_sweep(store, spec)
+    assert (report.points, report.seeds, report.runs, report.created) == (2, 2, 12, 12)
+    runs = store.runs()
+    assert [(run.seed, run.fold) for run in runs[:6]] == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]
+    for run in runs:
+        config = ExperimentConfig.from_json(run.config)
+        assert config.fold == run.fold and run.config_key == config.config_key and run.config_problem is None
+    assert len({run.config_key for run in runs}) == 2  # the folds are repeats of one configuration
+    again = queue_sweep(store, spec)
+    assert (again.created, again.existing) == (0, 12)  # deduplicated by key, seed and fold
+    assert [(row.seed, row.fold) for row in report.sample[:3]] == [(0, 0), (0, 1), (0, 2)]
+
+
+def test_a_fold_is_not_a_sweep_value():
+    from kcnn.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="Unknown field `fold`"):
+        queue_sweep(None, SweepSpec(grid={"fold": [0, 1]}))

@@ -103,3 +103,22 @@ def test_a_store_folder_whose_name_looks_like_a_uri_opens_where_it_says(tmp_path
     assert (folder / "kcnn.sqlite").is_file() and sorted(p.name for p in tmp_path.iterdir()) == [folder.name]
     with Store(folder, create=False) as store:
         assert store.runs() == []
+
+
+def test_upgrading_a_version_3_store_adds_folds_and_test_accuracies_and_keeps_every_run(tmp_path):
+    folder = tmp_path / "v3"
+    with Store(folder) as store:
+        [added] = store.add_runs([ExperimentConfig(input_size=16, channels=(4,), epochs=1)])
+    connection = sqlite3.connect(folder / "kcnn.sqlite")
+    for column in ("fold", "test_accuracy", "best_test_accuracy"):
+        connection.execute(f"ALTER TABLE runs DROP COLUMN {column}")
+    connection.execute("PRAGMA user_version = 3")
+    connection.commit()
+    connection.close()
+    with pytest.raises(StoreError, match="has schema version 3"):
+        Store(folder)
+    report = upgrade_store(folder)
+    assert (report.from_version, report.to_version, report.rekeyed) == (3, SCHEMA_VERSION, 0)
+    with Store(folder) as store:
+        [run] = store.runs()
+    assert (run.id, run.fold, run.test_accuracy, run.best_test_accuracy) == (added.run_id, 0, None, None)
