@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from kcnn.config import format_value
 from kcnn.reports.run_tables import STATE_STYLES
 
-FILTERS = (None, "queued", "running", "done", "failed", "cancelled")
+FILTERS = (None, "queued", "running", "done", "failed", "cancelled", "pruned")
 #: Fixed widths: the layout does not jump as values change, and is the same at every refresh.
 COLUMNS = {"id": 5, "state": 18, "input": 5, "k": 3, "d": 3, "channels": 9, "seed": 5, "progress": 14,
            "val acc": 7, "best": 6, "elapsed": 7, "eta": 6}  # fmt: skip

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 from rich.table import Table
 from rich.text import Text
 
+from kcnn import stats
 from kcnn.config import format_value, sort_key
-from kcnn.reports import stats
 from kcnn.reports.comparison import WELCH, Comparison
 from kcnn.reports.grouping import ConfigSummary, EffectCell, Excluded, varying_fields
 from kcnn.reports.text import safe

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from kcnn import stats
 from kcnn.errors import KcnnError
-from kcnn.reports import stats
 from kcnn.reports.grouping import ConfigSummary
 
 WELCH = "Welch's t-test"

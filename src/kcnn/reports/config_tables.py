@@ -133,7 +133,7 @@ def result_table(result: RunResult) -> Table:
 
 def folds_summary(config: ExperimentConfig, results: Sequence[RunResult]) -> dict[str, Any]:
     """The folds' mean accuracies, with 95% intervals from Nadeau and Bengio's corrected variance."""
-    from kcnn.reports import stats
+    from kcnn import stats
 
     ratio = 1 / (config.folds - 1) if config.folds > 1 else 0.0
     summary: dict[str, Any] = {"config_key": config.config_key, "folds": config.folds, "runs": len(results)}

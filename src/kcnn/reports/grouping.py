@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from kcnn import stats
 from kcnn.config import (
     FIELD_NAMES,
     Value,
@@ -23,7 +24,6 @@ from kcnn.config import (
     stored_config_problem,
 )
 from kcnn.errors import ConfigError
-from kcnn.reports import stats
 
 METRICS = ("best", "final")
 

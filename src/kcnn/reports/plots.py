@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 from rich.text import Text
 
+from kcnn import stats
 from kcnn.config import format_value, group_value, sort_key
-from kcnn.reports import stats
 from kcnn.reports.curves import COLORS, MARKERS, line_chart, pyplot
 from kcnn.reports.grouping import RunPoint
 

@@ -15,7 +15,8 @@ from kcnn.training.throughput import describe_throughput
 
 #: Narrow terminals: run-list columns in the order they are hidden (id, state and best val always stay).
 RUNS_HIDE_ORDER = ("time", "epoch", "seed", "channels", "note", "d", "k", "input")
-STATE_STYLES = {"queued": "cyan", "running": "yellow", "done": "green", "failed": "red", "cancelled": "dim"}
+STATE_STYLES = {"queued": "cyan", "running": "yellow", "done": "green", "failed": "red", "cancelled": "dim",
+                "pruned": "magenta"}  # fmt: skip
 
 
 def _percent(value: float | None) -> str:

@@ -80,6 +80,10 @@ class Run:
     """The final model's accuracy on the run's test set (runs queued with ``test_split``)."""
     best_test_accuracy: float | None = None
     """The best-epoch model's accuracy on the run's test set."""
+    study_id: int | None = None
+    """The study (race or Optuna study) that queued the run, if any."""
+    trial: int | None = None
+    """The Optuna trial number of a study's run."""
     artifacts: Path | None = field(default=None, compare=False, repr=False)
     """The store's artifacts folder (set by the store that read the run; not a column)."""
 

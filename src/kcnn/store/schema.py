@@ -104,7 +104,86 @@ ALTER TABLE runs ADD COLUMN test_accuracy REAL;
 ALTER TABLE runs ADD COLUMN best_test_accuracy REAL;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
+# V5: studies (issue 15): races and Optuna studies live in the store and own their runs; a pruned run has
+# its own state. SQLite cannot change a CHECK constraint in place, so ``runs`` is rebuilt (every column and
+# row copied, same ids) in the upgrade's one transaction, with foreign keys off while the table is swapped.
+_V5 = f"""
+CREATE TABLE studies (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL CHECK (kind IN ('race', 'optimize')),
+    state TEXT NOT NULL DEFAULT 'running' CHECK (state IN ('running', 'done', 'stopped')),
+    settings TEXT NOT NULL,
+    progress TEXT NOT NULL DEFAULT '{{}}',
+    verdict TEXT,
+    created REAL NOT NULL DEFAULT {NOW},
+    finished REAL
+);
+CREATE TABLE runs_v5 (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    config TEXT NOT NULL,
+    config_key TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    state TEXT NOT NULL DEFAULT 'queued'
+        CHECK (state IN ('queued', 'running', 'done', 'failed', 'cancelled', 'pruned')),
+    priority INTEGER NOT NULL DEFAULT 0,
+    attempt INTEGER NOT NULL DEFAULT 0,
+    retries INTEGER NOT NULL DEFAULT 0,
+    max_attempts INTEGER NOT NULL DEFAULT 3,
+    worker_id TEXT,
+    lease_expires REAL,
+    created REAL NOT NULL DEFAULT {NOW},
+    started REAL,
+    finished REAL,
+    heartbeat REAL,
+    epochs_total INTEGER NOT NULL,
+    epochs_done INTEGER NOT NULL DEFAULT 0,
+    checkpoint_epoch INTEGER NOT NULL DEFAULT 0,
+    checkpoint TEXT,
+    model TEXT,
+    best_val_accuracy REAL,
+    final_val_accuracy REAL,
+    train_seconds REAL,
+    images_per_second REAL,
+    params INTEGER,
+    flops_per_image INTEGER,
+    device TEXT,
+    error_kind TEXT,
+    error_message TEXT,
+    source TEXT NOT NULL DEFAULT 'queue',
+    device_name TEXT,
+    peak_flops REAL,
+    train_loop TEXT,
+    key_version INTEGER NOT NULL DEFAULT 1,
+    precision TEXT,
+    dataset_fingerprint TEXT,
+    train_loop_reason TEXT,
+    fold INTEGER NOT NULL DEFAULT 0,
+    test_accuracy REAL,
+    best_test_accuracy REAL,
+    study_id INTEGER REFERENCES studies (id),
+    trial INTEGER
+);
+INSERT INTO runs_v5 (
+    id, config, config_key, seed, state, priority, attempt, retries, max_attempts, worker_id, lease_expires, created,
+    started, finished, heartbeat, epochs_total, epochs_done, checkpoint_epoch, checkpoint, model, best_val_accuracy,
+    final_val_accuracy, train_seconds, images_per_second, params, flops_per_image, device, error_kind, error_message,
+    source, device_name, peak_flops, train_loop, key_version, precision, dataset_fingerprint, train_loop_reason, fold,
+    test_accuracy, best_test_accuracy)
+SELECT
+    id, config, config_key, seed, state, priority, attempt, retries, max_attempts, worker_id, lease_expires, created,
+    started, finished, heartbeat, epochs_total, epochs_done, checkpoint_epoch, checkpoint, model, best_val_accuracy,
+    final_val_accuracy, train_seconds, images_per_second, params, flops_per_image, device, error_kind, error_message,
+    source, device_name, peak_flops, train_loop, key_version, precision, dataset_fingerprint, train_loop_reason, fold,
+    test_accuracy, best_test_accuracy
+FROM runs;
+DROP TABLE runs;
+ALTER TABLE runs_v5 RENAME TO runs;
+CREATE INDEX runs_claim ON runs (state, priority DESC, id);
+CREATE INDEX runs_key ON runs (config_key, seed);
+CREATE INDEX runs_study ON runs (study_id, trial);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

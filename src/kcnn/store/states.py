@@ -6,9 +6,11 @@ import enum
 
 
 class RunState(enum.StrEnum):
-    """Where a run is in its life cycle: ``queued → running → done | failed | cancelled``.
+    """Where a run is in its life cycle: ``queued → running → done | failed | cancelled | pruned``.
 
-    ``running → queued`` happens when a lease expires or a worker stops politely.
+    ``running → queued`` happens when a lease expires or a worker stops politely. ``pruned``: a study's
+    pruner stopped the run between epochs because it was unlikely to beat the others; its epochs are kept
+    and counted, and it never counts as failed.
     """
 
     QUEUED = "queued"
@@ -16,10 +18,11 @@ class RunState(enum.StrEnum):
     DONE = "done"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    PRUNED = "pruned"
 
     def is_finished(self) -> bool:
         """Whether the run can no longer change (until a user retries it)."""
-        return self in (RunState.DONE, RunState.FAILED, RunState.CANCELLED)
+        return self in (RunState.DONE, RunState.FAILED, RunState.CANCELLED, RunState.PRUNED)
 
 
 class FailureKind(enum.StrEnum):

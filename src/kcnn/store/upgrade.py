@@ -151,10 +151,14 @@ def upgrade_store(
             from kcnn.data import resolve_color_mode as resolve
 
             resolve_color_mode = resolve
+        conn.execute("PRAGMA foreign_keys = OFF")  # version 5 swaps the runs table; ids and references stay
         try:
             conn.execute("BEGIN IMMEDIATE")
             apply_migrations(conn, version)
             rekeyed = rekey_runs(conn, resolve_color_mode) if version < 3 else 0
+            dangling = conn.execute("PRAGMA foreign_key_check").fetchall()
+            if dangling:
+                raise sqlite3.DatabaseError(f"{len(dangling)} row(s) would point at missing rows, first {dangling[0]}")
             conn.execute("COMMIT")
         except BaseException as error:
             conn.execute("ROLLBACK")

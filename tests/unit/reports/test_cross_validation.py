@@ -5,7 +5,7 @@ import math
 import pytest
 from scipy import stats as scipy_stats
 
-from kcnn.reports import stats
+from kcnn import stats
 from kcnn.reports.comparison import CORRECTED, WELCH, compare
 from kcnn.reports.grouping import ConfigSummary
 

@@ -8,7 +8,7 @@ from old_stores import OLD_CONFIG, version_2_store
 from kcnn.config import KEY_VERSION, ExperimentConfig
 from kcnn.errors import StoreError
 from kcnn.store import Store
-from kcnn.store.schema import SCHEMA_VERSION
+from kcnn.store.schema import MIGRATIONS, SCHEMA_VERSION, statements
 from kcnn.store.upgrade import store_info, upgrade_store
 
 
@@ -105,14 +105,22 @@ def test_a_store_folder_whose_name_looks_like_a_uri_opens_where_it_says(tmp_path
         assert store.runs() == []
 
 
-def test_upgrading_a_version_3_store_adds_folds_and_test_accuracies_and_keeps_every_run(tmp_path):
+def test_upgrading_a_version_3_store_adds_folds_test_accuracies_studies_and_the_pruned_state(tmp_path):
     folder = tmp_path / "v3"
-    with Store(folder) as store:
-        [added] = store.add_runs([ExperimentConfig(input_size=16, channels=(4,), epochs=1)])
+    folder.mkdir()
     connection = sqlite3.connect(folder / "kcnn.sqlite")
-    for column in ("fold", "test_accuracy", "best_test_accuracy"):
-        connection.execute(f"ALTER TABLE runs DROP COLUMN {column}")
+    for script in MIGRATIONS[:3]:
+        for statement in statements(script):
+            connection.execute(statement)
     connection.execute("PRAGMA user_version = 3")
+    config = ExperimentConfig(input_size=16, channels=(4,), epochs=1)
+    connection.execute(
+        "INSERT INTO runs (config, config_key, key_version, seed, state, epochs_total, best_val_accuracy) "
+        "VALUES (?, ?, ?, 0, 'done', 1, 0.5)",
+        (config.to_json(), config.config_key, KEY_VERSION),
+    )
+    connection.execute("INSERT INTO epochs (run_id, epoch, attempt, val_accuracy) VALUES (1, 1, 1, 0.5)")
+    connection.execute("INSERT INTO events (run_id, kind) VALUES (1, 'done')")
     connection.commit()
     connection.close()
     with pytest.raises(StoreError, match="has schema version 3"):
@@ -121,4 +129,14 @@ def test_upgrading_a_version_3_store_adds_folds_and_test_accuracies_and_keeps_ev
     assert (report.from_version, report.to_version, report.rekeyed) == (3, SCHEMA_VERSION, 0)
     with Store(folder) as store:
         [run] = store.runs()
-    assert (run.id, run.fold, run.test_accuracy, run.best_test_accuracy) == (added.run_id, 0, None, None)
+        assert [e["val_accuracy"] for e in store.epochs(run.id)] == [0.5]  # epochs still point at their run
+        assert [e["kind"] for e in store.events(run.id)] == ["done"]
+        assert (run.id, run.state, run.best_val_accuracy, run.config_key) == (1, "done", 0.5, config.config_key)
+        assert (run.fold, run.test_accuracy, run.study_id, run.trial) == (0, None, None, None)
+        assert store.count_by_state()["pruned"] == 0
+        [added] = store.add_runs([config.replace(seed=1)])
+    assert added.run_id == 2  # AUTOINCREMENT carried over the rebuilt table
+    check = sqlite3.connect(folder / "kcnn.sqlite")
+    assert check.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert check.execute("PRAGMA foreign_key_check").fetchall() == []
+    check.close()

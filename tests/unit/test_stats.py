@@ -3,7 +3,7 @@ import random
 
 import pytest
 
-from kcnn.reports import stats
+from kcnn import stats
 
 scipy_stats = pytest.importorskip("scipy.stats")
 
@@ -62,7 +62,7 @@ def test_repeats_for_power():
 
 
 def test_dixons_q_known_answers():
-    from kcnn.reports.stats import largest_is_outlier
+    from kcnn.stats import largest_is_outlier
 
     issue = largest_is_outlier([0.194, 0.231, 0.294])  # the old flag's false alarm
     assert (issue.outlier, issue.test) == (False, "Dixon's Q")
@@ -76,7 +76,7 @@ def test_dixons_q_known_answers():
 def test_grubbs_known_answer_above_ten_runs():
     from scipy import stats as scipy_stats
 
-    from kcnn.reports.stats import largest_is_outlier
+    from kcnn.stats import largest_is_outlier
 
     values = [0.61, 0.62, 0.60, 0.63, 0.61, 0.62, 0.60, 0.61, 0.62, 0.63, 0.61, 0.75]
     result = largest_is_outlier(values)
