@@ -60,6 +60,14 @@ class WorkersLoaded(Message):
 
 
 @dataclass
+class StudiesLoaded(Message):
+    """Every study's summary, and the selected study's runs."""
+
+    summaries: list[Any]
+    runs: list[Any]
+
+
+@dataclass
 class StoreActionDone(Message):
     """A store write finished in a background thread; shown as a notification."""
 

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from kcnn.queue.enqueue import QueueReport
     from kcnn.reports.effects import EffectAnalysis
     from kcnn.reports.evaluation import Evaluation
+    from kcnn.reports.study_tables import StudySummary
     from kcnn.store.upgrade import StoreInfo, UpgradeReport
     from kcnn.training.train import RunResult
 
@@ -86,9 +87,12 @@ __all__ = [
     "predict",
     "prepare_configs",
     "queue_sweep",
+    "race",
     "run_workers",
+    "stop_study",
     "stop_worker",
     "store_info",
+    "study_summary",
     "train",
     "upgrade_store",
 ]
@@ -481,6 +485,64 @@ def live_workers(store: Store | str | os.PathLike[str]) -> list[Any]:
     from kcnn.queue.registry import live_workers as registered
 
     return registered(store.path if isinstance(store, Store) else Path(store))
+
+
+def race(
+    store: Store,
+    keys: Sequence[str] | None = None,
+    *,
+    top: int = 3,
+    max_repeats: int = 10,
+    alpha: float = 0.05,
+    metric: str = "best",
+) -> int:
+    """Start a race (`kcnn.queue.race`) between configurations; its study id. Workers run and advance it.
+
+    Args:
+        store: The store.
+        keys: Config keys, or their first characters; defaults to the leaderboard's top `top`
+            (configurations validated on one split).
+        top: How many leaderboard configurations to race when no keys are given. Defaults to 3.
+        max_repeats: Runs per configuration at most. Defaults to 10.
+        alpha: Family-wise significance level. Defaults to 0.05.
+        metric: ``best`` or ``final`` validation accuracy. Defaults to ``best``.
+
+    Raises:
+        ConfigError: For fewer than two configurations, a bad setting, or a cross-validated key.
+        KcnnError: If a key matches no configuration (or several).
+    """
+    from kcnn.queue.race import RaceSettings, start_race
+
+    _check_metric(metric)
+    ranked = [summary for summary in leaderboard(store, metric) if summary.fold_count == 1]
+    chosen = [find_summary(ranked, key).config_key for key in keys] if keys else [s.config_key for s in ranked[:top]]
+    if len(chosen) < 2:
+        raise ConfigError(
+            f"A race needs at least two configurations with done runs; found {len(chosen)}. "
+            "Train or queue more first (`kcnn queue add --kernel 2 3`)."
+        )
+    return start_race(store, RaceSettings(tuple(dict.fromkeys(chosen)), max_repeats, alpha, metric))
+
+
+def study_summary(store: Store, study_id: int) -> StudySummary:
+    """A study with its runs counted by state and its best configuration so far.
+
+    Raises:
+        StoreError: If there is no such study.
+    """
+    from kcnn.reports.study_tables import summarize_study
+
+    return summarize_study(store.get_study(study_id), store.study_runs(study_id))
+
+
+def stop_study(store: Store, study_id: int) -> int:
+    """Stop a running study: its queued runs are cancelled (running ones finish); how many were cancelled.
+
+    Raises:
+        StoreError: If there is no such study.
+    """
+    store.get_study(study_id)
+    return store.stop_study(study_id, "stopped by the user")
 
 
 def stop_worker(store: Store | str | os.PathLike[str], pid: int) -> bool:

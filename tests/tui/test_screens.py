@@ -369,3 +369,30 @@ async def test_run_screen_classifies_images_and_exports_the_model(app, store_pat
         await pilot.press("enter")
         await settle(pilot, app)
     assert target.stat().st_size > 0
+
+
+async def test_studies_screen_races_the_leaders_and_stops_the_race(app, store_path):
+    from kcnn_tui.screens.studies import StudiesScreen
+
+    finish_runs(store_path, {(2, 2): [0.70, 0.72], (3, 1): [0.60, 0.61]})
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("t")
+        await settle(pilot, app)
+        assert isinstance(app.screen, StudiesScreen)
+        assert "no studies yet" in rendered(app.screen.query_one("#detail", Static))
+        await pilot.press("r")
+        await pilot.pause()
+        await set_input(pilot, app.screen, "#answer", "2")
+        await pilot.press("enter")
+        await settle(pilot, app)
+        await settle(pilot, app)
+        assert app.screen.query_one("#studies", DataTable).row_count == 1
+        detail = " ".join(rendered(app.screen.query_one("#detail", Static)).split())
+        assert "Study 1 (race, running)" in detail and "queued" in detail
+        await pilot.press("x")
+        await settle(pilot, app)
+        await settle(pilot, app)
+    with Store(store_path) as store:
+        study = store.get_study(1)
+        runs = store.study_runs(1)
+    assert study.state == "stopped" and runs and all(run.state == "cancelled" for run in runs)

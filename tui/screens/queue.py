@@ -49,6 +49,8 @@ def run_cells(run: Any, now: float) -> list[Any]:
         elapsed = run.train_seconds
     note = "damaged config" if damaged else run.error_kind or ""
     shown = run.state + (f" ({note})" if note and (run.state == "failed" or damaged) else "")
+    if run.study_id is not None:
+        shown += f" · study {run.study_id}"  # a study's run: `t` lists the studies
     state = Text(shown, STATE_STYLES.get(run.state, ""))
     return [
         str(run.id),
@@ -79,6 +81,7 @@ class QueueScreen(Screen[None]):
         Binding("p", "prioritize", "Prioritize"),
         Binding("l", "leaderboard", "Leaderboard"),
         Binding("w", "workers", "Workers"),
+        Binding("t", "studies", "Studies"),
         Binding("f", "filter", "Filter"),
     ]
 
@@ -234,6 +237,11 @@ class QueueScreen(Screen[None]):
         from kcnn_tui.screens.leaderboard import LeaderboardScreen
 
         self.app.push_screen(LeaderboardScreen(self.context))
+
+    def action_studies(self) -> None:
+        from kcnn_tui.screens.studies import StudiesScreen
+
+        self.app.push_screen(StudiesScreen(self.context))
 
     def action_workers(self) -> None:
         from kcnn_tui.screens.workers import WorkersScreen

@@ -22,6 +22,7 @@ from kcnn.cli import queue as queue_commands
 from kcnn.cli import reports as report_commands
 from kcnn.cli import runs as runs_commands
 from kcnn.cli import store as store_commands
+from kcnn.cli import studies as study_commands
 from kcnn.cli import train as train_commands
 from kcnn.cli import worker as worker_commands
 from kcnn.cli import workers as workers_commands
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs_commands.register(commands)
     report_commands.register(commands)
     plot_commands.register(commands)
+    study_commands.register(commands)
     model_commands.register(commands)
     data_commands.register(commands)
     store_commands.register(commands)

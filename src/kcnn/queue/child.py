@@ -77,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     from kcnn.queue.runner import RunSettings, execute_claim
+    from kcnn.queue.studies import advance_studies
     from kcnn.store import Store
 
     worker_id = child_worker_id(args.worker_base, os.getpid())
@@ -89,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     warm = False
     with Store(Path(args.store)) as store:
         while not stop.is_set():
+            advance_studies(store, worker_id)  # a study whose runs finished queues its next ones first
             claim = store.claim(worker_id, args.lease)
             if claim is None:
                 if args.once:

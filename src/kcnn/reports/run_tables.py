@@ -47,6 +47,9 @@ def runs_table(runs: Sequence[Run], counts: Mapping[str, int], now: float | None
         note = "damaged config" if damaged else run.error_kind or ""
         if run.state == "queued" and run.attempt:
             note = f"resumes at {run.checkpoint_epoch + 1}" if run.checkpoint_epoch else note
+        if run.study_id is not None:
+            trial = f" trial {run.trial}" if run.trial is not None else ""
+            note = f"study {run.study_id}{trial}" + (f" · {note}" if note else "")
         table.add_row(
             str(run.id),
             f"[{STATE_STYLES.get(run.state, '')}]{run.state}[/]",

@@ -6,6 +6,7 @@ from kcnn.files import atomic_link, atomic_write, remove_stale_temporaries
 from kcnn.store.records import CLASSES_FILE, AddResult, Claim, NewRun, Run
 from kcnn.store.states import FailureKind, RunState
 from kcnn.store.store import Store, default_store_path
+from kcnn.store.studies import Study, StudyStep
 
 __all__ = [
     "CLASSES_FILE",
@@ -16,6 +17,8 @@ __all__ = [
     "Run",
     "RunState",
     "Store",
+    "Study",
+    "StudyStep",
     "atomic_link",
     "atomic_write",
     "default_store_path",

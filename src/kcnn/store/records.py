@@ -150,6 +150,8 @@ class NewRun:
     epochs: int
     precision: str
     fold: int = 0
+    trial: int | None = None
+    """The Optuna trial a study's run belongs to (set by the study that queues it)."""
 
     @classmethod
     def of(cls, config: ExperimentConfig) -> NewRun:

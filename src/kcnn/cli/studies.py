@@ -1,0 +1,109 @@
+"""`kcnn race`, `kcnn studies` and `kcnn study show|stop`: studies that spend runs where they decide something."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from rich.console import Console
+
+from kcnn.cli.common import add_store_option, open_store
+from kcnn.cli.numbers import whole
+from kcnn.cli.output import output_console, print_fitted
+
+
+def register(commands: Any) -> None:
+    """Add `race`, `studies` and `study`."""
+    race = commands.add_parser(
+        "race",
+        help="add seeds, in rounds, only to configurations that may still be the best",
+        description="Race the leaderboard's top configurations (or the given keys): seeds are added in rounds to "
+        "the configurations still plausibly the best, until the leader is separated from every other (Welch's "
+        "test, Holm-corrected across configurations, Pocock's level across rounds) or each has --max-repeats "
+        "runs. Workers run the race's runs and advance it; `kcnn studies` shows it.",
+        epilog="Examples: kcnn race --top 3 · kcnn race a1b2c3d4 e5f6a7b8 --max-repeats 8",
+    )
+    race.add_argument("keys", nargs="*", metavar="KEY", help="config keys (or their first characters) to race")
+    race.add_argument(
+        "--top", type=whole("--top", 2, 50, 3), default=3, help="race the leaderboard's top N (default 3)"
+    )
+    race.add_argument(
+        "--max-repeats", type=whole("--max-repeats", 2, 1000, 10), default=10, help="runs per configuration at most"
+    )
+    race.add_argument("--alpha", type=float, default=0.05, help="family-wise significance level (default 0.05)")
+    race.add_argument("--metric", choices=("best", "final"), default="best", help="validation accuracy to race on")
+    add_store_option(race)
+    race.set_defaults(handler=run_race)
+
+    studies = commands.add_parser(
+        "studies", help="list the studies (races, Optuna studies)", description="List every study in the store."
+    )
+    studies.add_argument("--json", action="store_true", help="print JSON")
+    add_store_option(studies)
+    studies.set_defaults(handler=run_studies)
+
+    study = commands.add_parser(
+        "study",
+        help="show or stop one study",
+        description="Show a study (settings, progress, verdict, runs) or stop it (its queued runs are cancelled).",
+        epilog="Examples: kcnn study show 1 · kcnn study stop 1",
+    )
+    study.add_argument("action", choices=("show", "stop"))
+    study.add_argument("study_id", metavar="ID", type=whole("ID", 1, 2**62, 1))
+    study.add_argument("--json", action="store_true", help="print JSON (show)")
+    add_store_option(study)
+    study.set_defaults(handler=run_study)
+
+
+def run_race(args: argparse.Namespace) -> int:
+    """Start a race and say what it queued."""
+    from kcnn import api
+
+    with open_store(args, create=False) as store:
+        study_id = api.race(store, args.keys or None, top=args.top, max_repeats=args.max_repeats,
+                            alpha=args.alpha, metric=args.metric)  # fmt: skip
+        summary = api.study_summary(store, study_id)
+    keys = " ".join(key[:8] for key in summary.study.settings["keys"])
+    Console(highlight=False).print(
+        f"race {study_id} started on {keys}: {summary.pending} run(s) queued; `kcnn worker` runs them and advances "
+        f"the race, `kcnn study show {study_id}` follows it"
+    )
+    return 0
+
+
+def run_studies(args: argparse.Namespace) -> int:
+    """List the studies."""
+    from kcnn import api
+
+    with open_store(args, create=False) as store:
+        summaries = [api.study_summary(store, study.id) for study in store.studies()]
+    if args.json:
+        print(json.dumps([summary.to_dict() for summary in summaries], indent=2))
+        return 0
+    from kcnn.reports.study_tables import studies_table
+
+    print_fitted(output_console(), studies_table(summaries))
+    return 0
+
+
+def run_study(args: argparse.Namespace) -> int:
+    """Show or stop one study."""
+    from kcnn import api
+
+    with open_store(args, create=False) as store:
+        if args.action == "stop":
+            cancelled = api.stop_study(store, args.study_id)
+            Console(stderr=True, highlight=False).print(
+                f"study {args.study_id} stopped; {cancelled} queued run(s) cancelled (running ones finish)"
+            )
+            return 0
+        summary = api.study_summary(store, args.study_id)
+        runs = store.study_runs(args.study_id)
+    if args.json:
+        print(json.dumps({**summary.to_dict(), "runs": [run.id for run in runs]}, indent=2))
+        return 0
+    from kcnn.reports.study_tables import study_table
+
+    print_fitted(output_console(), study_table(summary, runs))
+    return 0

@@ -1,0 +1,126 @@
+"""What a study has done: the list of studies and one study in detail. Tables returned, never printed."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rich.table import Table
+
+from kcnn import stats
+from kcnn.reports.text import safe
+from kcnn.store import Run, Study
+
+STUDY_STYLES = {"running": "yellow", "done": "green", "stopped": "dim"}
+
+
+@dataclass(frozen=True)
+class StudySummary:
+    """A study and the state of its runs."""
+
+    study: Study
+    counts: dict[str, int]
+    """The study's runs by state."""
+    best_key: str | None
+    """The configuration with the best mean metric over the study's done runs."""
+    best_mean: float | None
+    best_n: int
+
+    @property
+    def pending(self) -> int:
+        """Runs queued or running."""
+        return self.counts.get("queued", 0) + self.counts.get("running", 0)
+
+    @property
+    def budget(self) -> str:
+        """Runs spent, against the study's budget when it has one."""
+        used = sum(self.counts.values())
+        limit = self.study.settings.get("trials")
+        return f"{used} run(s)" + (f", trials {self.study.progress.get('told', 0)} of {limit}" if limit else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, for scripts."""
+        return {**self.study.to_dict(), "runs_by_state": self.counts, "best_config_key": self.best_key,
+                "best_mean": self.best_mean, "best_n": self.best_n}  # fmt: skip
+
+
+def summarize_study(study: Study, runs: Sequence[Run]) -> StudySummary:
+    """Count the study's runs and find its best configuration so far (by the study's metric)."""
+    metric = study.settings.get("metric", "best")
+    values: dict[str, list[float]] = {}
+    for run in runs:
+        value = run.best_val_accuracy if metric == "best" else run.final_val_accuracy
+        if run.state == "done" and value is not None:
+            values.setdefault(run.config_key, []).append(value)
+    best = max(values, key=lambda key: stats.mean(values[key]), default=None)
+    return StudySummary(
+        study,
+        dict(Counter(run.state for run in runs)),
+        best,
+        stats.mean(values[best]) if best else None,
+        len(values[best]) if best else 0,
+    )
+
+
+def studies_table(summaries: Sequence[StudySummary]) -> Table:
+    """One row per study: kind, state, runs done / pending / pruned, best so far, budget used."""
+    table = Table(title="Studies", title_justify="left", caption="`kcnn study show ID` for one study",
+                  caption_justify="left")  # fmt: skip
+    for column in ("id", "kind", "state", "done", "pending", "pruned", "failed", "best so far", "budget used"):
+        table.add_column(column, justify="right" if column in ("id", "done", "pending", "pruned", "failed") else "left")
+    for summary in summaries:
+        study = summary.study
+        best = (
+            "" if summary.best_key is None else f"{summary.best_key[:8]} {summary.best_mean:.2%} (n={summary.best_n})"
+        )
+        table.add_row(
+            str(study.id),
+            study.kind,
+            f"[{STUDY_STYLES.get(study.state, '')}]{study.state}[/]",
+            str(summary.counts.get("done", 0)),
+            str(summary.pending),
+            str(summary.counts.get("pruned", 0)),
+            str(summary.counts.get("failed", 0)),
+            best,
+            summary.budget,
+        )
+    return table
+
+
+def study_table(summary: StudySummary, runs: Sequence[Run]) -> Table:
+    """One study: its settings, progress, verdict, and every run it queued."""
+    study = summary.study
+    settings = ", ".join(f"{name}={_short(value)}" for name, value in sorted(study.settings.items()))
+    caption = f"verdict: {study.verdict}" if study.verdict else "no verdict yet"
+    dropped = study.progress.get("dropped") or {}
+    if dropped:
+        caption += "\n" + "\n".join(f"left the race: {key[:8]} — {why}" for key, why in dropped.items())
+    table = Table(
+        title=f"Study {study.id} ({study.kind}, {study.state}): {safe(settings)}",
+        title_justify="left",
+        caption=safe(caption),
+        caption_justify="left",
+    )
+    for column in ("run", "config", "seed", "trial", "state", "epochs", "best val acc"):
+        table.add_column(column, justify="left" if column in ("config", "state") else "right")
+    for run in runs:
+        table.add_row(
+            str(run.id),
+            run.config_key[:8],
+            str(run.seed),
+            "" if run.trial is None else str(run.trial),
+            run.state,
+            f"{run.epochs_done}/{run.epochs_total}",
+            "" if run.best_val_accuracy is None else f"{run.best_val_accuracy:.2%}",
+        )
+    return table
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, list) and value and all(isinstance(v, str) and len(v) == 16 for v in value):
+        return "[" + " ".join(v[:8] for v in value) + "]"
+    if isinstance(value, dict):
+        return "{…}"
+    return str(value)

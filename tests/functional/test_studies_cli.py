@@ -1,0 +1,46 @@
+"""`kcnn race`, `kcnn studies` and `kcnn study show|stop` end to end, with real workers advancing the race."""
+
+import json
+
+from kcnn.cli import main
+from kcnn.store import Store
+
+TINY = ["--input-size", "16", "--channels", "4", "--dense-units", "8", "--epochs", "1"]
+
+
+def test_a_race_run_by_a_real_worker_ends_with_a_verdict(store_path, capsys):
+    assert main(["queue", "add", *TINY, "--kernel", "2", "3"]) == 0
+    assert main(["worker", "--once", "--jobs", "1"]) == 0
+    capsys.readouterr()
+    assert main(["race", "--top", "2", "--max-repeats", "3"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert out.startswith("race 1 started on ") and "4 run(s) queued" in out
+    assert main(["runs", "--state", "queued"]) == 0
+    assert "study 1" in capsys.readouterr().out  # the queue marks a study's runs
+    assert main(["worker", "--once", "--jobs", "1"]) == 0  # runs the race's runs and advances it
+    capsys.readouterr()
+    assert main(["studies", "--json"]) == 0
+    [study] = json.loads(capsys.readouterr().out)
+    assert study["kind"] == "race" and study["state"] == "done" and study["runs_by_state"] == {"done": 4}
+    assert study["verdict"].startswith(("not separable within 3 repeats", "no result")) or " wins: " in study["verdict"]
+    assert main(["study", "show", "1"]) == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "Study 1 (race, done)" in shown and "verdict:" in shown
+    with Store(store_path) as store:
+        assert store.integrity_check() == "ok"
+        seeds = [(run.config_key, run.seed) for run in store.runs()]
+    assert len(seeds) == len(set(seeds)) == 6  # each configuration at three distinct seeds
+
+
+def test_stop_cancels_the_queued_runs_and_mistakes_are_one_line(store_path, capsys):
+    assert main(["race"]) == 2  # no store yet
+    assert "There is no kcnn store" in capsys.readouterr().err
+    assert main(["queue", "add", *TINY, "--kernel", "2"]) == 0
+    capsys.readouterr()
+    assert main(["race"]) == 2
+    err = capsys.readouterr().err
+    assert "A race needs at least two configurations with done runs; found 0." in err and err.count("\n") == 1
+    assert main(["study", "show", "7"]) == 2
+    assert "There is no study 7; `kcnn studies` lists them." in capsys.readouterr().err
+    assert main(["race", "--max-repeats", "1"]) == 2
+    assert "--max-repeats" in capsys.readouterr().err
