@@ -84,6 +84,7 @@ __all__ = [
     "load_model",
     "load_sweep",
     "open_store",
+    "optimize",
     "predict",
     "prepare_configs",
     "queue_sweep",
@@ -522,6 +523,48 @@ def race(
             "Train or queue more first (`kcnn queue add --kernel 2 3`)."
         )
     return start_race(store, RaceSettings(tuple(dict.fromkeys(chosen)), max_repeats, alpha, metric))
+
+
+def optimize(
+    store: Store,
+    space: str | os.PathLike[str] | Mapping[str, Any],
+    *,
+    trials: int = 20,
+    sampler: str = "tpe",
+    pruner: str = "median",
+    repeats: int = 1,
+    metric: str = "best",
+    timeout_hours: float | None = None,
+    parallel: int = 2,
+    seed: int = 0,
+) -> int:
+    """Start an Optuna study (`kcnn.queue.optimize`) over a search space; its study id. Workers run and advance it.
+
+    Args:
+        store: The store (Optuna's own storage goes beside it, ``optuna.sqlite3``).
+        space: A SPACE.toml path, or the same as a dict: hyperparameter → list of choices or
+            ``{"low": …, "high": …, "log": bool, "step": …}``, plus ``"fixed"``: field → value.
+        trials: Trials to run (each is one config with `repeats` seeds). Defaults to 20.
+        sampler: ``tpe``, ``random`` or ``grid``. Defaults to ``tpe``.
+        pruner: ``median``, ``hyperband`` or ``none``. Defaults to ``median``.
+        repeats: Seeds per trial; its value is their mean. Defaults to 1.
+        metric: ``best`` or ``final`` validation accuracy. Defaults to ``best``.
+        timeout_hours: Ask for no new trial after this long. Defaults to no limit.
+        parallel: Trials in flight at once. Defaults to 2.
+        seed: Seed of the sampler and the runs' first seed. Defaults to 0.
+
+    Raises:
+        ConfigError: For a malformed space or setting.
+        DataError: If the fixed dataset cannot be used.
+        KcnnError: If Optuna is not installed (``pip install 'kcnn[optuna]'``).
+    """
+    from kcnn.queue.optimize import OptimizeSettings, load_space, parse_space, start_optimize
+    from kcnn.queue.submit import ConfigPreparer
+
+    params, fixed = parse_space(dict(space)) if isinstance(space, Mapping) else load_space(Path(space))
+    settings = OptimizeSettings(tuple(params), fixed, trials, sampler, pruner, repeats, metric, timeout_hours,
+                                parallel, seed)  # fmt: skip
+    return start_optimize(store, settings, ConfigPreparer().prepare)
 
 
 def study_summary(store: Store, study_id: int) -> StudySummary:

@@ -64,6 +64,10 @@ class StopRequested(KcnnError):
     """Raised inside training to abandon the current epoch when a stop was requested."""
 
 
+class Pruned(KcnnError):
+    """Raised between epochs when a study's pruner stops a run (it ends in state ``pruned``, not failed)."""
+
+
 class BadFilesError(DataError):
     """Some image files cannot be decoded; `bad` lists them with the reason."""
 

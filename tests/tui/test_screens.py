@@ -396,3 +396,26 @@ async def test_studies_screen_races_the_leaders_and_stops_the_race(app, store_pa
         study = store.get_study(1)
         runs = store.study_runs(1)
     assert study.state == "stopped" and runs and all(run.state == "cancelled" for run in runs)
+
+
+async def test_studies_screen_starts_an_optuna_study(app, store_path, tmp_path):
+    from kcnn_tui.screens.studies import StudiesScreen
+
+    space = tmp_path / "space.toml"
+    space.write_text("kernel_size = [2, 3]\n[fixed]\ninput_size = 16\nchannels = [4]\nepochs = 1\n")
+    finish_runs(store_path, {(2, 2): [0.70]})  # the store exists
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("t")
+        await settle(pilot, app)
+        assert isinstance(app.screen, StudiesScreen)
+        await pilot.press("o")
+        await pilot.pause()
+        await set_input(pilot, app.screen, "#answer", f"{space} 2")
+        await pilot.press("enter")
+        await settle(pilot, app)
+        await settle(pilot, app)
+        detail = " ".join(rendered(app.screen.query_one("#detail", Static)).split())
+        assert "Study 1 (optimize, running)" in detail
+    with Store(store_path) as store:
+        study = store.get_study(1)
+    assert study.kind == "optimize" and study.settings["trials"] == 2

@@ -19,6 +19,7 @@ class StudiesScreen(Screen[None]):
 
     BINDINGS = [
         Binding("r", "race", "Race top N"),
+        Binding("o", "optimize", "Optuna study"),
         Binding("x", "stop", "Stop selected"),
         Binding("escape", "back", "Back"),
     ]
@@ -110,6 +111,33 @@ class StudiesScreen(Screen[None]):
             return
         self.selected = study_id
         self.post_message(StoreActionDone(f"race {study_id} started: workers run and advance it"))
+
+    def action_optimize(self) -> None:
+        """Ask for a SPACE.toml (and a number of trials), then start an Optuna study over it."""
+        from kcnn_tui.screens.confirm import PromptScreen
+
+        def start(text: str | None) -> None:
+            if text and text.strip():
+                self.start_optimize(text.strip())
+
+        prompt = "Optuna study: SPACE.toml and trials (e.g. examples/space.toml 20; needs kcnn[optuna])"
+        self.app.push_screen(PromptScreen(prompt, "examples/space.toml 20"), start)
+
+    @work(thread=True, group="studies-write", exit_on_error=False)
+    def start_optimize(self, text: str) -> None:
+        """Start an Optuna study in a background thread."""
+        from kcnn import api
+        from kcnn.errors import KcnnError
+
+        path, _, trials = text.rpartition(" ") if text.rsplit(" ", 1)[-1].isdigit() else (text, "", "20")
+        try:
+            with api.open_store(self.context.store_path, create=False) as store:
+                study_id = api.optimize(store, path.strip(), trials=int(trials))
+        except KcnnError as error:
+            self.post_message(StoreActionDone(str(error), "warning"))
+            return
+        self.selected = study_id
+        self.post_message(StoreActionDone(f"Optuna study {study_id} started: workers run and advance it"))
 
     def action_stop(self) -> None:
         if self.selected is not None:

@@ -36,6 +36,31 @@ def register(commands: Any) -> None:
     add_store_option(race)
     race.set_defaults(handler=run_race)
 
+    optimize = commands.add_parser(
+        "optimize",
+        help="search a space of configurations with Optuna (TPE, random or grid) and prune weak runs",
+        description="Create an Optuna study over SPACE.toml (each hyperparameter's choices or range, plus [fixed] "
+        "values; see examples/space.toml). Workers run its trials (impossible configurations are told to Optuna "
+        "as failed, at no compute) and stop weak runs between epochs (state pruned). The study lives in the "
+        "store; Optuna's storage is optuna.sqlite3 beside it (optuna-dashboard opens it). Needs kcnn[optuna].",
+        epilog="Example: kcnn optimize examples/space.toml --trials 30 --pruner median --repeats 2",
+    )
+    optimize.add_argument("space", metavar="SPACE.toml")
+    optimize.add_argument("--trials", type=whole("--trials", 1, 100_000, 20), default=20, help="trials (default 20)")
+    optimize.add_argument("--sampler", choices=("tpe", "random", "grid"), default="tpe", help="default: tpe")
+    optimize.add_argument("--pruner", choices=("median", "hyperband", "none"), default="median", help="default: median")
+    optimize.add_argument(
+        "--repeats", type=whole("--repeats", 1, 100, 2), default=1, help="seeds per trial (default 1)"
+    )
+    optimize.add_argument("--metric", choices=("best", "final"), default="best", help="validation accuracy to maximize")
+    optimize.add_argument("--timeout", type=float, default=None, metavar="HOURS", help="no new trial after this long")
+    optimize.add_argument(
+        "--parallel", type=whole("--parallel", 1, 1000, 4), default=2, help="trials in flight (default 2)"
+    )
+    optimize.add_argument("--seed", type=whole("--seed", 0, 2**31 - 1, 0), default=0, help="sampler seed (default 0)")
+    add_store_option(optimize)
+    optimize.set_defaults(handler=run_optimize)
+
     studies = commands.add_parser(
         "studies", help="list the studies (races, Optuna studies)", description="List every study in the store."
     )
@@ -68,6 +93,24 @@ def run_race(args: argparse.Namespace) -> int:
     Console(highlight=False).print(
         f"race {study_id} started on {keys}: {summary.pending} run(s) queued; `kcnn worker` runs them and advances "
         f"the race, `kcnn study show {study_id}` follows it"
+    )
+    return 0
+
+
+def run_optimize(args: argparse.Namespace) -> int:
+    """Start an Optuna study and say how to follow it."""
+    from kcnn import api
+
+    with open_store(args, create=True) as store:
+        study_id = api.optimize(store, args.space, trials=args.trials, sampler=args.sampler, pruner=args.pruner,
+                                repeats=args.repeats, metric=args.metric, timeout_hours=args.timeout,
+                                parallel=args.parallel, seed=args.seed)  # fmt: skip
+        summary = api.study_summary(store, study_id)
+        path = store.path
+    Console(highlight=False).print(
+        f"study {study_id} started: {summary.pending} run(s) of its first trial(s) queued; `kcnn worker` runs "
+        f"them and asks for the next; `kcnn study show {study_id}` follows it; "
+        f"optuna-dashboard sqlite:///{path.resolve()}/optuna.sqlite3 opens Optuna's view"
     )
     return 0
 

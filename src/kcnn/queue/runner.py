@@ -27,6 +27,7 @@ from kcnn.errors import (
     DivergedError,
     KcnnError,
     LeaseLost,
+    Pruned,
     StopRequested,
     StoreError,
 )
@@ -59,6 +60,8 @@ class Outcome(enum.StrEnum):
     REQUEUED = "requeued"
     LOST = "lost"
     """The claim was taken away (cancelled, or the lease passed to another worker)."""
+    PRUNED = "pruned"
+    """A study's pruner stopped the run between epochs."""
 
 
 @dataclass
@@ -242,10 +245,17 @@ def execute_claim(
     from kcnn.queue.faults import fault_callbacks
     from kcnn.training.train import TrainingHooks, train
 
+    prune_check = _pruning_check(store, claim)
+
+    def after_epoch(record: Any, model: Any) -> None:
+        checkpointer.after_epoch(record, model)  # the epoch is recorded first: a pruned run keeps it
+        if prune_check is not None:
+            prune_check(record)
+
     hooks = TrainingHooks(
         on_epoch=on_epoch,
         on_batch=lambda epoch, batch, batches: heartbeat.progress(),
-        after_epoch=checkpointer.after_epoch,
+        after_epoch=after_epoch,
         should_stop=lambda: stop.is_set() or heartbeat.lost.is_set(),
         extra_callbacks=fault_callbacks(config.seed),
     )
@@ -274,6 +284,12 @@ def execute_claim(
         except LeaseLost:
             return Execution(Outcome.LOST)
         return Execution(Outcome.REQUEUED, error_kind=FailureKind.INTERRUPTED, message=str(error))
+    except Pruned as error:
+        try:
+            store.prune(claim, str(error))
+        except LeaseLost:
+            return Execution(Outcome.LOST)
+        return Execution(Outcome.PRUNED, message=str(error))
     except DivergedError as error:
         return _fail(store, claim, FailureKind.DIVERGED, str(error))
     except DataError as error:
@@ -305,6 +321,19 @@ def _best_test_accuracy(checkpointer: _Checkpointer, result: Any) -> float | Non
         best = keras.saving.load_model(checkpointer.best_path)
         images, labels = result.test_images
         return accuracy(best, images, labels, result.config.batch_size)
+
+
+def _pruning_check(store: Store, claim: Claim) -> Callable[[Any], None] | None:
+    """For a run of an Optuna study with a pruner: the check that reports each epoch and may prune the run."""
+    run = store.get_run(claim.run_id)
+    if run.study_id is None or run.trial is None:
+        return None
+    study = store.get_study(run.study_id)
+    if study.kind != "optimize" or study.settings.get("pruner", "none") == "none":
+        return None
+    from kcnn.queue.optimize import pruning_check
+
+    return pruning_check(store, study, run)
 
 
 def _write_class_names(folder: Path, class_names: tuple[str, ...]) -> None:

@@ -5,11 +5,18 @@ from __future__ import annotations
 import sys
 
 from kcnn.queue.race import decide_race
-from kcnn.store import Store, StudyStep
-from kcnn.store.studies import Decide
+from kcnn.store import Store, Study, StudyStep
 
-#: How each kind of study decides its next step.
-DECIDERS: dict[str, Decide] = {"race": decide_race}
+
+def _advance(store: Store, study: Study) -> StudyStep | None:
+    """One study's next step, decided by its kind (an Optuna study imports Optuna only when it has work)."""
+    if study.kind == "race":
+        return store.advance_study(study.id, decide_race)
+    if study.kind == "optimize":
+        from kcnn.queue.optimize import decide_optimize, probe_optimize
+
+        return store.advance_study(study.id, decide_optimize(store.path), probe=probe_optimize)
+    return None
 
 
 def advance_studies(store: Store, worker_id: str = "") -> list[StudyStep]:
@@ -20,11 +27,8 @@ def advance_studies(store: Store, worker_id: str = "") -> list[StudyStep]:
     """
     applied = []
     for study in store.studies(state="running"):
-        decide = DECIDERS.get(study.kind)
-        if decide is None:
-            continue
         try:
-            step = store.advance_study(study.id, decide)
+            step = _advance(store, study)
         except Exception as error:  # a study's bug must not stop the worker's training
             message = f"study {study.id} could not advance: {type(error).__name__}: {error}"
             print(f"[{worker_id}] {message}", file=sys.stderr, flush=True)

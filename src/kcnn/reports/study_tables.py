@@ -92,7 +92,7 @@ def studies_table(summaries: Sequence[StudySummary]) -> Table:
 def study_table(summary: StudySummary, runs: Sequence[Run]) -> Table:
     """One study: its settings, progress, verdict, and every run it queued."""
     study = summary.study
-    settings = ", ".join(f"{name}={_short(value)}" for name, value in sorted(study.settings.items()))
+    settings = describe_settings(study)
     caption = f"verdict: {study.verdict}" if study.verdict else "no verdict yet"
     dropped = study.progress.get("dropped") or {}
     if dropped:
@@ -118,9 +118,22 @@ def study_table(summary: StudySummary, runs: Sequence[Run]) -> Table:
     return table
 
 
-def _short(value: Any) -> str:
-    if isinstance(value, list) and value and all(isinstance(v, str) and len(v) == 16 for v in value):
-        return "[" + " ".join(v[:8] for v in value) + "]"
-    if isinstance(value, dict):
-        return "{…}"
-    return str(value)
+def describe_settings(study: Study) -> str:
+    """A study's settings in one line: what it races or searches, and how."""
+    settings = study.settings
+    if study.kind == "race":
+        keys = " ".join(key[:8] for key in settings.get("keys", []))
+        return (f"{keys} · up to {settings.get('max_repeats')} runs each · alpha {settings.get('alpha')} · "
+                f"{settings.get('metric')} val acc")  # fmt: skip
+    parts = []
+    for param in settings.get("params", []):
+        if param.get("choices"):
+            parts.append(f"{param['name']} ∈ {{{' | '.join(map(str, param['choices']))}}}")
+        else:
+            scale = " log" if param.get("log") else ""
+            parts.append(f"{param['name']} ∈ [{param.get('low'):g}, {param.get('high'):g}]{scale}")
+    how = (
+        f"{settings.get('trials')} trials · {settings.get('sampler')} · {settings.get('pruner')} pruner · "
+        f"{settings.get('repeats')} seed(s) · {settings.get('metric')} val acc"
+    )
+    return " · ".join([*parts, how])

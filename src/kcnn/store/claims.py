@@ -174,6 +174,22 @@ class WorkerWrites(StoreConnection):
             self._fenced(conn, claim, "heartbeat = heartbeat", ())
             self._event(conn, claim.run_id, kind, claim.attempt, claim.worker_id, message)
 
+    def prune(self, claim: Claim, message: str) -> None:
+        """Mark the claim's run ``pruned``: a study's pruner stopped it between epochs (its epochs are kept), fenced.
+
+        Raises:
+            LeaseLost: If the claim is no longer valid.
+        """
+        with self._write() as conn:
+            self._fenced(
+                conn,
+                claim,
+                f"state = 'pruned', finished = {NOW}, lease_expires = NULL, "
+                "train_seconds = (SELECT SUM(seconds) FROM epochs WHERE run_id = ?)",
+                (claim.run_id,),
+            )
+            self._event(conn, claim.run_id, "pruned", claim.attempt, claim.worker_id, message)
+
     def release(self, claim: Claim, reason: str = "worker stopped") -> None:
         """Put the claim's run back in the queue without counting a failure (polite stop), fenced.
 

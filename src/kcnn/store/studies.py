@@ -61,9 +61,11 @@ class StudyStep:
     """A line for the event log."""
     cancel: list[int] = field(default_factory=list)
     """Queued runs of the study to cancel (a stopped or finished study's leftovers)."""
+    prune: list[int] = field(default_factory=list)
+    """Queued runs of a pruned trial: they end ``pruned`` without training."""
 
     def __bool__(self) -> bool:
-        return bool(self.new_runs or self.progress is not None or self.finish or self.note or self.cancel)
+        return bool(self.new_runs or self.progress is not None or self.finish or self.note or self.cancel or self.prune)
 
 
 #: ``decide(study, runs the study owns, runs_of)``: the next step, or `None` when there is nothing to do.
@@ -116,13 +118,15 @@ class StudyRecords(UserActions):
         """The runs a study queued, oldest first."""
         return self._runs_where(self._conn, "study_id = ?", (study_id,))
 
-    def advance_study(self, study_id: int, decide: Decide) -> StudyStep | None:
+    def advance_study(self, study_id: int, decide: Decide, probe: Decide | None = None) -> StudyStep | None:
         """Ask `decide` for the study's next step and apply it, atomically; the step applied, or `None`.
 
-        The decision is first taken on a plain read (most calls find nothing to do and take no lock), then
-        again inside the write transaction, on what is there at that moment, and applied there.
+        Whether there is anything to do is first asked on a plain read (most calls find nothing and take no
+        lock), of `probe` when given (a decision with side effects, such as asking Optuna for a trial, must
+        only be taken once, inside the transaction), else of `decide`; then `decide` decides inside the write
+        transaction, on what is there at that moment, and its step is applied there.
         """
-        if not self._decide(self._conn, study_id, decide):
+        if not self._decide(self._conn, study_id, probe or decide):
             return None
         with self._write() as conn:
             step = self._decide(conn, study_id, decide)
@@ -181,6 +185,12 @@ class StudyRecords(UserActions):
             )
             if cursor.rowcount:
                 self._event(conn, run_id, "cancelled", message=f"study {study_id}")
+        for run_id in step.prune:
+            cursor = conn.execute(
+                f"UPDATE runs SET state = 'pruned', finished = {NOW} WHERE id = ? AND state = 'queued'", (run_id,)
+            )
+            if cursor.rowcount:
+                self._event(conn, run_id, "pruned", message=f"study {study_id}: its trial was pruned")
         if step.progress is not None:
             conn.execute("UPDATE studies SET progress = ? WHERE id = ?", (json.dumps(step.progress), study_id))
         if step.finish is not None:

@@ -1,0 +1,117 @@
+"""Optuna studies advanced by scripted workers (no training): trials asked, told once, impossible ones free."""
+
+import time
+
+import optuna
+import pytest
+
+from kcnn.config import ExperimentConfig
+from kcnn.errors import ConfigError
+from kcnn.queue.optimize import OptimizeSettings, optuna_study, parse_space, start_optimize
+from kcnn.queue.studies import advance_studies
+from kcnn.store import Store
+
+SPACE = {
+    "kernel_size": [2, 3, 4],
+    "dilation": [1, [2, 1]],
+    "learning_rate": {"low": 1e-4, "high": 1e-2, "log": True},
+    "fixed": {"input_size": 16, "channels": [4, 4], "dense_units": 8, "pool_size": 1, "epochs": 2},
+}
+
+
+def settings(space=SPACE, **changes):
+    params, fixed = parse_space(space)
+    return OptimizeSettings(tuple(params), fixed, **changes)
+
+
+def scripted(store, accuracy, kill_first=False, limit=500):
+    """Workers that "train": two epochs whose accuracy depends on the config; optionally one dies mid-run."""
+    for _ in range(limit):
+        advance_studies(store, "test")
+        claim = store.claim("w", lease_seconds=0.01 if kill_first else 60)
+        if claim is None:
+            return
+        if kill_first:  # this worker dies: its lease lapses, the run goes back to the queue
+            kill_first = False
+            time.sleep(0.05)
+            store.reap()
+            continue
+        value = accuracy(claim.config)
+        for epoch in (1, 2):
+            store.record_epoch(claim, {"epoch": epoch, "val_accuracy": value * epoch / 2, "seconds": 0.1})
+        store.finish(claim, {})
+    raise AssertionError("the study never ended")
+
+
+def by_kernel(config):
+    return {2: 0.5, 3: 0.8, 4: 0.6}[config.kernel_sizes[0]]
+
+
+def test_every_trial_is_asked_queued_told_once_and_the_verdict_names_the_best(tmp_path):
+    with Store(tmp_path / "s") as store:
+        study_id = start_optimize(store, settings(trials=8, pruner="none", repeats=2), lambda config: config)
+        assert len(store.study_runs(study_id)) == 2 * 2  # two trials in flight, two seeds each
+        scripted(store, by_kernel)
+        study = store.get_study(study_id)
+        runs = store.study_runs(study_id)
+        ostudy = optuna_study(store.path, study)
+    assert study.state == "done" and study.progress["asked"] == 8 and study.progress["told"] == 8
+    trials = ostudy.get_trials(deepcopy=False)
+    assert len(trials) == 8 and all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+    for trial in trials:  # the value told is the mean of the trial's seeds, as stored
+        mine = [run.best_val_accuracy for run in runs if run.trial == trial.number]
+        assert len(mine) == 2 and trial.value == pytest.approx(sum(mine) / 2)
+    assert ostudy.best_value == pytest.approx(0.8)
+    assert (
+        study.verdict.startswith("best trial ") and "80.00% best validation accuracy (mean of 2 seeds)" in study.verdict
+    )
+    assert "kernel_size=3" in study.verdict and "8 complete, 0 pruned, 0 failed, 0 impossible of 8" in study.verdict
+
+
+def test_impossible_configurations_are_told_failed_at_no_compute(tmp_path):
+    space = {"kernel_size": [9, 2], "fixed": {"input_size": 8, "channels": [4], "dense_units": 8, "epochs": 2}}
+    with Store(tmp_path / "s") as store:
+        study_id = start_optimize(store, settings(space, trials=6, sampler="grid", pruner="none"), lambda c: c)
+        scripted(store, lambda config: 0.5)
+        study = store.get_study(study_id)
+        runs = store.study_runs(study_id)
+    invalid = [info for info in study.progress["trials"].values() if info["state"] == "invalid"]
+    assert invalid and all("kernel_size" in info["reason"] for info in invalid)
+    assert {run.config_dict["kernel_size"][0] for run in runs} == {2}  # a 9×9 kernel on 8 px never trained
+    assert study.state == "done" and "1 impossible of 2 trial(s)" in study.verdict  # the grid has two points
+
+
+def test_a_worker_killed_mid_study_loses_no_trial_and_tells_none_twice(tmp_path):
+    with Store(tmp_path / "s") as store:
+        study_id = start_optimize(store, settings(trials=5, pruner="none"), lambda config: config)
+        scripted(store, by_kernel, kill_first=True)
+        study = store.get_study(study_id)
+        runs = store.study_runs(study_id)
+        trials = optuna_study(store.path, study).get_trials(deepcopy=False)
+    assert study.state == "done" and len(trials) == 5
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+    assert sorted(run.trial for run in runs) == [0, 1, 2, 3, 4]  # one run per trial, the requeued one resumed
+    assert max(run.attempt for run in runs) == 2
+
+
+def test_space_mistakes_are_one_line():
+    with pytest.raises(ConfigError, match="Unknown hyperparameter 'kernal'"):
+        parse_space({"kernal": [2]})
+    with pytest.raises(ConfigError, match="`kernel_size` in the space has no choices"):
+        parse_space({"kernel_size": []})
+    with pytest.raises(ConfigError, match="needs numbers low < high"):
+        parse_space({"learning_rate": {"low": 1, "high": 0.1}})
+    with pytest.raises(ConfigError, match="is both searched and fixed"):
+        parse_space({"kernel_size": [2], "fixed": {"kernel": 3}})
+    with pytest.raises(ConfigError, match="searches nothing"):
+        parse_space({"fixed": {"epochs": 3}})
+    with pytest.raises(ConfigError, match="`--sampler grid` needs a list of choices for every hyperparameter"):
+        settings(sampler="grid")
+
+
+def test_per_layer_choices_reach_the_config():
+    params, _ = parse_space({"dilation": [1, [2, 1]], "channels": [[16, 32], [8, 8]]})
+    assert params[0].choices == (1, "2,1") and params[1].choices == ("16,32", "8,8")
+    trial = optuna.create_study().ask()
+    values = {param.name: param.suggest(trial) for param in params}
+    ExperimentConfig(**values)  # whatever was drawn is a value the config takes
