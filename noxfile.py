@@ -50,6 +50,6 @@ def lint(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Run the benchmarks in bench/ and print their figures."""
     install_cpu_torch(session)
-    session.install("-e", ".")
+    session.install("-e", ".[optuna]")  # bench/search_efficiency.py runs Optuna studies
     for script in sorted(Path("bench").glob("[!_]*.py")):
         session.run("python", str(script), *session.posargs)

@@ -32,7 +32,9 @@ def register(commands: Any) -> None:
     )
     where.add_argument("--gpus", default=None, help="comma-separated GPU indices, e.g. 0,1")
     worker.add_argument("--per-gpu", type=whole("--per-gpu", 1, 1024), default=1, help="children per GPU (default: 1)")
-    worker.add_argument("--once", action="store_true", help="exit when the queue is empty")
+    worker.add_argument(
+        "--once", action="store_true", help="exit when the queue is empty and no study (race, Optuna) is running"
+    )
     worker.add_argument(
         "--lease", type=seconds("--lease"), default=60.0, help="lease in seconds, renewed by heartbeats (default: 60)"
     )

@@ -93,8 +93,8 @@ def main(argv: list[str] | None = None) -> int:
             advance_studies(store, worker_id)  # a study whose runs finished queues its next ones first
             claim = store.claim(worker_id, args.lease)
             if claim is None:
-                if args.once:
-                    break
+                if args.once and not store.studies(state="running"):
+                    break  # a running study queues more as its in-flight runs finish: --once waits for it
                 if not warm:
                     warm = True
                     _warm_up(worker_id, args.device)
