@@ -1,12 +1,16 @@
 """`kcnn optimize` end to end with a real worker: trials trained, a weak one pruned between epochs."""
 
 import json
+import os
+import signal
 
 import optuna
 
 from kcnn.cli import main
 from kcnn.queue.optimize import optuna_study
 from kcnn.store import Store
+
+from .conftest import assert_store_healthy, kcnn, running_child, start_worker, wait_for
 
 SPACE = """
 kernel_size = [2, 3]
@@ -57,3 +61,35 @@ def test_optimize_mistakes_are_one_line(store_path, tmp_path, capsys):
     ranged.write_text("learning_rate = { low = 0.001, high = 0.01 }\n")
     assert main(["optimize", str(ranged), "--sampler", "grid"]) == 2
     assert "`--sampler grid` needs a list of choices" in capsys.readouterr().err
+
+
+def test_a_worker_killed_mid_study_the_next_one_finishes_it_nothing_lost_or_told_twice(store_path, tmp_path):
+    space = tmp_path / "space.toml"
+    space.write_text(
+        "kernel_size = [2, 3]\n[fixed]\ninput_size = 32\nchannels = [4, 8]\ndense_units = 8\nbatch_size = 8\n"
+        "epochs = 3\n"
+    )
+    done = kcnn("optimize", str(space), "--trials", "3", "--parallel", "1", "--pruner", "none")
+    assert done.returncode == 0, done.stderr
+    first = start_worker("--once", "--lease", "1.5", "--checkpoint-every", "0", log=tmp_path / "first.log")
+    try:
+        child, run = wait_for(lambda: running_child(store_path, 1, min_epochs=1), what="trial 0's first epoch")
+        for pid in (child, first.pid):
+            os.kill(pid, signal.SIGKILL)  # the whole worker dies mid-trial
+        first.wait(timeout=30)
+        wait_for(lambda: Store(store_path).now() > Store(store_path).get_run(1).lease_expires + 0.2,
+                 what="the lease to expire")  # fmt: skip
+        second = start_worker("--once", "--lease", "1.5", log=tmp_path / "second.log")
+        assert second.wait(timeout=300) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+    with Store(store_path) as store:
+        study = store.get_study(1)
+        runs = store.study_runs(1)
+        trials = optuna_study(store.path, study).get_trials(deepcopy=False)
+    assert study.state == "done" and study.progress["asked"] == 3 and study.progress["told"] == 3
+    assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 3  # none lost, none told twice
+    assert [run.trial for run in runs] == [0, 1, 2] and all(run.state == "done" for run in runs)
+    assert runs[0].attempt == 2 and run.epochs_done >= 1  # the killed run resumed from its checkpoint
+    assert_store_healthy(store_path)
