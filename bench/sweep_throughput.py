@@ -35,8 +35,8 @@ def kcnn(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "kcnn.cli", *args], check=True, capture_output=True)
 
 
-def _queue(store: str, epochs: int, size: int) -> None:
-    kcnn("queue", "add", *SWEEP, "--epochs", str(epochs), "--input-size", str(size), "--store", store)
+def _queue(store: str, epochs: int, size: int, sweep: tuple[str, ...] = SWEEP) -> None:
+    kcnn("queue", "add", *sweep, "--epochs", str(epochs), "--input-size", str(size), "--store", store)
 
 
 def cold_seconds(slots: tuple[str, ...], epochs: int, size: int) -> float:
@@ -48,7 +48,9 @@ def cold_seconds(slots: tuple[str, ...], epochs: int, size: int) -> float:
         return time.perf_counter() - start
 
 
-def warm_seconds(slots: tuple[str, ...], epochs: int, size: int) -> float:
+def warm_seconds(
+    slots: tuple[str, ...], epochs: int, size: int, sweep: tuple[str, ...] = SWEEP, runs: int = 12
+) -> float:
     with tempfile.TemporaryDirectory() as folder:
         store = str(Path(folder) / "store")
         Store(Path(store)).close()
@@ -59,9 +61,9 @@ def warm_seconds(slots: tuple[str, ...], epochs: int, size: int) -> float:
         try:
             _wait_until_ready(worker, log, children=_children(slots))
             start = time.perf_counter()
-            _queue(store, epochs, size)
+            _queue(store, epochs, size, sweep)
             with Store(Path(store)) as reader:
-                while reader.count_by_state()["done"] < 12:
+                while reader.count_by_state()["done"] < runs:
                     if worker.poll() is not None:
                         raise RuntimeError("the worker exited before the sweep was done")
                     time.sleep(0.05)
