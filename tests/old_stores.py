@@ -13,14 +13,20 @@ OLD_CONFIG = {  # as kcnn 0.1 (schema 2) stored it: relative dataset, auto colou
 }  # fmt: skip
 
 
-def version_2_store(folder, configs):
-    """A schema-2 store (kcnn 0.1) with one done run per config, each with three epochs."""
+def schema_store(folder, version):
+    """An empty store folder at schema `version`, as the kcnn of that version made it; an open connection."""
     folder.mkdir()
     connection = sqlite3.connect(folder / "kcnn.sqlite")
-    for script in MIGRATIONS[:2]:
+    for script in MIGRATIONS[:version]:
         for statement in statements(script):
             connection.execute(statement)
-    connection.execute("PRAGMA user_version = 2")
+    connection.execute(f"PRAGMA user_version = {version}")
+    return connection
+
+
+def version_2_store(folder, configs):
+    """A schema-2 store (kcnn 0.1) with one done run per config, each with three epochs."""
+    connection = schema_store(folder, 2)
     for run_id, config in enumerate(configs, start=1):
         connection.execute(
             "INSERT INTO runs (config, config_key, seed, state, epochs_total, device) "

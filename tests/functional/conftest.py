@@ -14,6 +14,21 @@ from kcnn.store import FailureKind, Store
 TINY = ["--input-size", "16", "--channels", "4", "--dense-units", "8"]
 
 
+def two_class_folder(root: Path, images: int = 15) -> Path:
+    """A folder of two learnable classes ("left": bright left half; "right": dark), `images` PNGs each."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for label, name in enumerate(("left", "right")):
+        (root / name).mkdir(parents=True)
+        for i in range(images):
+            pixels = rng.integers(0, 60, size=(24, 24, 3), dtype=np.uint8)
+            pixels[:, : 12 if label == 0 else 24, :] += 150 if label == 0 else 0
+            Image.fromarray(pixels).save(root / name / f"{i}.png")
+    return root
+
+
 @pytest.fixture
 def store_path(tmp_path, monkeypatch) -> Path:
     path = tmp_path / "runs"

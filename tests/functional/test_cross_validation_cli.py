@@ -9,6 +9,8 @@ from PIL import Image
 from kcnn.cli import main
 from kcnn.store import Store
 
+from .conftest import two_class_folder
+
 TINY = ["--input-size", "16", "--channels", "4", "--dense-units", "8", "--device", "cpu"]
 
 
@@ -16,15 +18,7 @@ TINY = ["--input-size", "16", "--channels", "4", "--dense-units", "8", "--device
 def photos(tmp_path, monkeypatch):
     """A folder of two learnable classes, 15 images each."""
     monkeypatch.setenv("KCNN_CACHE", str(tmp_path / "cache"))
-    root = tmp_path / "photos"
-    rng = np.random.default_rng(0)
-    for label, name in enumerate(("left", "right")):
-        (root / name).mkdir(parents=True)
-        for i in range(15):
-            pixels = rng.integers(0, 60, size=(24, 24, 3), dtype=np.uint8)
-            pixels[:, : 12 if label == 0 else 24, :] += 150 if label == 0 else 0
-            Image.fromarray(pixels).save(root / name / f"{i}.png")
-    return root
+    return two_class_folder(tmp_path / "photos")
 
 
 def test_train_with_folds_trains_every_fold_and_reports_the_corrected_mean(photos, store_path, capsys):

@@ -9,19 +9,14 @@ from PIL import Image
 from kcnn.cli import main
 from kcnn.store import Store
 
+from .conftest import two_class_folder
+
 
 @pytest.fixture
 def trained(tmp_path, store_path, monkeypatch, capsys):
     """A folder of two learnable classes and one done run trained on it."""
     monkeypatch.setenv("KCNN_CACHE", str(tmp_path / "cache"))
-    root = tmp_path / "photos"
-    rng = np.random.default_rng(0)
-    for label, name in enumerate(("left", "right")):
-        (root / name).mkdir(parents=True)
-        for i in range(15):
-            pixels = rng.integers(0, 60, size=(24, 24, 3), dtype=np.uint8)
-            pixels[:, : 12 if label == 0 else 24, :] += 150 if label == 0 else 0
-            Image.fromarray(pixels).save(root / name / f"{i}.png")
+    root = two_class_folder(tmp_path / "photos")
     argv = ["train", "--data", str(root), "--input-size", "16", "--channels", "4", "--dense-units", "8"]
     assert main([*argv, "--epochs", "3", "--device", "cpu", "--json"]) == 0
     run_id = json.loads(capsys.readouterr().out)["run_id"]

@@ -3,12 +3,12 @@
 import sqlite3
 
 import pytest
-from old_stores import OLD_CONFIG, version_2_store
+from old_stores import OLD_CONFIG, schema_store, version_2_store
 
 from kcnn.config import KEY_VERSION, ExperimentConfig
 from kcnn.errors import StoreError
 from kcnn.store import Store
-from kcnn.store.schema import MIGRATIONS, SCHEMA_VERSION, statements
+from kcnn.store.schema import SCHEMA_VERSION
 from kcnn.store.upgrade import store_info, upgrade_store
 
 
@@ -107,12 +107,7 @@ def test_a_store_folder_whose_name_looks_like_a_uri_opens_where_it_says(tmp_path
 
 def test_upgrading_a_version_3_store_adds_folds_test_accuracies_studies_and_the_pruned_state(tmp_path):
     folder = tmp_path / "v3"
-    folder.mkdir()
-    connection = sqlite3.connect(folder / "kcnn.sqlite")
-    for script in MIGRATIONS[:3]:
-        for statement in statements(script):
-            connection.execute(statement)
-    connection.execute("PRAGMA user_version = 3")
+    connection = schema_store(folder, 3)
     config = ExperimentConfig(input_size=16, channels=(4,), epochs=1)
     connection.execute(
         "INSERT INTO runs (config, config_key, key_version, seed, state, epochs_total, best_val_accuracy) "
