@@ -137,3 +137,18 @@ def test_race_settings_and_keys_are_checked(tmp_path):
             start_race(store, RaceSettings((A.config_key, "0000")))
         with pytest.raises(ConfigError, match="is cross-validated"):
             start_race(store, RaceSettings((A.config_key, B.replace(folds=2).config_key)))
+
+
+def test_a_study_that_cannot_advance_is_reported_once_and_the_worker_goes_on(tmp_path, capsys, monkeypatch):
+    from kcnn.queue import studies
+
+    with Store(tmp_path / "s") as store:
+        seed_leaderboard(store, [A, B], lambda key: 0.5)
+        study_id = start_race(store, RaceSettings((A.config_key, B.config_key)))
+        monkeypatch.setattr(studies, "decide_race", lambda *args: 1 / 0)
+        monkeypatch.setattr(studies, "_REPORTED", set())
+        for _ in range(3):
+            assert advance_studies(store, "w1") == []
+        events = [e for e in store.events() if e["kind"] == "study_error"]
+        assert len(events) == 1 and f"study {study_id} could not advance: ZeroDivisionError" in events[0]["message"]
+    assert capsys.readouterr().err.count("could not advance") == 1
