@@ -93,3 +93,16 @@ def test_a_worker_killed_mid_study_the_next_one_finishes_it_nothing_lost_or_told
     assert [run.trial for run in runs] == [0, 1, 2] and all(run.state == "done" for run in runs)
     assert runs[0].attempt == 2 and run.epochs_done >= 1  # the killed run resumed from its checkpoint
     assert_store_healthy(store_path)
+
+
+def test_without_optuna_optimize_names_the_extra_and_makes_nothing(store_path, tmp_path, capsys, monkeypatch):
+    import sys
+
+    space = tmp_path / "space.toml"
+    space.write_text(SPACE)
+    monkeypatch.setitem(sys.modules, "optuna", None)  # `import optuna` now raises ImportError
+    assert main(["optimize", str(space)]) == 2
+    err = capsys.readouterr().err
+    assert "Optuna studies need Optuna: pip install 'kcnn[optuna]'." in err and err.count("\n") == 1
+    with Store(store_path) as store:
+        assert store.studies() == []  # nothing half-made
