@@ -104,4 +104,4 @@ def test_queue_add_with_folds_then_compare_uses_the_corrected_test(store_path, c
     assert main(["compare", "--json"]) == 0
     comparison = json.loads(capsys.readouterr().out)
     assert comparison["test"] == "Nadeau-Bengio corrected resampled t-test" and comparison["df"] == 3.0
-    assert "paired folds" in comparison["verdict"] or comparison["verdict"].startswith("Cannot tell")
+    assert "(Nadeau-Bengio corrected resampled t-test over 4 paired folds)" in comparison["verdict"]

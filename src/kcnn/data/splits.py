@@ -128,12 +128,8 @@ def split_for(
     if folds > 1:
         numbers = fold_numbers(labels[rest], folds, split_seed, class_names)
         return Split(train=rest[numbers != fold], val=rest[numbers == fold], test=test)
-    if test_split > 0:
-        inner = _hold_out(
-            labels[rest], val_split, np.random.default_rng(split_seed), class_names, "a train/validation split"
-        )
-        return Split(train=rest[inner[1]], val=rest[inner[0]], test=test)
-    return stratified_split(labels, val_split, split_seed, class_names)
+    inner = stratified_split(labels[rest], val_split, split_seed, class_names)  # without a test set: rest = all
+    return Split(train=rest[inner.train], val=rest[inner.val], test=test)
 
 
 def split_dataset(data: ImageSet, config: ExperimentConfig) -> Split:

@@ -262,7 +262,7 @@ def start_optimize(
     import_optuna()
     base = {**settings.fixed}
     try:
-        probe = ExperimentConfig(**{k: v for k, v in base.items() if k not in ("seed",)})
+        probe = ExperimentConfig(**base)
     except ConfigError as error:
         if not any(p.name in str(error) for p in settings.params):
             raise
@@ -311,21 +311,22 @@ def decide_optimize(
         asked = int(progress.get("asked", 0))
         ostudy = optuna_study(store_path, study, draws=asked)
         state = optuna.trial.TrialState
-        told = {frozen.number for frozen in ostudy.get_trials(deepcopy=False) if frozen.state != state.RUNNING}
+        in_optuna = ostudy.get_trials(deepcopy=False)
+        finished = {frozen.number for frozen in in_optuna if frozen.state != state.RUNNING}
 
         def tell(number: int, value: float | None = None, outcome: Any = None) -> None:
             """Tell Optuna once: an advance whose transaction was rolled back after telling is not repeated."""
-            if number in told:
+            if number in finished:
                 return
             try:
                 ostudy.tell(number, value, state=outcome)
             except RuntimeError as error:  # the grid sampler stops the study when its grid is done: fine here
                 if "objective function" not in str(error):
                     raise
-            told.add(number)
+            finished.add(number)
 
-        for frozen in ostudy.get_trials(deepcopy=False, states=(state.RUNNING,)):
-            if str(frozen.number) not in trials:  # asked by an advance whose transaction was rolled back
+        for frozen in in_optuna:
+            if frozen.state == state.RUNNING and str(frozen.number) not in trials:  # asked by a rolled-back advance
                 tell(frozen.number, outcome=state.FAIL)
         step = StudyStep()
         by_trial = _runs_by_trial(own)
@@ -378,8 +379,9 @@ def decide_optimize(
             running += 1
         told = sum(info["state"] != "running" for info in trials.values())
         step.progress = {**progress, "trials": trials, "asked": asked, "told": told}
-        if running == 0 and (asked >= settings.trials or _timed_out(study, settings) or invalid_in_a_row):
-            step.finish = _verdict(trials, settings, asked, invalid_in_a_row >= MAX_INVALID_IN_A_ROW)
+        gave_up = invalid_in_a_row >= MAX_INVALID_IN_A_ROW
+        if running == 0 and (asked >= settings.trials or _timed_out(study, settings) or gave_up):
+            step.finish = _verdict(trials, settings, asked, gave_up)
         elif step.new_runs:
             step.note = f"{len(step.new_runs)} run(s) queued for new trial(s)"
         else:

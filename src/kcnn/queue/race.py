@@ -85,7 +85,7 @@ def start_race(store: Store, settings: RaceSettings) -> int:
     Raises:
         ConfigError: If a key has no run to take its config from, or is cross-validated.
     """
-    configs = _configs(store.runs(), settings.keys)
+    configs = _configs(store.runs_with_keys(settings.keys), settings.keys)
     for key in settings.keys:
         config = configs.get(key)
         if config is None:
@@ -142,8 +142,8 @@ def look_alpha(settings: RaceSettings) -> float:
     the next tabulated number of looks up); at other levels, Bonferroni's ``alpha / looks``.
     """
     looks = settings.max_repeats - settings.min_repeats + 1
-    if settings.alpha == 0.05:
-        return POCOCK_05[min((k for k in POCOCK_05 if k >= looks), default=20)] if looks <= 20 else 0.05 / looks
+    if settings.alpha == 0.05 and looks <= max(POCOCK_05):
+        return POCOCK_05[min(k for k in POCOCK_05 if k >= looks)]
     return settings.alpha / looks
 
 

@@ -205,13 +205,12 @@ def load_points(rows: Iterable[Sequence[Any]]) -> list[RunPoint]:
 def _all_points(rows: Iterable[Sequence[Any]]) -> list[RunPoint]:
     points = []
     parsed: dict[str, dict[str, Any]] = {}  # runs of one config differ only by seed and fold: parse it once
-    for run_id, config, key, seed, best, final, seconds, epochs, *rest in rows:
+    for run_id, config, key, seed, best, final, seconds, epochs, fold, best_test, final_test in rows:
         if best is None or final is None or stored_config_problem(config, key):
             continue  # no metric, or a damaged config: nothing to group it by (`Excluded.damaged` counts it)
         if key not in parsed:
             parsed[key] = json.loads(config)
         epoch_seconds = seconds / epochs if seconds is not None and epochs else None
-        fold, best_test, final_test = [*rest, 0, None, None][:3]  # rows of 8 columns: no folds, no test set
         points.append(RunPoint(run_id, parsed[key], key, seed, best, final, epoch_seconds, fold, best_test, final_test))
     return points
 

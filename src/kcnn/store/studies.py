@@ -114,6 +114,10 @@ class StudyRecords(UserActions):
             for row in self._conn.execute(f"SELECT {_STUDY_COLUMNS} FROM studies {where} ORDER BY id", params)
         ]
 
+    def runs_with_keys(self, keys: Iterable[str]) -> list[Run]:
+        """Every run (any state, any owner) of these config keys, oldest first."""
+        return self._runs_of_keys(self._conn, keys)
+
     def study_runs(self, study_id: int) -> list[Run]:
         """The runs a study queued, oldest first."""
         return self._runs_where(self._conn, "study_id = ?", (study_id,))
@@ -163,14 +167,7 @@ class StudyRecords(UserActions):
         if study.state != "running":
             return None
         own = self._runs_where(conn, "study_id = ?", (study_id,))
-
-        def runs_of(keys: Iterable[str]) -> list[Run]:
-            wanted = sorted(set(keys))
-            if not wanted:
-                return []
-            return self._runs_where(conn, f"config_key IN ({','.join('?' * len(wanted))})", wanted)
-
-        return decide(study, own, runs_of)
+        return decide(study, own, lambda keys: self._runs_of_keys(conn, keys))
 
     def _apply(self, conn: sqlite3.Connection, study_id: int, step: StudyStep) -> None:
         if step.new_runs:
@@ -206,6 +203,12 @@ class StudyRecords(UserActions):
         if row is None:
             raise StoreError(f"There is no study {study_id}; `kcnn studies` lists them.")
         return _study(row)
+
+    def _runs_of_keys(self, conn: sqlite3.Connection, keys: Iterable[str]) -> list[Run]:
+        wanted = sorted(set(keys))
+        if not wanted:
+            return []
+        return self._runs_where(conn, f"config_key IN ({','.join('?' * len(wanted))})", wanted)
 
     def _runs_where(self, conn: sqlite3.Connection, where: str, params: Sequence[Any]) -> list[Run]:
         cursor = conn.cursor()
