@@ -671,33 +671,42 @@ def run_workers(
     *,
     jobs: int | None = None,
     gpus: Sequence[int] | None = None,
-    per_gpu: int = 1,
+    per_gpu: int | None = None,
     once: bool = False,
     lease_seconds: float = 60.0,
     poll_seconds: float = 1.0,
     stall_seconds: float = 0.0,
     checkpoint_seconds: float = CHECKPOINT_SECONDS,
     log: Callable[[str], None] = print,
+    ray: str | None = None,
+    cpus_per_run: float | None = None,
 ) -> int:
     """Train queued runs with worker children until stopped (or, with `once`, until the queue is empty).
 
+    With `ray`, this process becomes a Ray head instead (`kcnn.queue.ray_head`): it stays the store's
+    only writer and trains each run on a Ray actor, one per slot, anywhere on the cluster.
+
     Args:
         store: The store or its folder. Defaults to ``$KCNN_STORE`` or ``./kcnn-runs``.
-        jobs: CPU children (the cores are split among them). Defaults to one.
-        gpus: GPU indices to train on instead of the CPU.
-        per_gpu: Children per GPU.
+        jobs: CPU children (the cores are split among them); with `ray`, the number of slots. Defaults to one
+            (with `ray`: as many as the cluster's resources hold).
+        gpus: GPU indices to train on instead of the CPU (not with `ray`: Ray places GPU slots).
+        per_gpu: Children (with `ray`: slots) per GPU. With `ray`, asking for it makes GPU slots.
         once: Exit when the queue is empty.
         lease_seconds: How long a claim lasts without a heartbeat.
         poll_seconds: How often an idle child looks for work.
         stall_seconds: End a child whose run makes no step for this long (0: never).
         checkpoint_seconds: Seconds of training between checkpoints (0: every epoch).
         log: Where the supervisor's lines go.
+        ray: Train on Ray: a cluster address, ``auto`` (the cluster this machine belongs to) or ``local``
+            (start a Ray instance on this machine). Needs ``kcnn[ray]``.
+        cpus_per_run: With `ray`: CPUs each slot reserves (CPU slots: default 1; GPU slots: default 0).
 
     Returns:
         The supervisor's exit code (0 when it stopped cleanly).
 
     Raises:
-        KcnnError: For impossible slot settings, or a store that cannot be opened.
+        KcnnError: For impossible slot settings, a store that cannot be opened, or `ray` without Ray installed.
     """
     from kcnn.queue.supervisor import Worker, plan_slots
 
@@ -708,6 +717,14 @@ def run_workers(
         if not math.isfinite(value) or value < 0 or (positive and value == 0):
             bound = "greater than 0" if positive else "0 or more"
             raise ConfigError(f"`{name}` must be a finite number of seconds, {bound}; got {value!r}.")
+    if ray is not None:
+        return _run_ray_head(path, ray, jobs=jobs, gpus=gpus, per_gpu=per_gpu, once=once, lease_seconds=lease_seconds,
+                             poll_seconds=poll_seconds, stall_seconds=stall_seconds,
+                             checkpoint_seconds=checkpoint_seconds, log=log, cpus_per_run=cpus_per_run)  # fmt: skip
+    if cpus_per_run is not None:
+        raise ConfigError("`cpus_per_run` (`--cpus-per-run`) is for Ray slots; local CPU workers split the cores "
+                          "with `--jobs N`.")  # fmt: skip
+    per_gpu = 1 if per_gpu is None else per_gpu
     slots = plan_slots(jobs=jobs, gpus=gpus, per_gpu=per_gpu)
     Store(path).close()  # create it, or fail with a clear message, before starting children
     where = f"GPUs {','.join(map(str, gpus))} × {per_gpu}" if gpus else f"CPU, {slots[0].threads} thread(s) each"
@@ -720,3 +737,37 @@ def run_workers(
         stall_seconds=stall_seconds, log=log, checkpoint_seconds=checkpoint_seconds,
     )  # fmt: skip
     return worker.run()
+
+
+def _run_ray_head(
+    path: Path,
+    address: str,
+    *,
+    jobs: int | None,
+    gpus: Sequence[int] | None,
+    per_gpu: int | None,
+    once: bool,
+    lease_seconds: float,
+    poll_seconds: float,
+    stall_seconds: float,
+    checkpoint_seconds: float,
+    log: Callable[[str], None],
+    cpus_per_run: float | None,
+) -> int:
+    """`run_workers` on Ray (see `kcnn.queue.ray_head.RayHead`)."""
+    from kcnn.queue.ray_head import RayHead, import_ray
+
+    if gpus:
+        raise ConfigError("`--gpus` picks this machine's GPUs; on Ray, ask for GPU slots with `--per-gpu N` "
+                          "and Ray places them on the cluster's GPUs.")  # fmt: skip
+    if stall_seconds:
+        raise ConfigError("`--stall` ends a stalled local child; it is not available with `--ray` (leases and "
+                          "Ray's own restarts cover a lost slot).")  # fmt: skip
+    import_ray()  # the one line naming the extra, before the store is touched
+    Store(path).close()
+    head = RayHead(
+        path, address, jobs=jobs, per_gpu=per_gpu, cpus_per_run=cpus_per_run,
+        once=once, lease_seconds=lease_seconds, poll_seconds=poll_seconds, checkpoint_seconds=checkpoint_seconds,
+        log=log,
+    )  # fmt: skip
+    return head.run()

@@ -8,6 +8,7 @@ that line and exits with code 2; anything else reaching the CLI is a bug.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 
 class KcnnError(Exception):
@@ -42,6 +43,9 @@ class InvalidSweep(ConfigError):
         self.invalid = list(invalid)
         """The `kcnn.queue.sweep.InvalidCombination` of every invalid point."""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self), self.invalid))
+
 
 class FinishedRunError(StoreError):
     """A change was asked of a run that is already finished (done, failed or cancelled)."""
@@ -58,6 +62,9 @@ class DivergedError(TrainingError):
         super().__init__(message)
         self.epoch = epoch
         """The epoch (from 1) whose loss was not finite."""
+
+    def __reduce__(self) -> tuple[Any, ...]:  # errors cross processes (Ray slots) with their fields
+        return (type(self), (str(self), self.epoch))
 
 
 class StopRequested(KcnnError):
@@ -76,6 +83,9 @@ class BadFilesError(DataError):
         self.bad = list(bad)
         """``(path, reason)`` of every unreadable file."""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self), self.bad))
+
 
 class RunFailed(TrainingError):
     """A run trained in the foreground did not finish; the store records why (`kcnn show RUN`)."""
@@ -86,6 +96,9 @@ class RunFailed(TrainingError):
         """The run's id in the store."""
         self.kind = kind
         """The failure kind: ``invalid_config``, ``data_error``, ``diverged``, ``out_of_memory``, ``crashed``, …"""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self), self.run_id, self.kind))
 
     @property
     def user_fixable(self) -> bool:

@@ -47,6 +47,23 @@ def seconds(flag: str, positive: bool = True, example: str = "60") -> Callable[[
     return parse
 
 
+def positive_number(flag: str, example: str = "1") -> Callable[[str], float]:
+    """An argparse `type` for a finite number greater than 0 (fractions allowed)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value <= 0:
+            raise argparse.ArgumentTypeError(
+                f"expects a number greater than 0, such as `{flag} {example}`; got {text!r}"
+            )
+        return value
+
+    return parse
+
+
 def priority(flag: str) -> Callable[[str], int]:
     """An argparse `type` for a priority: any whole number SQLite can store (higher runs first)."""
     return whole(flag, -SQLITE_MAX - 1, SQLITE_MAX, 10)

@@ -9,7 +9,7 @@ from rich.console import Console
 
 from kcnn.api import default_store_path
 from kcnn.cli.common import add_checkpoint_option, add_store_option, checkpoint_seconds
-from kcnn.cli.numbers import seconds, whole
+from kcnn.cli.numbers import positive_number, seconds, whole
 from kcnn.errors import KcnnError
 from kcnn.reports.text import safe
 
@@ -21,17 +21,39 @@ def register(commands: Any) -> None:
         help="train queued runs (CPU jobs or GPU slots) until stopped",
         description="Claim queued runs and train them in child processes. Ctrl-C requeues running runs at their "
         "last checkpoint; a second Ctrl-C exits at once.",
-        epilog="Examples: kcnn worker --once --jobs 2 · kcnn worker --gpus 0,1 --per-gpu 2",
+        epilog="Examples: kcnn worker --once --jobs 2 · kcnn worker --gpus 0,1 --per-gpu 2 · "
+        "kcnn worker --ray auto --per-gpu 4",
     )
     where = worker.add_mutually_exclusive_group()
     where.add_argument(
         "--jobs",
         type=whole("--jobs", 1, 1024, 2),
         default=None,
-        help="CPU children; cores are split among them (default: 1)",
+        help="CPU children; cores are split among them (default: 1); with --ray, the number of slots",
     )
     where.add_argument("--gpus", default=None, help="comma-separated GPU indices, e.g. 0,1")
-    worker.add_argument("--per-gpu", type=whole("--per-gpu", 1, 1024), default=1, help="children per GPU (default: 1)")
+    worker.add_argument(
+        "--per-gpu",
+        type=whole("--per-gpu", 1, 1024),
+        default=None,
+        help="children per GPU (default: 1); with --ray, GPU slots per GPU",
+    )
+    worker.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        default=None,
+        metavar="ADDRESS",
+        help="train on a Ray cluster from this machine, the store's only writer: `auto` (the cluster this machine "
+        "joined), an address such as 10.0.0.1:6379, or nothing to start Ray here (needs kcnn[ray])",
+    )
+    worker.add_argument(
+        "--cpus-per-run",
+        type=positive_number("--cpus-per-run", example="2"),
+        default=None,
+        metavar="N",
+        help="with --ray: CPUs each slot reserves (CPU slots: default 1; GPU slots: default 0)",
+    )
     worker.add_argument(
         "--once", action="store_true", help="exit when the queue is empty and no study (race, Optuna) is running"
     )
@@ -82,4 +104,6 @@ def run_worker(args: argparse.Namespace) -> int:
         stall_seconds=args.stall,
         checkpoint_seconds=checkpoint_seconds(args),
         log=lambda line: console.print(f"worker: {safe(line)}"),
+        ray=args.ray,
+        cpus_per_run=args.cpus_per_run,
     )

@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     from kcnn.queue.runner import RunSettings, execute_claim
-    from kcnn.queue.studies import advance_studies
+    from kcnn.queue.serve import serve_claims
     from kcnn.store import Store
 
     worker_id = child_worker_id(args.worker_base, os.getpid())
@@ -87,29 +87,18 @@ def main(argv: list[str] | None = None) -> int:
         stall_seconds=args.stall or None,
         checkpoint_seconds=args.checkpoint_every,
     )
-    warm = False
     with Store(Path(args.store)) as store:
-        while not stop.is_set():
-            advance_studies(store, worker_id)  # a study whose runs finished queues its next ones first
-            claim = store.claim(worker_id, args.lease)
-            if claim is None:
-                if args.once and not store.studies(state="running"):
-                    break  # a running study queues more as its in-flight runs finish: --once waits for it
-                if not warm:
-                    warm = True
-                    _warm_up(worker_id, args.device)
-                    continue
-                stop.wait(args.poll)
-                continue
-            warm = True
-            execution = execute_claim(store, claim, settings, stop=stop)
-            detail = f" ({execution.error_kind.value})" if execution.error_kind else ""
-            if execution.result is not None:
-                detail = f" (best val acc {execution.result.best_val_accuracy:.2%})"
-            print(
-                f"[{worker_id}] run {claim.run_id} attempt {claim.attempt}: {execution.outcome.value}{detail}",
-                flush=True,
-            )
+        serve_claims(
+            store,
+            worker_id,
+            lambda claim: execute_claim(store, claim, settings, stop=stop),
+            stop=stop,
+            lease_seconds=args.lease,
+            poll_seconds=args.poll,
+            once=args.once,
+            on_first_idle=lambda: _warm_up(worker_id, args.device),
+            log=lambda line: print(line, flush=True),
+        )
     return EXIT_STOPPED
 
 

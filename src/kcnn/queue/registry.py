@@ -46,9 +46,17 @@ def _entry(store_path: Path, pid: int) -> Path:
     return _folder(store_path) / f"{socket.gethostname()}-{pid}.json"
 
 
-def register(store_path: Path, slots: list[str], once: bool) -> Path:
-    """Record this process as a live worker supervisor."""
-    info = WorkerInfo(os.getpid(), socket.gethostname(), slots, time.time(), once, process_start(os.getpid()))
+def register(store_path: Path, slots: list[str], once: bool, started: float | None = None) -> Path:
+    """Record this process as a live worker supervisor (again, to update its slots' descriptions).
+
+    Args:
+        store_path: The store folder.
+        slots: One description per slot (a Ray head's name node, device and run).
+        once: Whether it exits when the queue is empty.
+        started: When it started (default: now).
+    """
+    when = time.time() if started is None else started
+    info = WorkerInfo(os.getpid(), socket.gethostname(), slots, when, once, process_start(os.getpid()))
     path = _entry(store_path, os.getpid())
     atomic_write(path, lambda temporary: _write_json(temporary, info.to_dict()))
     return path

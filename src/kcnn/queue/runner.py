@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from kcnn.errors import (
     ConfigError,
@@ -62,6 +62,45 @@ class Outcome(enum.StrEnum):
     """The claim was taken away (cancelled, or the lease passed to another worker)."""
     PRUNED = "pruned"
     """A study's pruner stopped the run between epochs."""
+
+
+class Trainer(Protocol):
+    """Where a claimed run's training happens: in this process (`LocalTrainer`) or on a Ray actor.
+
+    `execute_claim` does everything else (heartbeats, checkpoints, store writes, failure kinds) the same
+    way for both, so a run behaves alike wherever it trains.
+    """
+
+    def train(self, config: Any, *, device: str, dataset: Any, hooks: Any, resume: Any) -> Any:
+        """Train like `kcnn.training.train.train` and return its `RunResult`."""
+        ...
+
+    def best_test_accuracy(self, best_path: Path, result: Any) -> float | None:
+        """The test-set accuracy of the model saved at `best_path` (`None` without a test set)."""
+        ...
+
+
+class LocalTrainer:
+    """Trains in this process."""
+
+    def train(self, config: Any, *, device: str, dataset: Any, hooks: Any, resume: Any) -> Any:
+        """Train with `kcnn.training.train.train`."""
+        from kcnn.training.train import train
+
+        return train(config, device=device, dataset=dataset, hooks=hooks, resume=resume)
+
+    def best_test_accuracy(self, best_path: Path, result: Any) -> float | None:
+        """Load the saved model and score it on the run's test images."""
+        if result.test_images is None:
+            return None
+        from kcnn.training.backend import import_keras
+        from kcnn.training.scoring import accuracy
+
+        keras = import_keras()
+        with keras.device(result.device):
+            best = keras.saving.load_model(best_path)
+            images, labels = result.test_images
+            return accuracy(best, images, labels, result.config.batch_size)
 
 
 @dataclass
@@ -211,6 +250,7 @@ def execute_claim(
     stop: threading.Event | None = None,
     on_epoch: Callable[[Any], None] | None = None,
     dataset: Any = None,
+    trainer: Trainer | None = None,
 ) -> Execution:
     """Train the claimed run to the end, or until stopped, recording everything in the store.
 
@@ -221,11 +261,13 @@ def execute_claim(
         stop: When set, the current epoch is abandoned and the run goes back to the queue.
         on_epoch: Called with each finished `EpochRecord`.
         dataset: An already loaded `ImageSet` to train on instead of loading ``config.dataset``.
+        trainer: Where the training runs. Defaults to this process (`LocalTrainer`).
 
     Returns:
         How the execution ended.
     """
     settings = settings or RunSettings()
+    trainer = trainer or LocalTrainer()
     stop = stop or threading.Event()
     try:
         config = claim.config
@@ -243,7 +285,7 @@ def execute_claim(
     if claim.checkpoint_epoch > 0:
         checkpointer.adopt_previous_best(claim.checkpoint_epoch)
     from kcnn.queue.faults import fault_callbacks
-    from kcnn.training.train import TrainingHooks, train
+    from kcnn.training.train import TrainingHooks
 
     prune_check = _pruning_check(store, claim)
 
@@ -260,7 +302,9 @@ def execute_claim(
         extra_callbacks=fault_callbacks(config.seed),
     )
     try:
-        result = train(config, device=settings.device, dataset=dataset, hooks=hooks, resume=_resume_of(store, claim))
+        result = trainer.train(
+            config, device=settings.device, dataset=dataset, hooks=hooks, resume=_resume_of(store, claim)
+        )
         if result.skipped_files:
             listed = "; ".join(f"{path} ({reason})" for path, reason in result.skipped_files)
             store.note(
@@ -271,7 +315,8 @@ def execute_claim(
         store.note(claim, "train_loop", f"{result.loop}: {result.loop_reason}")
         model_name = checkpointer.save_final_model()
         _write_class_names(checkpointer.folder, result.class_names)
-        result.best_test_accuracy = _best_test_accuracy(checkpointer, result)
+        if checkpointer.best_path.exists():
+            result.best_test_accuracy = trainer.best_test_accuracy(checkpointer.best_path, result)
         store.finish(claim, result.summary, model=model_name)
         if model_name is not None:
             checkpointer.remove_checkpoints()
@@ -307,20 +352,6 @@ def execute_claim(
     finally:
         heartbeat.finished.set()
         heartbeat.join(timeout=5)
-
-
-def _best_test_accuracy(checkpointer: _Checkpointer, result: Any) -> float | None:
-    """The best-epoch model's accuracy on the run's test set (what the leaderboard's "best" metric selected)."""
-    if result.test_images is None or not checkpointer.best_path.exists():
-        return None
-    from kcnn.training.backend import import_keras
-    from kcnn.training.scoring import accuracy
-
-    keras = import_keras()
-    with keras.device(result.device):
-        best = keras.saving.load_model(checkpointer.best_path)
-        images, labels = result.test_images
-        return accuracy(best, images, labels, result.config.batch_size)
 
 
 def _pruning_check(store: Store, claim: Claim) -> Callable[[Any], None] | None:

@@ -1,0 +1,386 @@
+"""`kcnn worker --ray`: the head that trains queued runs on a Ray cluster, and the store's only writer.
+
+It runs where the store is. It starts one long-lived actor per slot (`kcnn.queue.ray_slot`):
+``num_gpus = 1/per_gpu`` on GPU nodes, or ``num_cpus = cpus_per_run`` on CPU nodes; each actor
+imports keras once and trains run after run. One thread per slot claims runs exactly as a local
+worker child does (`kcnn.queue.serve`: leases, heartbeats, fenced writes, studies advanced first)
+and executes them with `execute_claim` through a `RemoteTrainer`, so epochs, checkpoints and models
+come back here and are written here.
+
+Faults: an actor or node that dies fails the run's attempt as ``crashed`` (requeued while attempts
+remain, resumed from its last checkpoint on any slot) and Ray restarts the actor on a live node;
+the slot claims nothing until its actor answers again. A head that dies leaves leases that lapse;
+the next head (or `kcnn queue reap`) requeues those runs. First SIGINT/SIGTERM: every slot abandons
+its epoch and puts its run back in the queue; a second: runs are released at once and the head exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from kcnn.errors import KcnnError, LeaseLost
+from kcnn.queue import registry
+from kcnn.queue.ray_slot import SlotActor
+from kcnn.queue.ray_trainer import DatasetCache, RemoteTrainer, SlotLost
+from kcnn.queue.runner import CHECKPOINT_SECONDS, Execution, RunSettings, execute_claim
+from kcnn.queue.serve import serve_claims
+from kcnn.store import Claim, Store
+
+INSTALL_HINT = "pip install 'kcnn[ray]'"
+STARTUP_WAIT_SECONDS = 300.0
+"""How long the head waits for every actor before it starts serving with those that answer."""
+
+
+def import_ray() -> Any:
+    """Ray, or one line naming the extra that installs it."""
+    try:
+        import ray
+    except ImportError:
+        raise KcnnError(f"Ray clusters need Ray: {INSTALL_HINT}.") from None
+    return ray
+
+
+@dataclass(frozen=True)
+class RaySlotPlan:
+    """What each slot's actor asks Ray for, and how many slots."""
+
+    count: int
+    num_cpus: float
+    num_gpus: float
+    threads: int
+    device: str
+
+    def describe(self) -> str:
+        """E.g. ``4 slot(s), 1/4 GPU each`` or ``2 slot(s), 1 CPU each``."""
+        if self.num_gpus:
+            share = "1 GPU" if self.num_gpus == 1 else f"1/{round(1 / self.num_gpus)} GPU"
+            return f"{self.count} slot(s), {share} each"
+        return f"{self.count} slot(s), {self.num_cpus:g} CPU each"
+
+
+def plan_ray_slots(
+    resources: dict[str, float],
+    *,
+    jobs: int | None = None,
+    per_gpu: int | None = None,
+    cpus_per_run: float | None = None,
+) -> RaySlotPlan:
+    """The slots for the cluster's resources: ``per_gpu`` actors per GPU, or one per ``cpus_per_run`` CPUs.
+
+    Args:
+        resources: ``ray.cluster_resources()``.
+        jobs: Use exactly this many slots (default: as many as the cluster's resources hold).
+        per_gpu: Slots per GPU (GPU slots); `None` for CPU slots.
+        cpus_per_run: CPUs each CPU slot reserves (default 1); for GPU slots, CPUs reserved besides the
+            GPU share (default 0: on a node with few CPUs, GPU slots must not wait for CPUs).
+
+    Raises:
+        KcnnError: For a GPU request on a cluster without GPUs, or a CPU share larger than the cluster.
+    """
+    if cpus_per_run is not None and cpus_per_run <= 0:
+        raise KcnnError(f"`--cpus-per-run` must be greater than 0; got {cpus_per_run:g}.")
+    if per_gpu is not None:
+        if per_gpu < 1:
+            raise KcnnError(f"`--per-gpu` must be at least 1; got {per_gpu}.")
+        gpus = int(resources.get("GPU", 0))
+        if gpus < 1:
+            raise KcnnError(
+                "`--per-gpu` asks for GPU slots, but the Ray cluster has no GPU; "
+                "leave it out to train on CPUs (`--cpus-per-run N`)."
+            )
+        cpus = cpus_per_run or 0.0
+        return RaySlotPlan(jobs or gpus * per_gpu, cpus, 1 / per_gpu, max(1, int(cpus)), "auto")
+    cpus = cpus_per_run or 1.0
+    fits = int(resources.get("CPU", 0) // cpus)
+    if fits < 1 and jobs is None:
+        raise KcnnError(
+            f"The Ray cluster has {resources.get('CPU', 0):g} CPU(s), fewer than `--cpus-per-run` {cpus:g}; "
+            "lower it or add nodes."
+        )
+    return RaySlotPlan(jobs or fits, cpus, 0.0, max(1, int(cpus)), "cpu")
+
+
+@dataclass
+class RaySlot:
+    """One slot of the head: its actor, where Ray placed it, and the run it holds."""
+
+    index: int
+    worker_id: str
+    actor: Any
+    where: dict[str, Any] | None = None
+    pending: Any = None
+    """The outstanding `where` call while the actor starts (or restarts after its node died)."""
+    run_id: int | None = None
+    warm: bool = field(default=False)
+
+    @property
+    def name(self) -> str:
+        """E.g. ``Ray slot 2 on node 10.0.0.7``."""
+        node = f" on node {self.where['node_ip']}" if self.where else ""
+        return f"Ray slot {self.index}{node}"
+
+    @property
+    def label(self) -> str:
+        """The registry's description: slot, node, device and current run."""
+        if self.where is None:
+            return f"ray {self.index}: starting"
+        gpus = self.where.get("cuda_visible_devices")
+        device = f"GPU {gpus}" if gpus else "CPU"
+        run = f", run {self.run_id}" if self.run_id is not None else ""
+        return f"ray {self.index}: node {self.where['node_ip']} {device}{run}"
+
+
+class RayHead:
+    """Claims runs from one store and trains them on Ray actors, writing everything to the store itself.
+
+    Args:
+        store_path: The store folder (on this machine).
+        address: Ray cluster address (``auto``: the cluster this machine belongs to; ``local``: start one here).
+        jobs: Number of slots (default: what the cluster's resources hold).
+        per_gpu: Slots per GPU; `None` trains on CPUs.
+        cpus_per_run: CPUs reserved per slot.
+        once: Return when the queue is empty and no study is running.
+        lease_seconds: Lease of each claim, renewed by heartbeats from here.
+        poll_seconds: How often idle slots look for work.
+        checkpoint_seconds: Seconds between checkpoints (0: every epoch).
+        log: Where progress lines go.
+    """
+
+    def __init__(
+        self,
+        store_path: Path,
+        address: str = "local",
+        *,
+        jobs: int | None = None,
+        per_gpu: int | None = None,
+        cpus_per_run: float | None = None,
+        once: bool = False,
+        lease_seconds: float = 60.0,
+        poll_seconds: float = 1.0,
+        checkpoint_seconds: float = CHECKPOINT_SECONDS,
+        log: Callable[[str], None] = print,
+    ) -> None:
+        self.store_path = Path(store_path)
+        self.address = address
+        self.jobs = jobs
+        self.per_gpu = per_gpu
+        self.cpus_per_run = cpus_per_run
+        self.once = once
+        self.lease_seconds = lease_seconds
+        self.poll_seconds = poll_seconds
+        self.checkpoint_seconds = checkpoint_seconds
+        self.log = log
+        self.stop = threading.Event()
+        self.slots: list[RaySlot] = []
+        self.startup_seconds = 0.0
+        """Seconds from connecting to Ray until every actor had started (Ray's start-up, reported apart)."""
+        self._forced = False
+        self._labels: list[str] = []
+        self._registered_at = 0.0
+
+    # -- start-up ---------------------------------------------------------------
+
+    def _connect(self) -> Any:
+        ray = import_ray()
+        if ray.is_initialized():
+            return ray
+        options: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False}
+        if self.address == "local":  # always a new instance (no address would join the last one started here)
+            options["include_dashboard"] = False
+        try:
+            ray.init(address=self.address, **options)
+        except ConnectionError as error:
+            raise KcnnError(
+                f"Cannot reach the Ray cluster at {self.address!r} ({error}); start it with `ray start --head` "
+                "or pass its address, e.g. `--ray 10.0.0.1:6379`."
+            ) from None
+        return ray
+
+    def _start_actors(self, ray: Any) -> RaySlotPlan:
+        plan = plan_ray_slots(
+            ray.cluster_resources(), jobs=self.jobs, per_gpu=self.per_gpu, cpus_per_run=self.cpus_per_run
+        )
+        remote = ray.remote(SlotActor)
+        base = f"{socket.gethostname()}:{os.getpid()}"
+        for index in range(1, plan.count + 1):
+            actor = remote.options(
+                num_cpus=plan.num_cpus,
+                num_gpus=plan.num_gpus,
+                max_restarts=-1,
+                max_task_retries=0,
+                max_concurrency=4,
+            ).remote(plan.threads)
+            self.slots.append(RaySlot(index, f"{base}:ray{index}", actor))
+        return plan
+
+    # -- slots --------------------------------------------------------------------
+
+    def _ready(self, ray: Any, slot: RaySlot) -> bool:
+        """Whether the slot's actor answers (started, or restarted after its node died); waits up to a poll."""
+        if slot.where is not None:
+            return True
+        if slot.pending is None:
+            slot.pending = slot.actor.where.remote()
+        done, _ = ray.wait([slot.pending], timeout=self.poll_seconds)
+        if not done:
+            return False
+        try:
+            slot.where = ray.get(slot.pending)
+        except Exception as error:  # the actor died again while starting: ask once more later
+            self.log(f"Ray slot {slot.index} is not available yet ({type(error).__name__})")
+            return False
+        finally:
+            slot.pending = None
+        self.log(f"{slot.name} ready (CUDA_VISIBLE_DEVICES={slot.where.get('cuda_visible_devices') or '-'})")
+        return True
+
+    def _serve(self, ray: Any, slot: RaySlot, plan: RaySlotPlan, datasets: DatasetCache) -> None:
+        def lost() -> None:
+            slot.where = None  # its actor died: claim nothing until Ray has restarted it (`_ready`)
+
+        trainer = RemoteTrainer(
+            ray, slot.actor, datasets, lambda: slot.name, on_lost=lost, poll_seconds=min(0.5, self.poll_seconds)
+        )
+        settings = RunSettings(
+            device=plan.device,
+            lease_seconds=self.lease_seconds,
+            stall_seconds=None,  # a stall ends the process: never the head's
+            checkpoint_seconds=self.checkpoint_seconds,
+        )
+
+        def execute(claim: Claim) -> Execution:
+            where = slot.where or {}
+            store.note(
+                claim,
+                "ray_slot",
+                f"{slot.name} (node {where.get('node_id', '?')[:12]}, host {where.get('host', '?')}, "
+                f"CUDA_VISIBLE_DEVICES={where.get('cuda_visible_devices') or ''})",
+            )
+            slot.run_id = claim.run_id
+            try:
+                return execute_claim(store, claim, settings, stop=self.stop, trainer=trainer)
+            finally:
+                slot.run_id = None
+
+        def warm_up() -> None:
+            with contextlib.suppress(SlotLost):
+                trainer.call(slot.actor.warm_up.remote(plan.device))
+
+        with Store(self.store_path) as store:
+            serve_claims(
+                store,
+                slot.worker_id,
+                execute,
+                stop=self.stop,
+                lease_seconds=self.lease_seconds,
+                poll_seconds=self.poll_seconds,
+                once=self.once,
+                ready=lambda: self._ready(ray, slot),
+                on_first_idle=warm_up,
+                log=self.log,
+            )
+
+    # -- main loop ----------------------------------------------------------------
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if not self.stop.is_set():
+            self.stop.set()
+            self.log("stopping: slots abandon their epoch and requeue their runs (again to force)")
+            return
+        self._forced = True
+        self.log("forced stop: releasing runs")
+        with Store(self.store_path) as store:
+            for slot in self.slots:
+                for claim in store.running_claims(slot.worker_id):
+                    with contextlib.suppress(LeaseLost):
+                        store.release(claim, "Ray head stopped by a second interrupt")
+        raise SystemExit(130)
+
+    def run(self) -> int:
+        """Connect, start the actors and serve until stopped (or, with `once`, until the queue is drained).
+
+        Returns:
+            0 after a clean drain or stop.
+        """
+        in_main = threading.current_thread() is threading.main_thread()
+        previous = {}
+        if in_main:
+            previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            return self._run()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _run(self) -> int:
+        started = time.monotonic()
+        ray = self._connect()
+        plan = self._start_actors(ray)
+        self.log(f"Ray: {plan.describe()} on {_describe_cluster(ray)}; store {self.store_path}")
+        self._registered_at = time.time()
+        registry.register(self.store_path, self._slot_labels(), self.once, started=self._registered_at)
+        try:
+            deadline = time.monotonic() + STARTUP_WAIT_SECONDS
+            for slot in self.slots:  # Ray's start-up, reported apart from training
+                while not self.stop.is_set() and time.monotonic() < deadline and not self._ready(ray, slot):
+                    pass
+            self.startup_seconds = time.monotonic() - started
+            self.log(f"Ray start-up: {self.startup_seconds:.1f} s")
+            return self._supervise(ray, plan)
+        finally:
+            registry.unregister(self.store_path)
+            for slot in self.slots:
+                with contextlib.suppress(Exception):
+                    ray.kill(slot.actor, no_restart=True)
+
+    def _supervise(self, ray: Any, plan: RaySlotPlan) -> int:
+        datasets = DatasetCache(ray)
+        with Store(self.store_path) as store:
+            reaped = store.reap()
+            if reaped:
+                self.log(f"requeued {len(reaped)} run(s) whose lease had expired: {', '.join(map(str, reaped))}")
+            threads = [
+                threading.Thread(
+                    target=self._serve, args=(ray, slot, plan, datasets), daemon=True, name=f"ray{slot.index}"
+                )
+                for slot in self.slots
+            ]
+            for thread in threads:
+                thread.start()
+            last_reap = time.monotonic()
+            while any(thread.is_alive() for thread in threads):
+                for thread in threads:
+                    thread.join(timeout=0.2 / len(threads))
+                if time.monotonic() - last_reap > self.lease_seconds / 2:
+                    for run_id in store.reap():
+                        self.log(f"run {run_id}: lease expired; requeued or failed")
+                    last_reap = time.monotonic()
+                self._update_registry()
+        self.log(f"datasets read on the head: {datasets.loads}")
+        return 0
+
+    def _slot_labels(self) -> list[str]:
+        return [slot.label for slot in self.slots]
+
+    def _update_registry(self) -> None:
+        labels = self._slot_labels()
+        if labels != self._labels:
+            self._labels = labels
+            registry.register(self.store_path, labels, self.once, started=self._registered_at)
+
+
+def _describe_cluster(ray: Any) -> str:
+    nodes = [node for node in ray.nodes() if node.get("Alive")]
+    resources = ray.cluster_resources()
+    return f"{len(nodes)} node(s), {resources.get('CPU', 0):g} CPU, {resources.get('GPU', 0):g} GPU"

@@ -1,0 +1,210 @@
+"""The Ray actor of one slot: imports keras once, then trains the runs its head hands it, one at a time.
+
+It runs on any node of the cluster and never touches the store or the image folder: the head
+sends the run's config, the images (through Ray's object store) and the checkpoint to resume
+from; the actor answers with events. After each epoch it sends the epoch's record and waits for
+the head's answer — go on, or stop — so the head writes every epoch, checkpoint and model itself
+(`kcnn.queue.ray_trainer`) and decides stops, cancels and pruning between epochs exactly as a
+local worker does. The head asks for the model's ``.keras`` bytes only when it keeps a file.
+
+This module imports neither ray nor keras at import time: the head only needs the class, which it
+wraps with ``ray.remote`` (`kcnn.queue.ray_head`).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import queue
+import shutil
+import socket
+import tempfile
+import threading
+import traceback
+from pathlib import Path
+from typing import Any
+
+from kcnn.errors import StopRequested
+
+EPOCH = "epoch"
+"""Event: an epoch finished; the actor waits for `SlotActor.proceed`. Payload: its `EpochRecord`."""
+DONE = "done"
+"""Event: training finished. Payload: the `RunResult` (without its test images)."""
+ERROR = "error"
+"""Event: training raised. Payload: ``(exception, formatted traceback)``."""
+
+ANSWER_SECONDS = 3600.0
+"""How long the actor waits for its head's answer after an epoch before abandoning the run."""
+
+
+def portable_error(error: BaseException) -> tuple[BaseException, str]:
+    """The exception as it can cross to the head (itself when it pickles), and its traceback as text."""
+    text = "".join(traceback.format_exception(error))
+    try:
+        copy = pickle.loads(pickle.dumps(error))
+    except Exception:
+        copy = RuntimeError(f"{type(error).__name__}: {error}")
+    return copy, text
+
+
+class SlotActor:
+    """One slot's long-lived training process (wrapped with ``ray.remote`` by the head).
+
+    Args:
+        threads: Torch CPU threads for this slot (0: leave Ray's setting).
+    """
+
+    def __init__(self, threads: int = 0) -> None:
+        if threads:
+            for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+                os.environ[name] = str(threads)
+        from kcnn.training.backend import import_keras
+
+        import_keras()
+        import torch
+
+        if threads:
+            torch.set_num_threads(threads)
+        self._events: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self._answers: queue.Queue[bool] = queue.Queue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._model: Any = None
+        self._test_images: Any = None
+        self._batch_size = 32
+        self._folder = Path(tempfile.mkdtemp(prefix="kcnn-slot-"))
+
+    # -- where this slot is ---------------------------------------------------
+
+    def where(self) -> dict[str, Any]:
+        """The node, process and devices of this actor (the head shows them and records them with each run)."""
+        import ray
+
+        context = ray.get_runtime_context()
+        return {
+            "node_id": context.get_node_id(),
+            "node_ip": ray.util.get_node_ip_address(),
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+            "gpu_ids": [str(gpu) for gpu in ray.get_gpu_ids()],
+        }
+
+    def warm_up(self, device: str) -> float:
+        """Pay the first run's one-off costs now (see `kcnn.queue.warmup`); the seconds it took."""
+        from kcnn.queue.warmup import warm_up
+
+        return warm_up(device)
+
+    # -- one run ----------------------------------------------------------------
+
+    def start(self, config: Any, dataset: Any, device: str, resume: tuple[bytes, int] | None) -> None:
+        """Start training `config` on `dataset` in a thread; progress comes through `next_event`.
+
+        Args:
+            config: The run's `ExperimentConfig`.
+            dataset: The `ImageSet` (Ray resolves the head's object reference to it, without copying arrays).
+            device: Torch device spec.
+            resume: The checkpoint's ``.keras`` bytes and the epochs it holds, or `None` for a fresh model.
+        """
+        self._finish_previous()
+        self._events = queue.Queue()
+        self._answers = queue.Queue()
+        self._stop = threading.Event()
+        self._model = None
+        self._test_images = None
+        self._batch_size = config.batch_size
+        self._thread = threading.Thread(
+            target=self._train, args=(config, dataset, device, resume), name="kcnn-slot-train", daemon=True
+        )
+        self._thread.start()
+
+    def next_event(self, timeout: float) -> tuple[str, Any] | None:
+        """The next event of the current run, or `None` if there was none within `timeout` seconds."""
+        try:
+            return self._events.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def proceed(self, go_on: bool) -> None:
+        """The head's answer to the last epoch event: go on training, or abandon the run."""
+        self._answers.put(go_on)
+
+    def stop(self) -> None:
+        """Abandon the current run at its next step (it ends with an error event holding `StopRequested`)."""
+        self._stop.set()
+        self._answers.put(False)
+
+    def model_bytes(self) -> bytes:
+        """The current model as a ``.keras`` file (asked while training waits after an epoch, or once done)."""
+        if self._model is None:
+            raise RuntimeError("no model yet: the run has not finished an epoch on this slot")
+        path = self._folder / "model.keras"
+        self._model.save(path)
+        try:
+            return path.read_bytes()
+        finally:
+            path.unlink(missing_ok=True)
+
+    def score(self, model: bytes) -> float | None:
+        """The accuracy of a saved model (``.keras`` bytes) on the current run's test images."""
+        if self._test_images is None:
+            return None
+        from kcnn.training.backend import import_keras
+        from kcnn.training.scoring import accuracy
+
+        path = self._folder / "score.keras"
+        path.write_bytes(model)
+        try:
+            loaded = import_keras().saving.load_model(path)
+        finally:
+            path.unlink(missing_ok=True)
+        images, labels = self._test_images
+        return accuracy(loaded, images, labels, self._batch_size)
+
+    def close(self) -> None:
+        """Stop any run and remove this actor's temporary files."""
+        self._stop.set()
+        self._answers.put(False)
+        self._finish_previous()
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+    # -- the training thread ----------------------------------------------------
+
+    def _finish_previous(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            self._stop.set()
+            self._answers.put(False)
+            self._thread.join()
+        self._thread = None
+
+    def _train(self, config: Any, dataset: Any, device: str, resume: tuple[bytes, int] | None) -> None:
+        from kcnn.queue.faults import fault_callbacks
+        from kcnn.training.train import Resume, TrainingHooks, train
+
+        try:
+            start_from = None
+            if resume is not None:
+                path = self._folder / "resume.keras"
+                path.write_bytes(resume[0])
+                start_from = Resume(path, resume[1])
+            hooks = TrainingHooks(
+                after_epoch=self._after_epoch,
+                should_stop=self._stop.is_set,
+                extra_callbacks=fault_callbacks(config.seed),
+            )
+            result = train(config, device=device, dataset=dataset, hooks=hooks, resume=start_from)
+            self._test_images, result.test_images = result.test_images, None
+            self._events.put((DONE, result))
+        except BaseException as error:  # every outcome, failures included, is the head's to record
+            self._events.put((ERROR, portable_error(error)))
+
+    def _after_epoch(self, record: Any, model: Any) -> None:
+        self._model = model
+        self._events.put((EPOCH, record))
+        try:
+            go_on = self._answers.get(timeout=ANSWER_SECONDS)
+        except queue.Empty:
+            go_on = False
+        if not go_on or self._stop.is_set():
+            raise StopRequested("the head stopped this run")

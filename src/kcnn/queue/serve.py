@@ -1,0 +1,70 @@
+"""The claim loop of one slot: advance studies, claim a run, execute it, again — until stopped.
+
+Shared by local worker children (`kcnn.queue.child`) and the slots of a Ray head
+(`kcnn.queue.ray_head`), so a run is claimed and recorded the same way wherever it trains.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from kcnn.queue.runner import Execution
+from kcnn.queue.studies import advance_studies
+from kcnn.store import Claim, Store
+
+
+def describe_execution(worker_id: str, claim: Claim, execution: Execution) -> str:
+    """The one line a worker prints when a run's execution ends."""
+    detail = f" ({execution.error_kind.value})" if execution.error_kind else ""
+    if execution.result is not None:
+        detail = f" (best val acc {execution.result.best_val_accuracy:.2%})"
+    return f"[{worker_id}] run {claim.run_id} attempt {claim.attempt}: {execution.outcome.value}{detail}"
+
+
+def serve_claims(
+    store: Store,
+    worker_id: str,
+    execute: Callable[[Claim], Execution],
+    *,
+    stop: threading.Event,
+    lease_seconds: float,
+    poll_seconds: float,
+    once: bool = False,
+    ready: Callable[[], bool] | None = None,
+    on_first_idle: Callable[[], None] | None = None,
+    log: Callable[[str], None] = print,
+) -> None:
+    """Claim and execute runs until `stop` is set (with `once`: until nothing is left to do).
+
+    Args:
+        store: This thread's store connection.
+        worker_id: The id claims are made under.
+        execute: Trains one claim to its end and records it.
+        stop: Set to stop after the current run (which `execute` abandons and requeues itself).
+        lease_seconds: The lease of each claim.
+        poll_seconds: How long to wait before looking again when the queue is empty.
+        once: Return when the queue is empty and no study is running (a running study queues more runs).
+        ready: Whether the slot can train now (a Ray actor being restarted cannot); nothing is claimed while
+            it says no. It may block up to about `poll_seconds`.
+        on_first_idle: Called once, the first time the queue is found empty before any run (warm-up).
+        log: Where the line of each finished execution goes.
+    """
+    while not stop.is_set():
+        if ready is not None and not ready():
+            stop.wait(poll_seconds / 10)
+            continue
+        advance_studies(store, worker_id)  # a study whose runs finished queues its next ones first
+        claim = store.claim(worker_id, lease_seconds)
+        if claim is None:
+            if once and not store.studies(state="running"):
+                return
+            if on_first_idle is not None:
+                idle, on_first_idle = on_first_idle, None
+                idle()
+                continue
+            stop.wait(poll_seconds)
+            continue
+        on_first_idle = None
+        execution = execute(claim)
+        log(describe_execution(worker_id, claim, execution))
