@@ -1,15 +1,19 @@
 """Fault injection for kcnn's own fault tests: NaN losses and out-of-memory errors on cue.
 
 Set ``KCNN_INJECT_FAULTS`` to a ``;``-separated list of ``KIND@seed=S,epoch=E``
-(``KIND`` is ``nan`` or ``oom``). A worker child then makes the run whose
-config has seed ``S`` report a NaN loss at the end of epoch ``E``, or raise
-an out-of-memory error when epoch ``E`` begins. Unset, nothing is injected.
+(``KIND`` is ``nan``, ``oom`` or ``pause``). A worker child (or Ray slot) then
+makes the run whose config has seed ``S`` report a NaN loss at the end of epoch
+``E``, raise an out-of-memory error when epoch ``E`` begins, or — ``pause``, with
+``seconds=T`` — sleep T seconds at the end of epoch ``E`` (``epoch=0``: of every
+epoch), so that tests can act while a run is surely in flight. Unset, nothing is
+injected.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +29,7 @@ class Fault:
     kind: str
     seed: int
     epoch: int
+    seconds: float = 0.0
 
 
 class InjectedOutOfMemory(MemoryError):
@@ -37,7 +42,7 @@ def parse_faults(text: str) -> list[Fault]:
     for item in filter(None, (part.strip() for part in text.split(";"))):
         kind, _, spec = item.partition("@")
         values = dict(pair.split("=", 1) for pair in spec.split(","))
-        faults.append(Fault(kind=kind, seed=int(values["seed"]), epoch=int(values["epoch"])))
+        faults.append(Fault(kind, int(values["seed"]), int(values["epoch"]), float(values.get("seconds", 0))))
     return faults
 
 
@@ -54,6 +59,9 @@ def fault_callbacks(seed: int) -> list[Any]:
                 raise InjectedOutOfMemory(f"injected out-of-memory error at epoch {epoch + 1}")
 
         def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            for fault in faults:
+                if fault.kind == "pause" and fault.epoch in (0, epoch + 1):
+                    time.sleep(fault.seconds)
             if logs is not None and any(f.kind == "nan" and f.epoch == epoch + 1 for f in faults):
                 logs["loss"] = math.nan
 

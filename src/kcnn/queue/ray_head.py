@@ -264,7 +264,7 @@ class RayHead:
             store.note(
                 claim,
                 "ray_slot",
-                f"{slot.name} (node {where.get('node_id', '?')[:12]}, host {where.get('host', '?')}, "
+                f"{slot.name} (node id {where.get('node_id', '?')}, host {where.get('host', '?')}, "
                 f"CUDA_VISIBLE_DEVICES={where.get('cuda_visible_devices') or ''})",
             )
             slot.run_id = claim.run_id

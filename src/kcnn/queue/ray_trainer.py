@@ -107,14 +107,15 @@ class RemoteTrainer:
         """The result of an actor call; `SlotLost` when the actor or its node died or stopped answering."""
         from ray.exceptions import GetTimeoutError, RayActorError
 
+        name = self.slot_name()  # where it was, before `on_lost` forgets it
         try:
             return self.ray.get(ref, timeout=wait + CALL_GRACE_SECONDS)
         except RayActorError as error:
             self.on_lost()
-            raise SlotLost(f"{self.slot_name()} was lost: {_first_line(error)}") from error
+            raise SlotLost(f"{name} was lost: {_first_line(error)}") from error
         except GetTimeoutError as error:
             self.on_lost()
-            raise SlotLost(f"{self.slot_name()} did not answer in {wait + CALL_GRACE_SECONDS:g} s") from error
+            raise SlotLost(f"{name} did not answer in {wait + CALL_GRACE_SECONDS:g} s") from error
 
     def train(self, config: Any, *, device: str, dataset: Any, hooks: Any, resume: Any) -> Any:
         """Train `config` on the actor; the hooks run here, on the head, after each of its epochs.
