@@ -274,8 +274,15 @@ class RayHead:
                 slot.run_id = None
 
         def warm_up() -> None:
-            with contextlib.suppress(SlotLost):
-                trainer.call(slot.actor.warm_up.remote(plan.device))
+            try:
+                seconds = trainer.call(slot.actor.warm_up.remote(plan.device))
+            except SlotLost as error:
+                self.log(f"[{slot.worker_id}] warm-up failed ({error}); runs will start cold")
+                return
+            except Exception as error:  # a broken device fails the first run, which records why
+                self.log(f"[{slot.worker_id}] warm-up failed ({type(error).__name__}: {error}); runs will start cold")
+                return
+            self.log(f"[{slot.worker_id}] ready, waiting for runs (warmed up in {seconds:.1f} s on {slot.name})")
 
         with Store(self.store_path) as store:
             serve_claims(

@@ -5,39 +5,15 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from typing import Any
 
 from kcnn.errors import StopRequested
 from kcnn.training.backend import import_keras
+from kcnn.training.epoch_record import EpochRecord
 
 keras = import_keras()
 
 __all__ = ["EpochRecord", "EpochRecorder", "StopRequested"]
-
-
-@dataclass(frozen=True)
-class EpochRecord:
-    """Metrics of one finished epoch."""
-
-    epoch: int
-    """Epoch number, from 1."""
-    loss: float
-    """Mean training loss."""
-    accuracy: float
-    """Training accuracy."""
-    val_loss: float
-    """Validation loss."""
-    val_accuracy: float
-    """Validation accuracy."""
-    seconds: float
-    """Wall time of the epoch, validation included."""
-    images_per_second: float
-    """Training images per second of the epoch's training phase."""
-
-    def to_dict(self) -> dict[str, Any]:
-        """The record as a JSON-ready dict."""
-        return asdict(self)
 
 
 class EpochRecorder(keras.callbacks.Callback):  # type: ignore[name-defined,misc]

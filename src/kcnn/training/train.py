@@ -17,7 +17,7 @@ from kcnn.training.devices import check_precision, resolve_device
 from kcnn.training.throughput import device_name, peak_flops, training_flops_per_second
 
 if TYPE_CHECKING:
-    from kcnn.training.callbacks import EpochRecord
+    from kcnn.training.epoch_record import EpochRecord
 
 __all__ = ["DivergedError", "Resume", "RunResult", "TrainingHooks", "prepare_device", "train"]
 
