@@ -1,7 +1,11 @@
-"""The Workers screen: start and stop local workers (they outlive the TUI), with their slots and runs."""
+"""The Workers screen: start and stop workers (local, or a Ray head), with their slots and runs.
+
+Workers outlive the TUI.
+"""
 
 from __future__ import annotations
 
+import shlex
 import time
 from typing import Any
 
@@ -20,6 +24,7 @@ class WorkersScreen(Screen[None]):
     BINDINGS = [
         Binding("a", "start_cpu", "Start CPU worker"),
         Binding("g", "start_gpu", "Start GPU worker"),
+        Binding("r", "start_ray", "Start Ray worker"),
         Binding("x", "stop", "Stop selected"),
         Binding("escape", "back", "Back"),
     ]
@@ -70,7 +75,7 @@ class WorkersScreen(Screen[None]):
             )
         self.query_one("#summary", Static).update(
             f"{len(message.workers)} worker(s) alive · {len(message.running)} run(s) training · "
-            "a: start CPU worker · g: start GPU worker · x: stop the selected one"
+            "a: start CPU worker · g: start GPU worker · r: start a Ray worker · x: stop the selected one"
         )
 
     @on(StoreFailed)
@@ -106,6 +111,21 @@ class WorkersScreen(Screen[None]):
 
         self.app.push_screen(PromptScreen("GPUs and runs per GPU, e.g. `0,1 x 2`:", "0 x 1"), start)
 
+    def action_start_ray(self) -> None:
+        from kcnn_tui.screens.confirm import PromptScreen
+
+        def start(text: str | None) -> None:
+            if not text:
+                return
+            arguments = ray_worker_arguments(text)
+            if isinstance(arguments, str):
+                self.notify(arguments, severity="warning", markup=False)
+                return
+            self._start(arguments)
+
+        prompt = "Ray cluster (auto, HOST:PORT or local) and slots, e.g. `auto --per-gpu 4` or `local --jobs 2`:"
+        self.app.push_screen(PromptScreen(prompt, "auto"), start)
+
     def action_stop(self) -> None:
         table = self.query_one("#workers", DataTable)
         if not table.row_count:
@@ -121,3 +141,20 @@ class WorkersScreen(Screen[None]):
 
     def action_back(self) -> None:
         self.dismiss(None)
+
+
+RAY_OPTIONS = ("--per-gpu", "--jobs", "--cpus-per-run")
+
+
+def ray_worker_arguments(text: str) -> list[str] | str:
+    """``kcnn worker`` arguments for the Ray prompt's text, or the one line that says what is wrong with it."""
+    try:
+        words = shlex.split(text)
+    except ValueError as error:
+        return f"Cannot read {text!r}: {error}."
+    if not words or words[0].startswith("-"):
+        return f"Start with the cluster: auto, HOST:PORT or local (then {', '.join(RAY_OPTIONS)}); got {text!r}."
+    options = words[1:]
+    if len(options) % 2 or any(name not in RAY_OPTIONS for name in options[::2]):
+        return f"After the cluster, only {', '.join(RAY_OPTIONS)}, each with a number; got {' '.join(options)!r}."
+    return ["--ray", words[0], *options]

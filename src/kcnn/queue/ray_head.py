@@ -320,19 +320,18 @@ class RayHead:
         Returns:
             0 after a clean drain or stop.
         """
-        in_main = threading.current_thread() is threading.main_thread()
+        started = time.monotonic()
+        ray = self._connect()  # first: `ray.init` installs its own SIGTERM handler, which exits at once
         previous = {}
-        if in_main:
+        if threading.current_thread() is threading.main_thread():
             previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
-            return self._run()
+            return self._run(ray, started)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
-    def _run(self) -> int:
-        started = time.monotonic()
-        ray = self._connect()
+    def _run(self, ray: Any, started: float) -> int:
         plan = self._start_actors(ray)
         self.log(f"Ray: {plan.describe()} on {_describe_cluster(ray)}; store {self.store_path}")
         self._registered_at = time.time()
