@@ -6,6 +6,7 @@ Nodes declare logical resources (``num_gpus=1`` on this CPU-only machine), so fr
 is tested for real; training itself runs on the CPU.
 """
 
+import json
 import re
 import signal
 import socket
@@ -213,3 +214,31 @@ def test_images_are_read_once_on_the_head_and_never_on_the_nodes(make_cluster, s
     assert len(set(image_opens)) == 2000  # every image read on the head …
     assert len(image_opens) == 2000  # … exactly once (decoded into the cache), for the three runs
     assert "datasets read on the head: 1" in (tmp_path / "head.log").read_text()
+
+
+def test_cancel_and_a_polite_stop_work_on_ray_as_locally(make_cluster, store_path, tmp_path, monkeypatch):
+    monkeypatch.setenv("KCNN_INJECT_FAULTS", ";".join(f"pause@seed={s},epoch=0,seconds=1" for s in range(2)))
+    cluster, _ = make_cluster({"num_cpus": 1})
+    queue("--epochs", "8", "--repeats", "2")
+    worker = head(cluster, "--jobs", "1", log=tmp_path / "head.log")
+
+    def running_with_epochs(run_id: int):
+        with Store(store_path) as store:
+            run = store.get_run(run_id)
+        return run.state == "running" and run.checkpoint_epoch >= 1
+
+    wait_for(lambda: running_with_epochs(1), timeout=180, what="run 1 training")
+    listed = kcnn("workers", "--json")
+    [entry] = json.loads(listed.stdout)
+    assert entry["slots"] == ["ray 1: node 127.0.0.1 CPU, run 1"] and entry["runs"] == [1]
+    assert kcnn("queue", "cancel", "1").returncode == 0
+    wait_for(lambda: running_with_epochs(2), timeout=180, what="the slot to move on to run 2")
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=120) == 0, (tmp_path / "head.log").read_text()
+
+    with Store(store_path) as store:
+        cancelled, stopped = store.get_run(1), store.get_run(2)
+        assert store.integrity_check() == "ok"
+    assert cancelled.state == "cancelled" and cancelled.epochs_done < 8
+    assert stopped.state == "queued" and stopped.checkpoint_epoch >= 1  # back in the queue, resumable
+    assert kcnn("workers", "--json").stdout.strip() == "[]"
