@@ -242,3 +242,30 @@ def test_cancel_and_a_polite_stop_work_on_ray_as_locally(make_cluster, store_pat
     assert cancelled.state == "cancelled" and cancelled.epochs_done < 8
     assert stopped.state == "queued" and stopped.checkpoint_epoch >= 1  # back in the queue, resumable
     assert kcnn("workers", "--json").stdout.strip() == "[]"
+
+
+def test_a_race_is_run_and_decided_by_a_ray_head(make_cluster, store_path, tmp_path):
+    cluster, _ = make_cluster({"num_cpus": 1}, {"num_cpus": 1})
+    queue("--kernel", "2", "3", "--epochs", "1")
+    worker = head(cluster, "--jobs", "2", log=tmp_path / "head.log")  # waits for work: the race comes later
+
+    def count_done() -> int:
+        with Store(store_path) as store:
+            return store.count_by_state()["done"]
+
+    wait_for(lambda: count_done() == 2, timeout=180, what="the first two runs")
+    started = kcnn("race", "--top", "2", "--max-repeats", "3")
+    assert started.returncode == 0, started.stderr
+
+    def race_over():
+        [study] = json.loads(kcnn("studies", "--json").stdout)
+        return study if study["state"] == "done" else None
+
+    study = wait_for(race_over, timeout=300, interval=1, what="the race's verdict")
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=120) == 0, (tmp_path / "head.log").read_text()
+    assert study["kind"] == "race" and study["state"] == "done"
+    assert study["verdict"].startswith("not separable within 3 repeats") or " wins: " in study["verdict"]
+    runs, events, epochs = runs_and_events(store_path)
+    assert_trained_once(runs, events, epochs, 1)
+    assert len({(run.config_key, run.seed) for run in runs}) == len(runs) == 6  # 3 seeds of each, none twice

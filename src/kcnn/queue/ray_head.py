@@ -51,6 +51,40 @@ def import_ray() -> Any:
     return ray
 
 
+def check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail in one line when nothing answers at the cluster's address (Ray itself would retry for minutes).
+
+    ``auto`` is resolved as Ray resolves it (``RAY_ADDRESS``, else the cluster last started on this machine).
+
+    Raises:
+        KcnnError: If no cluster is found, or its address does not accept connections.
+    """
+    target = address
+    if address == "auto":
+        try:
+            from ray._private.services import canonicalize_bootstrap_address_or_die
+
+            target = canonicalize_bootstrap_address_or_die("auto")
+        except ConnectionError:
+            raise KcnnError(
+                "`--ray auto` found no Ray cluster on this machine; start one with `ray start --head` (or pass "
+                "the cluster's address, e.g. `--ray 10.0.0.1:6379`; `--ray` alone starts Ray here)."
+            ) from None
+        except (ImportError, AttributeError):  # another Ray version: let `ray.init` resolve and report it
+            return
+    host, _, port = target.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise KcnnError(f"`--ray` takes auto, HOST:PORT or nothing (start Ray here); got {address!r}.")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise KcnnError(
+            f"Cannot reach the Ray cluster at {target} ({reason}); start it there with `ray start --head`, "
+            f"or check the address and that port {port} is open."
+        ) from None
+
+
 @dataclass(frozen=True)
 class RaySlotPlan:
     """What each slot's actor asks Ray for, and how many slots."""
@@ -60,6 +94,8 @@ class RaySlotPlan:
     num_gpus: float
     threads: int
     device: str
+    fits: int
+    """How many of the slots the cluster's resources hold now (the others start when it grows)."""
 
     def describe(self) -> str:
         """E.g. ``4 slot(s), 1/4 GPU each`` or ``2 slot(s), 1 CPU each``."""
@@ -100,7 +136,8 @@ def plan_ray_slots(
                 "leave it out to train on CPUs (`--cpus-per-run N`)."
             )
         cpus = cpus_per_run or 0.0
-        return RaySlotPlan(jobs or gpus * per_gpu, cpus, 1 / per_gpu, max(1, int(cpus)), "auto")
+        fits = gpus * per_gpu if not cpus else min(gpus * per_gpu, int(resources.get("CPU", 0) // cpus))
+        return RaySlotPlan(jobs or fits, cpus, 1 / per_gpu, max(1, int(cpus)), "auto", fits)
     cpus = cpus_per_run or 1.0
     fits = int(resources.get("CPU", 0) // cpus)
     if fits < 1 and jobs is None:
@@ -108,7 +145,7 @@ def plan_ray_slots(
             f"The Ray cluster has {resources.get('CPU', 0):g} CPU(s), fewer than `--cpus-per-run` {cpus:g}; "
             "lower it or add nodes."
         )
-    return RaySlotPlan(jobs or fits, cpus, 0.0, max(1, int(cpus)), "cpu")
+    return RaySlotPlan(jobs or fits, cpus, 0.0, max(1, int(cpus)), "cpu", fits)
 
 
 @dataclass
@@ -195,6 +232,8 @@ class RayHead:
         ray = import_ray()
         if ray.is_initialized():
             return ray
+        if self.address != "local":
+            check_reachable(self.address)
         options: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False}
         if self.address == "local":  # always a new instance (no address would join the last one started here)
             options["include_dashboard"] = False
@@ -334,11 +373,13 @@ class RayHead:
     def _run(self, ray: Any, started: float) -> int:
         plan = self._start_actors(ray)
         self.log(f"Ray: {plan.describe()} on {_describe_cluster(ray)}; store {self.store_path}")
+        if plan.count > plan.fits:
+            self.log(f"the cluster holds {plan.fits} of these slots now; the others start when it grows")
         self._registered_at = time.time()
         registry.register(self.store_path, self._slot_labels(), self.once, started=self._registered_at)
         try:
             deadline = time.monotonic() + STARTUP_WAIT_SECONDS
-            for slot in self.slots:  # Ray's start-up, reported apart from training
+            for slot in self.slots[: plan.fits]:  # Ray's start-up, reported apart from training
                 while not self.stop.is_set() and time.monotonic() < deadline and not self._ready(ray, slot):
                     pass
             self.startup_seconds = time.monotonic() - started

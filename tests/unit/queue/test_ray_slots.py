@@ -173,16 +173,17 @@ def test_each_dataset_is_loaded_and_put_once():
 @pytest.mark.parametrize(
     ("resources", "options", "expected"),
     [
-        ({"CPU": 8.0}, {}, (8, 1.0, 0.0, "cpu")),
-        ({"CPU": 8.0}, {"cpus_per_run": 2.0}, (4, 2.0, 0.0, "cpu")),
-        ({"CPU": 8.0}, {"jobs": 3}, (3, 1.0, 0.0, "cpu")),
-        ({"CPU": 2.0, "GPU": 2.0}, {"per_gpu": 4}, (8, 0.0, 0.25, "auto")),
-        ({"CPU": 2.0, "GPU": 1.0}, {"per_gpu": 1, "cpus_per_run": 1.0}, (1, 1.0, 1.0, "auto")),
+        ({"CPU": 8.0}, {}, (8, 1.0, 0.0, "cpu", 8)),
+        ({"CPU": 8.0}, {"cpus_per_run": 2.0}, (4, 2.0, 0.0, "cpu", 4)),
+        ({"CPU": 8.0}, {"jobs": 3}, (3, 1.0, 0.0, "cpu", 8)),
+        ({"CPU": 2.0}, {"jobs": 5}, (5, 1.0, 0.0, "cpu", 2)),  # 3 start when the cluster grows
+        ({"CPU": 2.0, "GPU": 2.0}, {"per_gpu": 4}, (8, 0.0, 0.25, "auto", 8)),
+        ({"CPU": 1.0, "GPU": 2.0}, {"per_gpu": 2, "cpus_per_run": 1.0}, (1, 1.0, 0.5, "auto", 1)),
     ],
 )
 def test_slots_fill_the_cluster(resources, options, expected):
     plan = plan_ray_slots(resources, **options)
-    assert (plan.count, plan.num_cpus, plan.num_gpus, plan.device) == expected
+    assert (plan.count, plan.num_cpus, plan.num_gpus, plan.device, plan.fits) == expected
 
 
 @pytest.mark.parametrize(
