@@ -75,6 +75,6 @@ def lint(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Run the benchmarks in bench/ and print their figures."""
     install_cpu_torch(session)
-    session.install("-e", ".[optuna]")  # bench/search_efficiency.py runs Optuna studies
+    session.install("-e", ".[optuna,ray]")  # Optuna studies (search_efficiency.py), Ray (ray_overhead.py)
     for script in sorted(Path("bench").glob("[!_]*.py")):
         session.run("python", str(script), *session.posargs)

@@ -14,19 +14,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
-from pathlib import Path
 
-from sweep_throughput import _queue, _wait_until_ready
+from sweep_throughput import warm_sweep
 
 from kcnn.data import load_dataset
-from kcnn.store import Store
 
 SWEEP = ("--kernel", "2", "3", "--dilation", "1", "2", "3", "--repeats", "2")  # 6 configs × 2 seeds
 RUNS = 12
@@ -34,28 +29,9 @@ RUNS = 12
 
 def timed_sweep(slots: tuple[str, ...], epochs: int, size: int) -> tuple[float, float | None]:
     """Seconds from queueing the sweep until all 12 runs are done on warm slots; and Ray's start-up, if any."""
-    with tempfile.TemporaryDirectory() as folder:
-        store = str(Path(folder) / "store")
-        Store(Path(store)).close()
-        command = [sys.executable, "-m", "kcnn.cli", "worker", *slots, "--poll", "0.2", "--store", store]
-        log = Path(folder) / "worker.log"
-        with open(log, "w") as output:
-            worker = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
-        try:
-            _wait_until_ready(worker, log, children=2)
-            start = time.perf_counter()
-            _queue(store, epochs, size, SWEEP)
-            with Store(Path(store)) as reader:
-                while reader.count_by_state()["done"] < RUNS:
-                    if worker.poll() is not None:
-                        raise RuntimeError(f"the worker exited before the sweep was done:\n{log.read_text()}")
-                    time.sleep(0.05)
-            seconds = time.perf_counter() - start
-        finally:
-            worker.send_signal(signal.SIGTERM)
-            worker.wait(timeout=120)
-        startup = re.search(r"Ray start-up: ([\d.]+) s", log.read_text())
-        return seconds, float(startup.group(1)) if startup else None
+    seconds, log = warm_sweep(slots, epochs, size, SWEEP, runs=RUNS)
+    startup = re.search(r"Ray start-up: ([\d.]+) s", log)
+    return seconds, float(startup.group(1)) if startup else None
 
 
 def in_loopback_namespace() -> bool:

@@ -51,6 +51,13 @@ def cold_seconds(slots: tuple[str, ...], epochs: int, size: int) -> float:
 def warm_seconds(
     slots: tuple[str, ...], epochs: int, size: int, sweep: tuple[str, ...] = SWEEP, runs: int = 12
 ) -> float:
+    return warm_sweep(slots, epochs, size, sweep, runs)[0]
+
+
+def warm_sweep(
+    slots: tuple[str, ...], epochs: int, size: int, sweep: tuple[str, ...] = SWEEP, runs: int = 12
+) -> tuple[float, str]:
+    """Seconds from queueing the sweep until its `runs` runs are done on a warm worker, and the worker's log."""
     with tempfile.TemporaryDirectory() as folder:
         store = str(Path(folder) / "store")
         Store(Path(store)).close()
@@ -67,10 +74,11 @@ def warm_seconds(
                     if worker.poll() is not None:
                         raise RuntimeError("the worker exited before the sweep was done")
                     time.sleep(0.05)
-            return time.perf_counter() - start
+            seconds = time.perf_counter() - start
         finally:
             worker.send_signal(signal.SIGTERM)
-            worker.wait(timeout=60)
+            worker.wait(timeout=120)
+        return seconds, log.read_text()
 
 
 def _children(slots: tuple[str, ...]) -> int:
