@@ -24,7 +24,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -32,12 +32,13 @@ from typing import Any
 from kcnn.errors import KcnnError, LeaseLost
 from kcnn.queue import registry
 from kcnn.queue.ray_slot import SlotActor
-from kcnn.queue.ray_trainer import DatasetCache, RemoteTrainer, SlotLost
-from kcnn.queue.runner import CHECKPOINT_SECONDS, Execution, RunSettings, execute_claim
+from kcnn.queue.ray_trainer import DatasetCache, RemoteTrainer, SlotLost, first_line
+from kcnn.queue.runner import CHECKPOINT_SECONDS, Execution, Outcome, RunSettings, execute_claim
 from kcnn.queue.serve import serve_claims
-from kcnn.store import Claim, Store
+from kcnn.store import Claim, FailureKind, Store
 
 INSTALL_HINT = "pip install 'kcnn[ray]'"
+CRASH_BACKOFF_SECONDS = 2.0
 STARTUP_WAIT_SECONDS = 300.0
 """How long the head waits for every actor before it starts serving with those that answer."""
 
@@ -159,7 +160,8 @@ class RaySlot:
     pending: Any = None
     """The outstanding `where` call while the actor starts (or restarts after its node died)."""
     run_id: int | None = None
-    warm: bool = field(default=False)
+    problem: str | None = None
+    """Why the actor last failed to start, as already logged."""
 
     @property
     def name(self) -> str:
@@ -276,11 +278,15 @@ class RayHead:
             return False
         try:
             slot.where = ray.get(slot.pending)
-        except Exception as error:  # the actor died again while starting: ask once more later
-            self.log(f"Ray slot {slot.index} is not available yet ({type(error).__name__})")
+        except Exception as error:  # the actor could not start (or died again): Ray restarts it, ask again later
+            problem = first_line(error)
+            if problem != slot.problem:  # said once, not at every poll
+                slot.problem = problem
+                self.log(f"Ray slot {slot.index} could not start: {problem} (every node needs this kcnn installed)")
             return False
         finally:
             slot.pending = None
+        slot.problem = None
         self.log(f"{slot.name} ready (CUDA_VISIBLE_DEVICES={slot.where.get('cuda_visible_devices') or '-'})")
         return True
 
@@ -300,12 +306,15 @@ class RayHead:
 
         def execute(claim: Claim) -> Execution:
             where = slot.where or {}
-            store.note(
-                claim,
-                "ray_slot",
-                f"{slot.name} (node id {where.get('node_id', '?')}, host {where.get('host', '?')}, "
-                f"CUDA_VISIBLE_DEVICES={where.get('cuda_visible_devices') or ''})",
-            )
+            try:
+                store.note(
+                    claim,
+                    "ray_slot",
+                    f"{slot.name} (node id {where.get('node_id', '?')}, host {where.get('host', '?')}, "
+                    f"CUDA_VISIBLE_DEVICES={where.get('cuda_visible_devices') or ''})",
+                )
+            except LeaseLost as error:  # cancelled the moment it was claimed
+                return Execution(Outcome.LOST, message=str(error))
             slot.run_id = claim.run_id
             try:
                 return execute_claim(store, claim, settings, stop=self.stop, trainer=trainer)
@@ -323,19 +332,38 @@ class RayHead:
                 return
             self.log(f"[{slot.worker_id}] ready, waiting for runs (warmed up in {seconds:.1f} s on {slot.name})")
 
-        with Store(self.store_path) as store:
-            serve_claims(
-                store,
-                slot.worker_id,
-                execute,
-                stop=self.stop,
-                lease_seconds=self.lease_seconds,
-                poll_seconds=self.poll_seconds,
-                once=self.once,
-                ready=lambda: self._ready(ray, slot),
-                on_first_idle=warm_up,
-                log=self.log,
-            )
+        while True:
+            try:
+                with Store(self.store_path) as store:
+                    serve_claims(
+                        store,
+                        slot.worker_id,
+                        execute,
+                        stop=self.stop,
+                        lease_seconds=self.lease_seconds,
+                        poll_seconds=self.poll_seconds,
+                        once=self.once,
+                        ready=lambda: self._ready(ray, slot),
+                        on_first_idle=warm_up,
+                        log=self.log,
+                    )
+                return
+            except Exception as error:  # as a local supervisor replaces a dead child: record, then serve again
+                reason = f"the head's thread for {slot.name} failed: {type(error).__name__}: {error}"
+                self.log(f"{reason}; it starts again")
+                self._fail_held(slot, reason)
+                if self.stop.wait(CRASH_BACKOFF_SECONDS):
+                    return
+
+    def _fail_held(self, slot: RaySlot, reason: str) -> None:
+        """Record a crash on the run a slot held (requeued while attempts remain)."""
+        try:
+            with Store(self.store_path) as store:
+                for claim in store.running_claims(slot.worker_id):
+                    with contextlib.suppress(LeaseLost):
+                        store.fail(claim, FailureKind.CRASHED, reason)
+        except Exception as error:  # the store itself failed: its lease lapses and a reap requeues the run
+            self.log(f"could not record it: {error}")
 
     # -- main loop ----------------------------------------------------------------
 
@@ -384,6 +412,13 @@ class RayHead:
                     pass
             self.startup_seconds = time.monotonic() - started
             self.log(f"Ray start-up: {self.startup_seconds:.1f} s")
+            if self.once and not self.stop.is_set() and not any(slot.where for slot in self.slots):
+                problems = sorted({slot.problem for slot in self.slots if slot.problem})
+                why = "; ".join(problems) or "the cluster has no room for them"
+                raise KcnnError(
+                    f"No Ray slot started within {STARTUP_WAIT_SECONDS:.0f} s ({why}); "
+                    "check `ray status` and that every node has kcnn installed."
+                )
             return self._supervise(ray, plan)
         finally:
             registry.unregister(self.store_path)

@@ -10,6 +10,7 @@ Images reach the actors through Ray's object store, loaded once per dataset on t
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -112,7 +113,7 @@ class RemoteTrainer:
             return self.ray.get(ref, timeout=wait + CALL_GRACE_SECONDS)
         except RayActorError as error:
             self.on_lost()
-            raise SlotLost(f"{name} was lost: {_first_line(error)}") from error
+            raise SlotLost(f"{name} was lost: {first_line(error)}") from error
         except GetTimeoutError as error:
             self.on_lost()
             raise SlotLost(f"{name} did not answer in {wait + CALL_GRACE_SECONDS:g} s") from error
@@ -164,6 +165,11 @@ class RemoteTrainer:
         return self.call(self.actor.score.remote(Path(best_path).read_bytes()))
 
 
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+def first_line(error: BaseException) -> str:
+    """What an error says, in one line: Ray's errors carry whole tracebacks, so their cause's line if they have one."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))  # Ray colours its messages
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    causes = [line for line in lines if re.match(r"[\w.]*(Error|Exception)\b", line)]
+    if causes:
+        return causes[-1]
+    return lines[0] if lines else type(error).__name__

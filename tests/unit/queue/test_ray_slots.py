@@ -14,7 +14,7 @@ from kcnn.config import ExperimentConfig
 from kcnn.errors import DivergedError, KcnnError, Pruned, StopRequested
 from kcnn.queue.ray_head import plan_ray_slots
 from kcnn.queue.ray_slot import SlotActor
-from kcnn.queue.ray_trainer import DatasetCache, RemoteTrainer, SlotLost
+from kcnn.queue.ray_trainer import DatasetCache, RemoteTrainer, SlotLost, first_line
 from kcnn.queue.runner import Outcome, RunSettings, execute_claim
 from kcnn.store import Store
 from kcnn.training.train import TrainingHooks
@@ -198,3 +198,14 @@ def test_impossible_slots_say_why_in_one_line(resources, options, message):
     with pytest.raises(KcnnError, match=message) as raised:
         plan_ray_slots(resources, **options)
     assert "\n" not in str(raised.value)
+
+
+def test_a_ray_error_is_told_by_its_cause():
+    creation_failed = RuntimeError(
+        "The actor died because of an error raised in its creation task, \x1b[36mray::SlotActor.__init__()\x1b[39m "
+        '(pid=2547, ip=127.0.0.1)\n  File "kcnn/__init__.py", line 1, in <module>\n'
+        "ImportError: kcnn is not installed on this node\n"
+    )
+    assert first_line(creation_failed) == "ImportError: kcnn is not installed on this node"
+    assert first_line(RuntimeError("The actor is unavailable\nmore")) == "The actor is unavailable"
+    assert first_line(RuntimeError("")) == "RuntimeError"
