@@ -269,3 +269,30 @@ def test_a_race_is_run_and_decided_by_a_ray_head(make_cluster, store_path, tmp_p
     runs, events, epochs = runs_and_events(store_path)
     assert_trained_once(runs, events, epochs, 1)
     assert len({(run.config_key, run.seed) for run in runs}) == len(runs) == 6  # 3 seeds of each, none twice
+
+
+def test_an_optuna_study_prunes_between_epochs_on_ray_as_locally(make_cluster, store_path, tmp_path):
+    import optuna
+
+    from kcnn.queue.optimize import optuna_study
+
+    space = tmp_path / "space.toml"
+    space.write_text("kernel_size = [2, 3]\n[fixed]\ninput_size = 16\nchannels = [4]\ndense_units = 8\nepochs = 4\n")
+    cluster, _ = make_cluster({"num_cpus": 1}, {"num_cpus": 1})
+    started = kcnn("optimize", str(space), "--trials", "2", "--parallel", "2", "--pruner", "median")
+    assert started.returncode == 0, started.stderr
+    with Store(store_path) as store:  # two earlier trials at 100% in every epoch: the median to beat
+        ostudy = optuna_study(store.path, store.get_study(1))
+        for _ in range(2):
+            ostudy.add_trial(optuna.trial.create_trial(value=1.0, intermediate_values={e: 1.0 for e in range(1, 5)}))
+    worker = head(cluster, "--once", "--jobs", "2", log=tmp_path / "head.log")
+    assert worker.wait(timeout=300) == 0, (tmp_path / "head.log").read_text()
+
+    with Store(store_path) as store:
+        runs = store.study_runs(1)
+        study = store.get_study(1)
+        assert store.integrity_check() == "ok"
+    assert len(runs) == 2 and all(run.state == "pruned" and 1 <= run.epochs_done < 4 for run in runs)
+    assert study.state == "done" and "0 complete, 2 pruned, 0 failed" in study.verdict
+    trials = optuna_study(store_path, study).get_trials(deepcopy=False)
+    assert sorted(trial.state.name for trial in trials) == ["COMPLETE", "COMPLETE", "PRUNED", "PRUNED"]
