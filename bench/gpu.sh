@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# GPU measurements of issue 7, end to end on one GPU in under 5 minutes.
+# GPU measurements (issues 7 and 14), end to end on one GPU in about 6 minutes.
 # Usage: bash bench/gpu.sh   (from the repository root, with kcnn installed; exits 2 without a GPU)
 # 1. kcnn's training time against hand-written PyTorch loops on the GPU (bench/train_overhead.py).
 # 2. Data placement, cudnn.benchmark, images/s and FLOP/s as a fraction of peak (bench/_gpu_checks.py).
 # 3. A 12-run sweep with one run per GPU versus four concurrent runs (`--per-gpu 4`), warm workers.
+# 4. Packing: runs per hour with --per-gpu 1, 2, 4 and 8 on one GPU (bench/gpu_packing.py, issue 14).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python}"
@@ -27,5 +28,6 @@ step() {
 step "1. training time against hand-written PyTorch (cuda)" "$PYTHON" bench/train_overhead.py 3 cuda
 step "2. GPU checks" "$PYTHON" bench/_gpu_checks.py
 step "3. sweep: --per-gpu 1 versus --per-gpu 4" "$PYTHON" bench/sweep_throughput.py 10 90 1 gpu
+step "4. packing: runs/hour with --per-gpu 1, 2, 4, 8" "$PYTHON" bench/gpu_packing.py 10 90
 echo "bench/gpu.sh: done in $((SECONDS - start)) s"
 exit $status
