@@ -1,4 +1,4 @@
-"""`kcnn worker`: train queued runs in long-lived child processes, one per CPU share or GPU slot."""
+"""`kcnn worker`: train queued runs in long-lived child processes (one per CPU share or GPU slot), or on Ray."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ def register(commands: Any) -> None:
     worker = commands.add_parser(
         "worker",
         help="train queued runs (CPU jobs or GPU slots) until stopped",
-        description="Claim queued runs and train them in child processes. Ctrl-C requeues running runs at their "
-        "last checkpoint; a second Ctrl-C exits at once.",
+        description="Claim queued runs and train them in child processes (with --ray: on Ray actors anywhere on a "
+        "cluster, this process writing the store). Ctrl-C requeues running runs at their last checkpoint; a second "
+        "Ctrl-C exits at once.",
         epilog="Examples: kcnn worker --once --jobs 2 · kcnn worker --gpus 0,1 --per-gpu 2 · "
         "kcnn worker --ray auto --per-gpu 4",
     )
