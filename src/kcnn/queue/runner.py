@@ -6,6 +6,7 @@ executes it in the foreground). Every store write is fenced by the claim.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import json
 import math
@@ -72,7 +73,10 @@ class Trainer(Protocol):
     """
 
     def train(self, config: Any, *, device: str, dataset: Any, hooks: Any, resume: Any) -> Any:
-        """Train like `kcnn.training.train.train` and return its `RunResult`."""
+        """Train like `kcnn.training.train.train` and return its `RunResult`.
+
+        The trainer adds the faults `KCNN_INJECT_FAULTS` asks for where the training runs (`kcnn.queue.faults`).
+        """
         ...
 
     def best_test_accuracy(self, best_path: Path, result: Any) -> float | None:
@@ -84,9 +88,11 @@ class LocalTrainer:
     """Trains in this process."""
 
     def train(self, config: Any, *, device: str, dataset: Any, hooks: Any, resume: Any) -> Any:
-        """Train with `kcnn.training.train.train`."""
+        """Train with `kcnn.training.train.train` (with the faults `KCNN_INJECT_FAULTS` asks for, if any)."""
+        from kcnn.queue.faults import fault_callbacks
         from kcnn.training.train import train
 
+        hooks = dataclasses.replace(hooks, extra_callbacks=[*hooks.extra_callbacks, *fault_callbacks(config.seed)])
         return train(config, device=device, dataset=dataset, hooks=hooks, resume=resume)
 
     def best_test_accuracy(self, best_path: Path, result: Any) -> float | None:
@@ -284,7 +290,6 @@ def execute_claim(
     )
     if claim.checkpoint_epoch > 0:
         checkpointer.adopt_previous_best(claim.checkpoint_epoch)
-    from kcnn.queue.faults import fault_callbacks
     from kcnn.training.train import TrainingHooks
 
     prune_check = _pruning_check(store, claim)
@@ -299,7 +304,6 @@ def execute_claim(
         on_batch=lambda epoch, batch, batches: heartbeat.progress(),
         after_epoch=after_epoch,
         should_stop=lambda: stop.is_set() or heartbeat.lost.is_set(),
-        extra_callbacks=fault_callbacks(config.seed),
     )
     try:
         result = trainer.train(
