@@ -17,6 +17,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from kcnn.reports.run_tables import training_text
+
 
 class WorkersScreen(Screen[None]):
     """Live worker supervisors on this store."""
@@ -62,15 +64,13 @@ class WorkersScreen(Screen[None]):
         table = self.query_one("#workers", DataTable)
         table.clear()
         for worker in message.workers:
-            runs = [r for r in message.running if r.worker_id and f":{worker.pid}:" in r.worker_id]
-            training = ", ".join(f"run {r.id} ({r.epochs_done}/{r.epochs_total})" for r in runs) or "idle"
             up = time.time() - worker.started
             table.add_row(
                 str(worker.pid),
                 ", ".join(worker.slots),
                 "until queue empty" if worker.once else "waits",
                 f"{up / 60:.0f} min" if up >= 60 else f"{up:.0f} s",
-                training,
+                training_text(worker.held_runs(message.running)),
                 key=str(worker.pid),
             )
         self.query_one("#summary", Static).update(

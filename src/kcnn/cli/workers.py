@@ -15,6 +15,7 @@ from kcnn.cli.common import add_store_option
 from kcnn.cli.numbers import whole
 from kcnn.cli.output import output_console, print_fitted
 from kcnn.errors import KcnnError
+from kcnn.reports.run_tables import training_text
 from kcnn.reports.text import safe
 
 
@@ -53,7 +54,8 @@ def run_workers_command(args: argparse.Namespace) -> int:
     workers = api.live_workers(store)
     running = _running_runs(store) if workers else []
     if args.json:
-        print(json.dumps([worker.to_dict() | {"runs": _runs_of(worker, running)} for worker in workers], indent=2))
+        rows = [worker.to_dict() | {"runs": [run.id for run in worker.held_runs(running)]} for worker in workers]
+        print(json.dumps(rows, indent=2))
         return 0
     table = Table(title=f"Workers of {safe(str(store))}", title_justify="left")
     for column in ("pid", "host", "slots", "mode", "up", "training"):
@@ -66,9 +68,8 @@ def run_workers_command(args: argparse.Namespace) -> int:
             safe(", ".join(worker.slots)),
             "until queue empty" if worker.once else "waits",
             f"{up / 60:.0f} min" if up >= 60 else f"{up:.0f} s",
-            ", ".join(f"run {run.id} ({run.epochs_done}/{run.epochs_total})" for run in running
-                      if run.id in _runs_of(worker, running)) or "idle",
-        )  # fmt: skip
+            training_text(worker.held_runs(running)),
+        )
     if not workers:
         table.add_row("(none: start one with `kcnn worker` or `kcnn worker --ray`)", "", "", "", "", "")
     print_fitted(output_console(), table)
@@ -80,8 +81,3 @@ def _running_runs(store: Any) -> list[Any]:
 
     with api.open_store(store, create=False) as opened:
         return opened.runs("running")
-
-
-def _runs_of(worker: Any, running: list[Any]) -> list[int]:
-    """The runs a worker's slots hold (their worker ids carry its PID: ``host:pid:slot…``)."""
-    return [run.id for run in running if run.worker_id and f":{worker.pid}:" in run.worker_id]

@@ -34,7 +34,7 @@ from kcnn.queue import registry
 from kcnn.queue.ray_slot import SlotActor
 from kcnn.queue.ray_trainer import DatasetCache, RemoteTrainer, SlotLost, first_line
 from kcnn.queue.runner import CHECKPOINT_SECONDS, Execution, Outcome, RunSettings, execute_claim
-from kcnn.queue.serve import serve_claims
+from kcnn.queue.serve import LeaseReaper, serve_claims
 from kcnn.store import Claim, FailureKind, Store
 
 INSTALL_HINT = "pip install 'kcnn[ray]'"
@@ -222,9 +222,6 @@ class RayHead:
         self.log = log
         self.stop = threading.Event()
         self.slots: list[RaySlot] = []
-        self.startup_seconds = 0.0
-        """Seconds from connecting to Ray until every actor had started (Ray's start-up, reported apart)."""
-        self._forced = False
         self._labels: list[str] = []
         self._registered_at = 0.0
 
@@ -372,7 +369,6 @@ class RayHead:
             self.stop.set()
             self.log("stopping: slots abandon their epoch and requeue their runs (again to force)")
             return
-        self._forced = True
         self.log("forced stop: releasing runs")
         with Store(self.store_path) as store:
             for slot in self.slots:
@@ -410,8 +406,7 @@ class RayHead:
             for slot in self.slots[: plan.fits]:  # Ray's start-up, reported apart from training
                 while not self.stop.is_set() and time.monotonic() < deadline and not self._ready(ray, slot):
                     pass
-            self.startup_seconds = time.monotonic() - started
-            self.log(f"Ray start-up: {self.startup_seconds:.1f} s")
+            self.log(f"Ray start-up: {time.monotonic() - started:.1f} s")  # reported apart from training
             if self.once and not self.stop.is_set() and not any(slot.where for slot in self.slots):
                 problems = sorted({slot.problem for slot in self.slots if slot.problem})
                 why = "; ".join(problems) or "the cluster has no room for them"
@@ -429,9 +424,7 @@ class RayHead:
     def _supervise(self, ray: Any, plan: RaySlotPlan) -> int:
         datasets = DatasetCache(ray)
         with Store(self.store_path) as store:
-            reaped = store.reap()
-            if reaped:
-                self.log(f"requeued {len(reaped)} run(s) whose lease had expired: {', '.join(map(str, reaped))}")
+            reaper = LeaseReaper(store, self.lease_seconds, self.log)
             threads = [
                 threading.Thread(
                     target=self._serve, args=(ray, slot, plan, datasets), daemon=True, name=f"ray{slot.index}"
@@ -440,14 +433,10 @@ class RayHead:
             ]
             for thread in threads:
                 thread.start()
-            last_reap = time.monotonic()
             while any(thread.is_alive() for thread in threads):
                 for thread in threads:
                     thread.join(timeout=0.2 / len(threads))
-                if time.monotonic() - last_reap > self.lease_seconds / 2:
-                    for run_id in store.reap():
-                        self.log(f"run {run_id}: lease expired; requeued or failed")
-                    last_reap = time.monotonic()
+                reaper.tick()
                 self._update_registry()
         self.log(f"datasets read on the head: {datasets.loads}")
         return 0

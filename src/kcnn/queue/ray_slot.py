@@ -126,9 +126,9 @@ class SlotActor:
         except queue.Empty:
             return None
 
-    def proceed(self, go_on: bool) -> None:
-        """The head's answer to the last epoch event: go on training, or abandon the run."""
-        self._answers.put(go_on)
+    def proceed(self) -> None:
+        """The head's answer to the last epoch event: go on training (`stop` abandons the run instead)."""
+        self._answers.put(True)
 
     def stop(self) -> None:
         """Abandon the current run at its next step (it ends with an error event holding `StopRequested`)."""
@@ -164,8 +164,6 @@ class SlotActor:
 
     def close(self) -> None:
         """Stop any run and remove this actor's temporary files."""
-        self._stop.set()
-        self._answers.put(False)
         self._finish_previous()
         shutil.rmtree(self._folder, ignore_errors=True)
 
@@ -173,8 +171,7 @@ class SlotActor:
 
     def _finish_previous(self) -> None:
         if self._thread is not None and self._thread.is_alive():
-            self._stop.set()
-            self._answers.put(False)
+            self.stop()
             self._thread.join()
         self._thread = None
 

@@ -158,7 +158,7 @@ class RemoteTrainer:
         except BaseException:
             self.actor.stop.remote()  # pruned, lease lost, store error: the actor abandons the run
             raise
-        self.actor.proceed.remote(True)  # not awaited: a dead actor shows at the next `next_event`
+        self.actor.proceed.remote()  # not awaited: a dead actor shows at the next `next_event`
 
     def best_test_accuracy(self, best_path: Path, result: Any) -> float | None:
         """Score the run's best-epoch model (kept here) on the test images the actor holds."""

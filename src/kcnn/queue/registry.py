@@ -14,8 +14,10 @@ import json
 import os
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from kcnn.files import atomic_write
 
@@ -31,6 +33,10 @@ class WorkerInfo:
     once: bool
     process_start: str | None = None
     """The process's start time as the kernel counts it (``/proc/PID/stat``); `None` where unknown."""
+
+    def held_runs(self, running: Sequence[Any]) -> list[Any]:
+        """The runs of `running` claimed by this worker's slots (their worker ids carry its PID: ``host:pid:slot…``)."""
+        return [run for run in running if run.worker_id and f":{self.pid}:" in run.worker_id]
 
     def to_dict(self) -> dict[str, object]:
         """The registry entry as JSON data."""

@@ -7,6 +7,7 @@ Shared by local worker children (`kcnn.queue.child`) and the slots of a Ray head
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 from kcnn.queue.runner import Execution
@@ -68,3 +69,29 @@ def serve_claims(
         on_first_idle = None
         execution = execute(claim)
         log(describe_execution(worker_id, claim, execution))
+
+
+class LeaseReaper:
+    """Requeues runs whose lease expired: once at start, then every half lease (a supervisor's or Ray head's chore).
+
+    Args:
+        store: The watching process's store connection.
+        lease_seconds: The lease its workers take.
+        log: Where the requeued runs are said.
+    """
+
+    def __init__(self, store: Store, lease_seconds: float, log: Callable[[str], None]) -> None:
+        self.store = store
+        self.lease_seconds = lease_seconds
+        self.log = log
+        reaped = store.reap()
+        if reaped:
+            log(f"requeued {len(reaped)} run(s) whose lease had expired: {', '.join(map(str, reaped))}")
+        self.last = time.monotonic()
+
+    def tick(self) -> None:
+        """Reap again when half a lease has passed since the last time."""
+        if time.monotonic() - self.last > self.lease_seconds / 2:
+            for run_id in self.store.reap():
+                self.log(f"run {run_id}: lease expired; requeued or failed")
+            self.last = time.monotonic()

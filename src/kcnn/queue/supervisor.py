@@ -25,6 +25,7 @@ from types import FrameType
 from kcnn.errors import KcnnError, LeaseLost
 from kcnn.queue.child import child_worker_id, supervisor_id
 from kcnn.queue.runner import CHECKPOINT_SECONDS
+from kcnn.queue.serve import LeaseReaper
 from kcnn.store import FailureKind, Store
 
 EXIT_STALLED = 75
@@ -214,10 +215,7 @@ class Worker:
 
     def _supervise(self) -> int:
         with Store(self.store_path) as store:
-            reaped = store.reap()
-            if reaped:
-                self.log(f"requeued {len(reaped)} run(s) whose lease had expired: {', '.join(map(str, reaped))}")
-            last_reap = time.monotonic()
+            reaper = LeaseReaper(store, self.lease_seconds, self.log)
             while True:
                 for slot in self.slots:
                     if slot.process is not None and slot.process.poll() is not None:
@@ -228,10 +226,7 @@ class Worker:
                         return 0
                     time.sleep(0.1)
                     continue
-                if time.monotonic() - last_reap > self.lease_seconds / 2:
-                    for run_id in store.reap():
-                        self.log(f"run {run_id}: lease expired; requeued or failed")
-                    last_reap = time.monotonic()
+                reaper.tick()
                 queued = store.count_by_state()["queued"]
                 for slot in self.slots:
                     wanted = queued > 0 if self.once else True

@@ -29,6 +29,11 @@ def _seconds(run: Run, now: float) -> str:
     return "" if run.train_seconds is None else f"{run.train_seconds:,.1f}s"
 
 
+def training_text(runs: Sequence[Run]) -> str:
+    """What a worker trains, e.g. ``run 12 (3/10), run 14 (1/10)``, or ``idle``."""
+    return ", ".join(f"run {run.id} ({run.epochs_done}/{run.epochs_total})" for run in runs) or "idle"
+
+
 def runs_table(runs: Sequence[Run], counts: Mapping[str, int], now: float | None = None) -> Table:
     """The run list: one row per run, newest first; the caption counts runs per state."""
     now = time.time() if now is None else now
