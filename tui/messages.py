@@ -82,3 +82,16 @@ class StoreFailed(Message):
     """A store operation failed; shown as a notification."""
 
     text: str
+
+
+@dataclass
+class SweepCounted(Message):
+    """What the Sweep form's values make, counted in a background thread.
+
+    `spec` is the `kcnn.api.SweepSpec` counted (`None` when the form is invalid), `report` the dry run's
+    `kcnn.api.QueueReport`, and `error` the one line that says why nothing can be queued.
+    """
+
+    spec: Any
+    report: Any
+    error: str = ""

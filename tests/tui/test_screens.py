@@ -121,6 +121,7 @@ async def test_build_a_sweep(app, store_path):
         await set_input(pilot, sweep, "#g-dilation", "1 2")
         await set_input(pilot, sweep, "#g-input_size", "16")
         await set_input(pilot, sweep, "#g-repeats", "2")
+        await settle(pilot, app)
         count = rendered(sweep.query_one("#count", Static))
         assert "8 run(s)" in count and "2 invalid combination(s)" in count
         await pilot.press("ctrl+s")
@@ -270,6 +271,7 @@ async def test_the_sweep_file_is_read_once_per_path_not_per_keystroke(app, store
         await set_input(pilot, sweep, "#g-TOML_file", str(sweep_file))
         for value in ("3", "4", "5"):
             await set_input(pilot, sweep, "#g-repeats", value)
+        await settle(pilot, app)
         assert "4 run(s)" in rendered(sweep.query_one("#count", Static))
         assert reads == [sweep_file]
         await pilot.press("ctrl+s")
@@ -419,3 +421,51 @@ async def test_studies_screen_starts_an_optuna_study(app, store_path, tmp_path):
     with Store(store_path) as store:
         study = store.get_study(1)
     assert study.kind == "optimize" and study.settings["trials"] == 2
+
+
+async def test_a_cross_validated_sweep_queues_each_fold_once(app, store_path):
+    """2 kernels × 2 seeds × 3 folds is 12 runs on an empty store, none "already in the store" (issue 22)."""
+    notes = []
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        await pilot.pause()
+        sweep = app.screen
+        sweep.notify = lambda text, **_: notes.append(text)
+        await set_input(pilot, sweep, "#g-kernel_size", "2 3")
+        await set_input(pilot, sweep, "#g-input_size", "16")
+        await set_input(pilot, sweep, "#g-folds", "3")
+        await set_input(pilot, sweep, "#g-repeats", "2")
+        await settle(pilot, app)
+        assert "12 run(s)" in rendered(sweep.query_one("#count", Static))
+        await pilot.press("ctrl+s")
+        await settle(pilot, app)
+    assert notes == ["queued 12 run(s)"]
+    with Store(store_path) as store:
+        runs = store.runs()
+    assert sorted((run.config_dict["kernel_size"], run.seed, run.fold) for run in runs) == [
+        ([kernel, kernel], seed, fold) for kernel in (2, 3) for seed in (0, 1) for fold in range(3)
+    ]
+
+
+async def test_the_sweep_form_counts_off_the_ui_thread(app, store_path, monkeypatch):
+    """A slow count (a big sweep, a folder scan) never runs on the thread that draws the screen."""
+    import threading
+
+    import kcnn.api
+
+    threads = []
+    real = kcnn.api.queue_sweep
+
+    def recording(store, spec, **options):
+        threads.append(threading.current_thread())
+        return real(store, spec, **options)
+
+    monkeypatch.setattr(kcnn.api, "queue_sweep", recording)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        await pilot.pause()
+        await set_input(pilot, app.screen, "#g-kernel_size", "2 3")
+        await settle(pilot, app)
+        await pilot.press("ctrl+s")
+        await settle(pilot, app)
+    assert threads and threading.main_thread() not in threads
