@@ -1,4 +1,5 @@
-"""Sessions: `nox -s tests` (the whole suite on CPU), `nox -s lint`, `nox -s bench`."""
+"""Sessions: `nox -s tests` (the whole suite on CPU), `nox -s fast` (the lane to use while working), `nox -s lint`,
+`nox -s bench`."""
 
 from __future__ import annotations
 
@@ -55,6 +56,17 @@ def run_ray_tests(session: nox.Session, env: dict[str, str]) -> None:
 
 
 @nox.session(default=False)
+def fast(session: nox.Session) -> None:
+    """Run the fast lane: every test not marked `slow` (trains for over a second, starts processes) or `ray`.
+
+    About half a minute on 2 cores; the full suite (`nox -s tests`) still runs in CI.
+    """
+    install_cpu_torch(session)
+    session.install("-e", ".[test]", "-c", "tests/constraints.txt")
+    session.run("pytest", "-m", "not slow and not ray", *session.posargs, env={"KERAS_BACKEND": "torch"})
+
+
+@nox.session(default=False)
 def tests_fit(session: nox.Session) -> None:
     """Run the whole suite with Keras' `fit` forced, as on a Keras release the torch loop's probe rejects."""
     install_cpu_torch(session)
@@ -64,8 +76,8 @@ def tests_fit(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Check style and types with ruff and mypy."""
-    session.install("ruff>=0.6", "mypy>=1.10")
+    """Check style and types with ruff and mypy, pinned in tests/constraints.txt (new rules are a change)."""
+    session.install("ruff", "mypy", "-c", "tests/constraints.txt")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy", "src/kcnn", "tui")

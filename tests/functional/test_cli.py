@@ -66,6 +66,7 @@ def test_plan_table_lists_layers(capsys):
     assert "conv1" in out and "87×87×16" in out and "linear_size" in out
 
 
+@pytest.mark.slow
 def test_train_json_end_to_end_in_a_subprocess(store_path):
     argv = [
         "train",

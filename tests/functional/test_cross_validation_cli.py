@@ -21,6 +21,7 @@ def photos(tmp_path, monkeypatch):
     return two_class_folder(tmp_path / "photos")
 
 
+@pytest.mark.slow
 def test_train_with_folds_trains_every_fold_and_reports_the_corrected_mean(photos, store_path, capsys):
     argv = ["train", "--data", str(photos), *TINY, "--epochs", "2", "--folds", "3", "--test-split", "0.2"]
     assert main([*argv, "--json"]) == 0
@@ -94,6 +95,7 @@ def test_mistakes_with_folds_and_test_sets_are_one_line_each(photos, store_path,
     assert "is split into train/ and val/ folders, which fix the validation images; --folds 2" in err
 
 
+@pytest.mark.slow
 def test_queue_add_with_folds_then_compare_uses_the_corrected_test(store_path, capsys):
     argv = ["queue", "add", *TINY[:-2], "--kernel", "2", "3", "--folds", "2", "--repeats", "2", "--epochs", "1"]
     assert main([*argv, "--input-size", "16"]) == 0

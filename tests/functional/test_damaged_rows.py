@@ -73,6 +73,7 @@ def test_damaged_rows_are_shown_as_damaged_and_left_out_of_the_statistics_with_a
     assert rows[2]["config_problem"] is None and rows[2]["config.kernel_size"] == "2,2"
 
 
+@pytest.mark.slow
 def test_a_worker_fails_a_damaged_queued_run_and_trains_on(damaged, capsys):
     assert main(["worker", "--once", "--jobs", "1"]) == 0
     with Store(damaged) as store:

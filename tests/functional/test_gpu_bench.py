@@ -9,6 +9,7 @@ from loops import EXPECTED_LOOP
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
 def test_gpu_script_refuses_cleanly_without_a_gpu():
     done = subprocess.run(
@@ -22,6 +23,7 @@ def test_gpu_script_refuses_cleanly_without_a_gpu():
     assert "torch sees no CUDA GPU here; run it on a machine with one." in done.stderr
 
 
+@pytest.mark.slow
 def test_gpu_checks_run_end_to_end_on_the_cpu():
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "_gpu_checks.py"), "--dry-run-on-cpu"],

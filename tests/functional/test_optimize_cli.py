@@ -5,6 +5,7 @@ import os
 import signal
 
 import optuna
+import pytest
 
 from kcnn.cli import main
 from kcnn.queue.optimize import optuna_study
@@ -24,6 +25,7 @@ epochs = 4
 """
 
 
+@pytest.mark.slow
 def test_a_weak_trial_is_pruned_between_epochs_and_shows_as_pruned(store_path, tmp_path, capsys):
     space = tmp_path / "space.toml"
     space.write_text(SPACE)
@@ -63,6 +65,7 @@ def test_optimize_mistakes_are_one_line(store_path, tmp_path, capsys):
     assert "`--sampler grid` needs a list of choices" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_study_the_next_one_finishes_it_nothing_lost_or_told_twice(store_path, tmp_path):
     space = tmp_path / "space.toml"
     space.write_text(

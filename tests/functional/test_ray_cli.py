@@ -12,6 +12,7 @@ def one_line_error(done) -> str:
     return lines[0]
 
 
+@pytest.mark.slow
 def test_without_ray_installed_the_extra_is_named(store_path, tmp_path):
     blocked = tmp_path / "no-ray" / "ray"
     blocked.mkdir(parents=True)
@@ -21,6 +22,7 @@ def test_without_ray_installed_the_extra_is_named(store_path, tmp_path):
     assert not store_path.exists()  # refused before the store is touched
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("arguments", "expected"),
     [
@@ -34,6 +36,7 @@ def test_options_that_do_not_go_with_ray_say_so(store_path, arguments, expected)
     assert expected in one_line_error(kcnn("worker", *arguments, "--once"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("address", "expected"),
     [

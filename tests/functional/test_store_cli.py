@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from old_stores import OLD_CONFIG, version_2_store
 
 from kcnn.cli import main
@@ -42,6 +43,7 @@ def _read_only_mounts_work() -> bool:
     return probe.returncode == 0
 
 
+@pytest.mark.slow
 def test_a_store_on_a_read_only_disk_is_read_and_refuses_changes_naming_the_cause(tmp_path):
     """Mounted read-only (a private mount namespace, as root): reads work, writes say why not, in one line."""
     import subprocess

@@ -2,12 +2,15 @@
 
 import json
 
+import pytest
+
 from kcnn.cli import main
 from kcnn.store import Store
 
 TINY = ["--input-size", "16", "--channels", "4", "--dense-units", "8", "--epochs", "1"]
 
 
+@pytest.mark.slow
 def test_a_race_run_by_a_real_worker_ends_with_a_verdict(store_path, capsys):
     assert main(["queue", "add", *TINY, "--kernel", "2", "3"]) == 0
     assert main(["worker", "--once", "--jobs", "1"]) == 0

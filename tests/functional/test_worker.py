@@ -26,6 +26,7 @@ def _epochs(store_path, run_id):
         return store.epochs(run_id), store.events(run_id), store.get_run(run_id)
 
 
+@pytest.mark.slow
 def test_grid_of_twelve_runs_trained_by_two_jobs(store_path, tmp_path):
     _queue("--kernel", "2", "3", "--dilation", "1", "2", "--repeats", "3", *TINY, "--epochs", "2")
     done = kcnn("worker", "--once", "--jobs", "2", timeout=600)
@@ -42,6 +43,7 @@ def test_grid_of_twelve_runs_trained_by_two_jobs(store_path, tmp_path):
     assert_store_healthy(store_path)
 
 
+@pytest.mark.slow
 def test_an_idle_worker_warms_up_once_then_trains_what_is_queued(store_path, tmp_path):
     log = tmp_path / "worker.log"
     worker = start_worker("--poll", "0.2", log=log)
@@ -62,6 +64,7 @@ def _not_run_by(store_path, run_id, pid) -> bool:
     return child is None or child[0] != pid
 
 
+@pytest.mark.slow
 def test_child_killed_mid_epoch_repeatedly_still_finishes_every_epoch(store_path, tmp_path):
     epochs = 8
     _queue(*SLOW, "--epochs", str(epochs), "--max-attempts", "10")
@@ -92,6 +95,7 @@ def test_child_killed_mid_epoch_repeatedly_still_finishes_every_epoch(store_path
     assert_store_healthy(store_path)
 
 
+@pytest.mark.slow
 def test_stopped_worker_is_fenced_out_after_takeover(store_path, tmp_path):
     epochs = 5
     _queue(*SLOW, "--epochs", str(epochs))
@@ -125,6 +129,7 @@ def test_stopped_worker_is_fenced_out_after_takeover(store_path, tmp_path):
     assert_store_healthy(store_path)
 
 
+@pytest.mark.slow
 def test_sigterm_requeues_at_checkpoint_and_the_run_resumes(store_path, tmp_path):
     epochs = 6
     _queue(*SLOW, "--epochs", str(epochs))
@@ -152,6 +157,7 @@ def test_sigterm_requeues_at_checkpoint_and_the_run_resumes(store_path, tmp_path
     assert_store_healthy(store_path)
 
 
+@pytest.mark.slow
 def test_nan_is_diverged_and_oom_does_not_take_the_worker_down(store_path):
     _queue(*TINY, "--epochs", "4", "--seed", "0", "1", "2")
     faults = {"KCNN_INJECT_FAULTS": "nan@seed=0,epoch=3;oom@seed=1,epoch=2"}
@@ -169,6 +175,7 @@ def test_nan_is_diverged_and_oom_does_not_take_the_worker_down(store_path):
     assert_store_healthy(store_path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("argv", [["--data", "builtin:nope"]])
 def test_unknown_dataset_rejected_at_queue_time(store_path, argv):
     done = kcnn("queue", "add", *argv)

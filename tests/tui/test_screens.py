@@ -1,6 +1,7 @@
 import subprocess
 import sys
 
+import pytest
 from kcnn_tui.screens.experiment import ExperimentScreen
 from kcnn_tui.screens.leaderboard import LeaderboardScreen
 from kcnn_tui.screens.queue import QueueScreen
@@ -38,6 +39,7 @@ async def set_input(pilot, screen, selector, value):
     await pilot.pause()
 
 
+@pytest.mark.slow
 async def test_queue_screen_lists_runs_and_summary(app, store_path):
     finish_runs(store_path, {(2, 2): [0.7, 0.72]})
     async with app.run_test(size=SIZE) as pilot:
@@ -52,6 +54,7 @@ async def test_queue_screen_lists_runs_and_summary(app, store_path):
         assert screen.query_one("#runs", DataTable).row_count == 1
 
 
+@pytest.mark.slow
 def test_first_screen_imports_neither_keras_nor_torch():
     code = (
         "import asyncio, sys, tempfile\n"
@@ -68,6 +71,7 @@ def test_first_screen_imports_neither_keras_nor_torch():
     assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
+@pytest.mark.slow
 async def test_queue_a_run_from_the_form_see_it_and_cancel_it(app, store_path):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
@@ -92,6 +96,7 @@ async def test_queue_a_run_from_the_form_see_it_and_cancel_it(app, store_path):
             assert store.get_run(2).state == "cancelled"
 
 
+@pytest.mark.slow
 async def test_invalid_config_disables_submit_and_shows_the_reason(app, store_path):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("n")
@@ -111,6 +116,7 @@ async def test_invalid_config_disables_submit_and_shows_the_reason(app, store_pa
             assert store.list_runs() == []
 
 
+@pytest.mark.slow
 async def test_build_a_sweep(app, store_path):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("s")
@@ -130,6 +136,7 @@ async def test_build_a_sweep(app, store_path):
             assert len(store.list_runs()) == 8
 
 
+@pytest.mark.slow
 async def test_leaderboard_with_a_prefilled_store(app, store_path):
     finish_runs(store_path, {(2, 2): [0.70, 0.72, 0.74], (3, 1): [0.60, 0.602, 0.73]})
     async with app.run_test(size=SIZE) as pilot:
@@ -155,6 +162,7 @@ async def test_leaderboard_with_a_prefilled_store(app, store_path):
         assert "Effect of dilation" in effect and "Effect of kernel_size" not in effect
 
 
+@pytest.mark.slow
 async def test_run_screen_and_help(app, store_path):
     finish_runs(store_path, {(2, 2): [0.7]})
     async with app.run_test(size=SIZE) as pilot:
@@ -169,6 +177,7 @@ async def test_run_screen_and_help(app, store_path):
         await pilot.press("escape")
 
 
+@pytest.mark.slow
 async def test_workers_screen_starts_and_stops_a_worker(app, store_path):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("w")
@@ -187,6 +196,7 @@ async def test_workers_screen_starts_and_stops_a_worker(app, store_path):
         assert app.started_workers[0].wait(timeout=60) == 0
 
 
+@pytest.mark.slow
 async def test_quit_asks_about_started_workers(app, store_path):
     async with app.run_test(size=SIZE) as pilot:
         process = app.start_worker(["--jobs", "1"])
@@ -213,6 +223,7 @@ def test_entry_point_store_error(tmp_path, capsys):
     assert "is a file" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 async def test_end_to_end_queue_two_runs_start_a_worker_and_watch_them_finish(app, store_path):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("n")
@@ -256,6 +267,7 @@ async def test_end_to_end_queue_two_runs_start_a_worker_and_watch_them_finish(ap
     assert app.started_workers[0].wait(timeout=60) == 0
 
 
+@pytest.mark.slow
 async def test_the_sweep_file_is_read_once_per_path_not_per_keystroke(app, store_path, tmp_path, monkeypatch):
     import kcnn.api
 
@@ -280,6 +292,7 @@ async def test_the_sweep_file_is_read_once_per_path_not_per_keystroke(app, store
             assert len(store.runs()) == 4
 
 
+@pytest.mark.slow
 async def test_a_form_whose_runs_cannot_be_queued_stays_open_and_says_why(app, store_path, tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("n")
@@ -295,6 +308,7 @@ async def test_a_form_whose_runs_cannot_be_queued_stays_open_and_says_why(app, s
             assert store.runs() == []
 
 
+@pytest.mark.slow
 async def test_a_damaged_config_row_is_shown_as_damaged_on_every_screen(app, store_path):
     import sqlite3
 
@@ -315,6 +329,7 @@ async def test_a_damaged_config_row_is_shown_as_damaged_on_every_screen(app, sto
         assert "1 done with a damaged config (run 1" in rendered(app.screen.query_one("#summary", Static))
 
 
+@pytest.mark.slow
 async def test_leaderboard_plots_runs_and_run_screen_evaluates_on_demand(app, store_path):
     finish_runs(store_path, {(2, 2): [0.70, 0.72], (3, 1): [0.60, 0.61]})
     async with app.run_test(size=SIZE) as pilot:
@@ -334,6 +349,7 @@ async def test_leaderboard_plots_runs_and_run_screen_evaluates_on_demand(app, st
         assert "cannot evaluate:" in text and "no final model" in text  # these runs were never trained
 
 
+@pytest.mark.slow
 async def test_run_screen_classifies_images_and_exports_the_model(app, store_path, tmp_path):
     import numpy as np
     from PIL import Image
@@ -373,6 +389,7 @@ async def test_run_screen_classifies_images_and_exports_the_model(app, store_pat
     assert target.stat().st_size > 0
 
 
+@pytest.mark.slow
 async def test_studies_screen_races_the_leaders_and_stops_the_race(app, store_path):
     from kcnn_tui.screens.studies import StudiesScreen
 
@@ -400,6 +417,7 @@ async def test_studies_screen_races_the_leaders_and_stops_the_race(app, store_pa
     assert study.state == "stopped" and runs and all(run.state == "cancelled" for run in runs)
 
 
+@pytest.mark.slow
 async def test_studies_screen_starts_an_optuna_study(app, store_path, tmp_path):
     from kcnn_tui.screens.studies import StudiesScreen
 
@@ -423,6 +441,7 @@ async def test_studies_screen_starts_an_optuna_study(app, store_path, tmp_path):
     assert study.kind == "optimize" and study.settings["trials"] == 2
 
 
+@pytest.mark.slow
 async def test_a_cross_validated_sweep_queues_each_fold_once(app, store_path):
     """2 kernels × 2 seeds × 3 folds is 12 runs on an empty store, none "already in the store" (issue 22)."""
     notes = []
@@ -447,6 +466,7 @@ async def test_a_cross_validated_sweep_queues_each_fold_once(app, store_path):
     ]
 
 
+@pytest.mark.slow
 async def test_the_sweep_form_counts_off_the_ui_thread(app, store_path, monkeypatch):
     """A slow count (a big sweep, a folder scan) never runs on the thread that draws the screen."""
     import threading

@@ -3,6 +3,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import kcnn
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,6 +30,7 @@ def test_tui_entry_point_imports_neither_keras_nor_torch():
     assert not {name for name in modules if name.split(".")[0] in ("keras", "torch")}
 
 
+@pytest.mark.slow
 def test_no_module_of_kcnn_imports_textual():
     package = Path(kcnn.__file__).parent
     names = sorted(

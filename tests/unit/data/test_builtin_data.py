@@ -68,6 +68,7 @@ def test_split_needs_two_images_per_class():
         stratified_split(np.array([0, 0, 1]), 0.2, class_names=("a", "b"))
 
 
+@pytest.mark.slow
 def test_rendered_shapes_are_cached_on_disk_and_redrawn_when_unreadable(cache_in_tmp, monkeypatch):
     from kcnn.data import builtin, loading
 

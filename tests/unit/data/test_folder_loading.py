@@ -202,6 +202,7 @@ def test_an_incomplete_cache_file_is_never_used(folder, cache_in_tmp):
     assert load_folder(str(folder), 12, "rgb").images.shape == (22, 12, 12, 3)
 
 
+@pytest.mark.slow
 def test_killed_while_writing_the_cache_next_load_rebuilds(folder, cache_in_tmp):
     script = textwrap.dedent(
         f"""

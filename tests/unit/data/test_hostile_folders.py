@@ -4,6 +4,8 @@ waited on, never handed to a decoder its extension does not name."""
 
 import os
 
+import pytest
+
 from kcnn.data.folder_load import load_folder
 from kcnn.data.folder_scan import scan_folder
 
@@ -68,6 +70,7 @@ def test_a_cache_folder_that_is_a_file_costs_speed_not_the_run(tmp_path, monkeyp
     assert error.startswith(f"kcnn: cannot write the decode cache in {blocker} (") and error.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_a_killed_writers_half_cache_file_is_removed_by_the_next_writer(tmp_path, cache_in_tmp):
     import subprocess
     import sys

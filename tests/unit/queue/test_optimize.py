@@ -47,6 +47,7 @@ def by_kernel(config):
     return {2: 0.5, 3: 0.8, 4: 0.6}[config.kernel_sizes[0]]
 
 
+@pytest.mark.slow
 def test_every_trial_is_asked_queued_told_once_and_the_verdict_names_the_best(tmp_path):
     with Store(tmp_path / "s") as store:
         study_id = start_optimize(store, settings(trials=8, pruner="none", repeats=2), lambda config: config)
@@ -68,6 +69,7 @@ def test_every_trial_is_asked_queued_told_once_and_the_verdict_names_the_best(tm
     assert "kernel_size=3" in study.verdict and "8 complete, 0 pruned, 0 failed, 0 impossible of 8" in study.verdict
 
 
+@pytest.mark.slow
 def test_impossible_configurations_are_told_failed_at_no_compute(tmp_path):
     space = {"kernel_size": [9, 2], "fixed": {"input_size": 8, "channels": [4], "dense_units": 8, "epochs": 2}}
     with Store(tmp_path / "s") as store:
@@ -81,6 +83,7 @@ def test_impossible_configurations_are_told_failed_at_no_compute(tmp_path):
     assert study.state == "done" and "1 impossible of 2 trial(s)" in study.verdict  # the grid has two points
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_study_loses_no_trial_and_tells_none_twice(tmp_path):
     with Store(tmp_path / "s") as store:
         study_id = start_optimize(store, settings(trials=5, pruner="none"), lambda config: config)

@@ -88,6 +88,7 @@ def execute(tmp_path: Path, trainer=None):
     return execution, run, epochs, files
 
 
+@pytest.mark.slow
 def test_a_run_trained_on_a_slot_is_recorded_as_one_trained_here(tmp_path, actor):
     remote, run, epochs, files = execute(tmp_path / "remote", remote_trainer(actor))
     local, local_run, local_epochs, local_files = execute(tmp_path / "local")

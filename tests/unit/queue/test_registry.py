@@ -6,6 +6,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from kcnn import api
 from kcnn.queue import registry
 
@@ -20,6 +22,7 @@ def _entry(store, pid, process_start):
     return path
 
 
+@pytest.mark.slow
 def test_a_reused_pid_is_stale_and_never_signalled(tmp_path):
     # What a SIGKILLed worker leaves: its file, naming a PID that an unrelated `sleep` now has.
     sleeper = subprocess.Popen(["sleep", "60"])
@@ -35,6 +38,7 @@ def test_a_reused_pid_is_stale_and_never_signalled(tmp_path):
         sleeper.wait()
 
 
+@pytest.mark.slow
 def test_a_process_with_the_recorded_start_but_not_kcnn_is_not_that_worker(tmp_path):
     sleeper = subprocess.Popen(["sleep", "60"])
     try:
@@ -45,6 +49,7 @@ def test_a_process_with_the_recorded_start_but_not_kcnn_is_not_that_worker(tmp_p
         sleeper.wait()
 
 
+@pytest.mark.slow
 def test_the_registered_worker_itself_is_listed_and_stopped(tmp_path):
     script = (
         "import sys, time, signal; from pathlib import Path; from kcnn.queue import registry\n"
@@ -66,6 +71,7 @@ def test_the_registered_worker_itself_is_listed_and_stopped(tmp_path):
     assert api.live_workers(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_a_dead_pid_and_a_garbled_entry_are_ignored(tmp_path):
     done = subprocess.Popen([sys.executable, "-c", "pass"])
     done.wait()

@@ -23,6 +23,7 @@ def loop(request, monkeypatch):
     return request.param
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("checkpoint_seconds", "saves_expected"), [(0.0, TINY.epochs), (1e9, 1)])
 def test_the_final_model_holds_the_last_epoch_and_no_checkpoint_is_left(
     tmp_path, monkeypatch, checkpoint_seconds, saves_expected, loop
@@ -56,6 +57,7 @@ def test_the_final_model_holds_the_last_epoch_and_no_checkpoint_is_left(
     assert int(model.optimizer.iterations) == TINY.epochs * int(np.ceil(len(split.train) / TINY.batch_size))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("checkpoint_seconds", "kept"), [(0.0, 2), (1e9, 0)])
 def test_a_stopped_run_resumes_from_its_last_checkpoint_and_records_every_epoch(tmp_path, checkpoint_seconds, kept):
     with Store(tmp_path / "store") as store:
@@ -160,6 +162,7 @@ def test_a_checkpoint_outside_the_run_folder_is_refused(tmp_path, loop):
     assert "is outside its folder" in run.error_message and "refusing to load it" in run.error_message
 
 
+@pytest.mark.slow
 def test_the_next_attempt_removes_a_killed_attempts_half_written_checkpoint(tmp_path, loop):
     import subprocess
     import sys

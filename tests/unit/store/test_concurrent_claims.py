@@ -4,6 +4,8 @@ import sys
 import textwrap
 import time
 
+import pytest
+
 from kcnn.config import ExperimentConfig
 from kcnn.store import Store
 
@@ -33,6 +35,7 @@ CLAIMER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_eight_processes_claim_every_run_exactly_once(tmp_path):
     path = str(tmp_path / "store")
     start_file = tmp_path / "start"

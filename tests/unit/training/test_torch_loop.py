@@ -117,6 +117,7 @@ def test_the_loop_reports_keras_loss(scale):
     assert float(sparse_crossentropy(logits, labels)) == pytest.approx(float(expected), rel=1e-6)
 
 
+@pytest.mark.slow
 def test_loop_and_fit_learn_equally_well(monkeypatch):
     config = ExperimentConfig(input_size=32, kernel_size=2, dilation=(2, 1), epochs=8)
     loop = [train(config.replace(seed=seed), device="cpu") for seed in range(2)]
@@ -129,6 +130,7 @@ def test_loop_and_fit_learn_equally_well(monkeypatch):
     assert abs(loop_mean - fit_mean) < 0.12, (loop_mean, fit_mean)
 
 
+@pytest.mark.slow
 def test_resumed_run_repeats_the_uninterrupted_one(tmp_path):
     straight = train(TINY, device="cpu")
     saved = []

@@ -28,6 +28,7 @@ def test_train_returns_history_and_metrics():
     assert set(data["history"][0]) >= {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"}
 
 
+@pytest.mark.slow
 def test_same_seed_same_history_on_cpu():
     first = train(TINY, device="cpu")
     second = train(TINY, device="cpu")
@@ -47,6 +48,7 @@ def test_non_finite_loss_raises_diverged(loop, monkeypatch):
         train(TINY, device="cpu", dataset=data)
 
 
+@pytest.mark.slow
 def test_default_model_learns_well_above_chance():
     config = ExperimentConfig(input_size=32, kernel_size=2, dilation=2, epochs=8)
     result = train(config, device="cpu")
