@@ -22,7 +22,7 @@ import torch
 
 from kcnn.config import ExperimentConfig
 from kcnn.data import load_dataset
-from kcnn.training.throughput import describe_throughput
+from kcnn.throughput import describe_throughput
 from kcnn.training.train import train
 
 

@@ -36,7 +36,7 @@ class LeaderboardLoaded(Message):
 class RunEvaluated(Message):
     """What the Run screen asked of a done run's model: an evaluation, predictions, or why there are none.
 
-    `evaluation` is a `kcnn.reports.evaluation.Evaluation`, a list of `Prediction`, or one line of text.
+    `evaluation` is a `kcnn.inference.evaluation.Evaluation`, a list of `Prediction`, or one line of text.
     """
 
     evaluation: Any

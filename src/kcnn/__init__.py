@@ -6,7 +6,24 @@ model is built, trained or loaded. Modules not re-exported here are internal.
 
 from __future__ import annotations
 
-from kcnn.api import KcnnStore, compare, leaderboard, load_model, open_store, train
+from kcnn.api import (
+    Comparison,
+    ConfigSummary,
+    EpochRecord,
+    KcnnStore,
+    Run,
+    RunResult,
+    RunState,
+    ShapePlan,
+    compare,
+    conv_out,
+    leaderboard,
+    load_model,
+    open_store,
+    plan_network,
+    pool_out,
+    train,
+)
 from kcnn.config import ExperimentConfig, format_value, parse_value
 from kcnn.errors import (
     ConfigError,
@@ -18,10 +35,6 @@ from kcnn.errors import (
     StoreError,
     TrainingError,
 )
-from kcnn.geometry import ShapePlan, conv_out, plan_network, pool_out
-from kcnn.reports.comparison import Comparison
-from kcnn.reports.grouping import ConfigSummary
-from kcnn.store import Run, RunState
 
 __version__ = "0.1.0"
 
@@ -32,11 +45,13 @@ __all__ = [
     "DataError",
     "DeviceError",
     "DivergedError",
+    "EpochRecord",
     "ExperimentConfig",
     "KcnnError",
     "KcnnStore",
     "Run",
     "RunFailed",
+    "RunResult",
     "RunState",
     "ShapePlan",
     "StoreError",

@@ -87,7 +87,7 @@ def test_export_model_writes_a_file_that_reproduces_the_model(trained, tmp_path,
 
 def test_an_export_that_does_not_reproduce_the_model_is_refused_and_leaves_nothing(trained, tmp_path, capsys,
                                                                                    monkeypatch):  # fmt: skip
-    from kcnn.reports import model_export
+    from kcnn.inference import export as model_export
 
     _, run_id = trained
     monkeypatch.setattr(model_export, "TOLERANCE", -1.0)  # nothing can match: the check must refuse

@@ -87,7 +87,7 @@ class ExperimentScreen(QueueingForm):
 
     def validate(self) -> ExperimentConfig | None:
         """Rebuild the config; show its shape plan, or the reason it is invalid (and disable submit)."""
-        from kcnn.reports.config_tables import kernel_footprint, plan_table
+        from kcnn.api.views import kernel_footprint, plan_table
 
         reason = self.query_one("#reason", Static)
         shape = self.query_one("#shape", Static)

@@ -72,9 +72,8 @@ class LeaderboardScreen(Screen[None]):
 
     @on(LeaderboardLoaded)
     def show(self, message: LeaderboardLoaded) -> None:
+        from kcnn.api.views import SHORT, effects_table, varying_fields
         from kcnn.config import format_value
-        from kcnn.reports.analysis_tables import SHORT, effects_table
-        from kcnn.reports.grouping import varying_fields
 
         summaries = message.summaries
         fields = varying_fields(summaries) if len(summaries) > 1 else []
@@ -100,7 +99,7 @@ class LeaderboardScreen(Screen[None]):
             f"{len(summaries)} configuration(s) · {self.metric} validation accuracy, mean over seeds · "
             f"{message.excluded.text}"
         )
-        from kcnn.reports.analysis_tables import effect_tests_table
+        from kcnn.api.views import effect_tests_table
 
         tests = self.query_one("#effect-tests", Static)
         if message.tests is None or isinstance(message.tests, str):

@@ -13,8 +13,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from kcnn.api.views import STATE_STYLES
 from kcnn.config import format_value
-from kcnn.reports.run_tables import STATE_STYLES
 
 FILTERS = (None, "queued", "running", "done", "failed", "cancelled", "pruned")
 #: Fixed widths: the layout does not jump as values change, and is the same at every refresh.

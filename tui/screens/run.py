@@ -14,7 +14,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from kcnn.reports.text import safe
+from kcnn.api.views import safe
 
 #: Predictions shown on the Run screen (the CLI's `kcnn predict` streams any number).
 PREDICTIONS_SHOWN = 200
@@ -159,7 +159,7 @@ class RunScreen(Screen[None]):
 
     @on(RunEvaluated)
     def show_evaluation(self, message: RunEvaluated) -> None:
-        from kcnn.reports.evaluation_tables import class_table, confusion_table
+        from kcnn.api.views import class_table, confusion_table
 
         target = self.query_one("#evaluation", Static)
         if isinstance(message.evaluation, str):
@@ -171,9 +171,15 @@ class RunScreen(Screen[None]):
 
     @on(RunLoaded)
     def show(self, message: RunLoaded) -> None:
-        from kcnn.reports.config_tables import config_table, kernel_footprint, plan_table
-        from kcnn.reports.curves import run_curves
-        from kcnn.reports.run_tables import epochs_table, events_table, run_summary_table
+        from kcnn.api.views import (
+            config_table,
+            epochs_table,
+            events_table,
+            kernel_footprint,
+            plan_table,
+            run_curves,
+            run_summary_table,
+        )
 
         run = message.run
         parts: list[Any] = [run_summary_table(run)]

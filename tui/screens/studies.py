@@ -58,7 +58,7 @@ class StudiesScreen(Screen[None]):
 
     @on(StudiesLoaded)
     def show(self, message: StudiesLoaded) -> None:
-        from kcnn.reports.study_tables import study_table
+        from kcnn.api.views import study_table
 
         table = self.query_one("#studies", DataTable)
         table.clear()

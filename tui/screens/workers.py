@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from kcnn.reports.run_tables import training_text
+from kcnn.api.views import training_text
 
 
 class WorkersScreen(Screen[None]):

@@ -15,6 +15,7 @@ from typing import NoReturn
 from rich.console import Console
 
 from kcnn import __version__
+from kcnn.api.views import safe
 from kcnn.cli import data as data_commands
 from kcnn.cli import model as model_commands
 from kcnn.cli import plot as plot_commands
@@ -28,7 +29,6 @@ from kcnn.cli import worker as worker_commands
 from kcnn.cli import workers as workers_commands
 from kcnn.cli.options import flagify
 from kcnn.errors import KcnnError
-from kcnn.reports.text import safe
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130

@@ -8,8 +8,8 @@ from typing import Any
 
 from rich.table import Table
 
+from kcnn.api.views import safe
 from kcnn.cli.output import output_console, print_fitted
-from kcnn.reports.text import safe
 
 
 def register(commands: Any) -> None:

@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from kcnn.api.views import safe
 from kcnn.cli.common import add_store_option, open_store, run_ids
 from kcnn.cli.numbers import whole
 from kcnn.cli.output import add_wide_option, output_console, print_fitted
-from kcnn.reports.text import safe
 
 MODEL_HELP = "final: the last epoch's weights (default); best: the best validation epoch's"
 
@@ -95,14 +95,14 @@ def run_export_model(args: argparse.Namespace) -> int:
 def run_evaluate(args: argparse.Namespace) -> int:
     """Print a run's evaluation."""
     from kcnn import api
-    from kcnn.reports.evaluation_tables import class_table, confusion_table
+    from kcnn.api.views import class_table, confusion_table
 
     [run_id] = run_ids([args.run])
     with open_store(args) as store:
         run = store.get_run(run_id)
     evaluation = api.evaluate(run, data=args.data, split=args.split, model=args.model)
     if args.png is not None:
-        from kcnn.reports.evaluation_tables import write_confusion_png
+        from kcnn.api.views import write_confusion_png
 
         write_confusion_png(evaluation, args.png)
     if args.json:

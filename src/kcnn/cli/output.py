@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from rich.console import Console, RenderableType
 from rich.table import Table
 
-from kcnn.reports.fitting import UNLIMITED_WIDTH, fit_table
+from kcnn.api.views import UNLIMITED_WIDTH, fit_table
 
 
 def add_wide_option(parser: argparse.ArgumentParser) -> None:

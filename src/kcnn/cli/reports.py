@@ -11,11 +11,11 @@ from typing import Any
 from rich.console import Console, Group
 
 from kcnn.api import RunState
+from kcnn.api.views import safe
 from kcnn.cli.common import add_store_option, open_store, run_ids
 from kcnn.cli.numbers import whole
 from kcnn.cli.output import add_wide_option, output_console, print_fitted
 from kcnn.errors import KcnnError
-from kcnn.reports.text import safe
 
 
 def register(commands: Any) -> None:
@@ -102,7 +102,7 @@ def _add_metric(parser: argparse.ArgumentParser) -> None:
 def run_leaderboard(args: argparse.Namespace) -> int:
     """Print the leaderboard."""
     from kcnn import api
-    from kcnn.reports.analysis_tables import leaderboard_table
+    from kcnn.api.views import leaderboard_table
 
     with open_store(args) as store:
         summaries, excluded = api.leaderboard(store, args.metric, args.filter), api.excluded(store)
@@ -117,8 +117,7 @@ def run_leaderboard(args: argparse.Namespace) -> int:
         return 0
     if not summaries:
         raise KcnnError(f"No finished runs to rank ({excluded.text}); `kcnn worker` trains queued runs.")
-    from kcnn.reports.analysis_tables import LEADERBOARD_HIDE_FIRST, LEADERBOARD_KEEP
-    from kcnn.reports.fitting import drop_order
+    from kcnn.api.views import LEADERBOARD_HIDE_FIRST, LEADERBOARD_KEEP, drop_order
 
     table = leaderboard_table(shown, args.metric, excluded, len(summaries))
     hide = drop_order(table, LEADERBOARD_HIDE_FIRST, LEADERBOARD_KEEP)
@@ -131,7 +130,7 @@ def run_compare(args: argparse.Namespace) -> int:
     if args.by:
         return _effects(args)
     from kcnn import api
-    from kcnn.reports.analysis_tables import comparison_table
+    from kcnn.api.views import comparison_table
 
     if len(args.configs) not in (0, 2):
         raise KcnnError(f"`kcnn compare` takes two configuration keys (or none: the top two); got {len(args.configs)}.")
@@ -147,8 +146,8 @@ def run_compare(args: argparse.Namespace) -> int:
 
 def _effects(args: argparse.Namespace) -> int:
     from kcnn import api
+    from kcnn.api.views import effects_table
     from kcnn.config import field_name
-    from kcnn.reports.analysis_tables import effects_table
 
     if args.configs:
         raise KcnnError("Give either `--by NAME` or two configurations, not both.")
@@ -188,7 +187,7 @@ def _f_tests(api: Any, store: Any, args: argparse.Namespace, by: list[str]) -> l
 def run_effects(args: argparse.Namespace) -> int:
     """Print which hyperparameters matter."""
     from kcnn import api
-    from kcnn.reports.analysis_tables import effect_tests_table
+    from kcnn.api.views import effect_tests_table
 
     by = [name for name in (args.by or "").split(",") if name.strip()]
     if by and len(by) != 2:
@@ -204,7 +203,7 @@ def run_effects(args: argparse.Namespace) -> int:
 
 def run_curves(args: argparse.Namespace) -> int:
     """Draw curves of runs."""
-    from kcnn.reports.curves import line_chart, run_curves, write_png
+    from kcnn.api.views import line_chart, run_curves, write_png
 
     ids = run_ids(args.runs)
     with open_store(args) as store:
@@ -227,7 +226,7 @@ def run_curves(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     """Write runs or epochs as CSV or JSON."""
-    from kcnn.reports.export import export_epochs, export_runs
+    from kcnn.api.views import export_epochs, export_runs
 
     with open_store(args) as store:
         if args.epochs:

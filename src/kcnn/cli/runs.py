@@ -7,10 +7,10 @@ import json
 from typing import Any
 
 from kcnn.api import RunState
+from kcnn.api.views import safe
 from kcnn.cli.common import add_store_option, open_store, run_ids
 from kcnn.cli.numbers import whole
 from kcnn.cli.output import add_wide_option, output_console, print_fitted
-from kcnn.reports.text import safe
 
 DEFAULT_LIMIT = 50
 
@@ -42,8 +42,7 @@ def register(commands: Any) -> None:
 
 def run_runs(args: argparse.Namespace) -> int:
     """Print the run list."""
-    from kcnn.reports.export import export_runs
-    from kcnn.reports.run_tables import run_rows, runs_table
+    from kcnn.api.views import export_runs, run_rows, runs_table
 
     machine = args.json or args.csv
     limit = None if (args.limit == 0 or (machine and args.limit == DEFAULT_LIMIT)) else args.limit
@@ -56,7 +55,7 @@ def run_runs(args: argparse.Namespace) -> int:
     elif args.csv:
         print(export_runs(runs, "csv"), end="")
     else:
-        from kcnn.reports.run_tables import RUNS_HIDE_ORDER
+        from kcnn.api.views import RUNS_HIDE_ORDER
 
         print_fitted(output_console(args.wide), runs_table(runs, counts, now), drop_order=RUNS_HIDE_ORDER)
     return 0
@@ -65,8 +64,7 @@ def run_runs(args: argparse.Namespace) -> int:
 def run_show(args: argparse.Namespace) -> int:
     """Print one run in detail."""
     from kcnn.api import dataset_classes
-    from kcnn.reports.config_tables import config_table, plan_table
-    from kcnn.reports.run_tables import epochs_table, events_table, run_summary_table
+    from kcnn.api.views import config_table, epochs_table, events_table, plan_table, run_summary_table
 
     [run_id] = run_ids([args.run])
     with open_store(args) as store:
@@ -85,7 +83,7 @@ def run_show(args: argparse.Namespace) -> int:
     else:
         parts += [config_table(config), plan_table(config.plan(dataset_classes(config.dataset)))]
     if epochs:
-        from kcnn.reports.curves import run_curves
+        from kcnn.api.views import run_curves
 
         parts.append(epochs_table(epochs))
         parts.extend(run_curves(epochs))

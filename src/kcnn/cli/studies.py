@@ -124,7 +124,7 @@ def run_studies(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([summary.to_dict() for summary in summaries], indent=2))
         return 0
-    from kcnn.reports.study_tables import studies_table
+    from kcnn.api.views import studies_table
 
     print_fitted(output_console(), studies_table(summaries))
     return 0
@@ -146,7 +146,7 @@ def run_study(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({**summary.to_dict(), "runs": [run.id for run in runs]}, indent=2))
         return 0
-    from kcnn.reports.study_tables import study_table
+    from kcnn.api.views import study_table
 
     print_fitted(output_console(), study_table(summary, runs))
     return 0

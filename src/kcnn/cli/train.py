@@ -9,13 +9,12 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from kcnn.api.views import config_table, plan_table, safe
 from kcnn.cli.common import add_checkpoint_option, add_store_option, checkpoint_seconds, open_store
 from kcnn.cli.numbers import whole
 from kcnn.cli.options import add_config_flags, config_from_args
 from kcnn.cli.output import output_console, print_fitted
 from kcnn.errors import ConfigError
-from kcnn.reports.config_tables import config_table, plan_table
-from kcnn.reports.text import safe
 
 EXIT_RUN_FAILED = 1
 EXIT_INTERRUPTED = 130
@@ -72,7 +71,7 @@ def run_plan(args: argparse.Namespace) -> int:
         return 0
     console = Console()
     console.print(plan_table(plan))
-    from kcnn.reports.config_tables import kernel_footprint
+    from kcnn.api.views import kernel_footprint
 
     console.print(kernel_footprint(config.kernel_sizes[0], config.dilations[0]))
     return 0
@@ -109,7 +108,7 @@ def run_train(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"run_id": run_id, **result.to_dict()}, indent=2))
         return 0
-    from kcnn.reports.config_tables import result_table
+    from kcnn.api.views import result_table
 
     plan = result.config.plan(len(result.class_names))
     print_fitted(output_console(), config_table(result.config), plan_table(plan), result_table(result))
@@ -163,7 +162,7 @@ def _train_one(args: argparse.Namespace, config: Any, store: Any, console: Conso
 
 def _report_folds(args: argparse.Namespace, config: Any, trained: list[tuple[int, Any]]) -> int:
     """Every fold's accuracies, and their mean with the Nadeau–Bengio corrected 95% interval."""
-    from kcnn.reports.config_tables import folds_summary, folds_table
+    from kcnn.api.views import folds_summary, folds_table
 
     summary = folds_summary(trained[0][1].config, [result for _, result in trained])
     if args.json:

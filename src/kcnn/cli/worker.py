@@ -8,10 +8,10 @@ from typing import Any
 from rich.console import Console
 
 from kcnn.api import default_store_path
+from kcnn.api.views import safe
 from kcnn.cli.common import add_checkpoint_option, add_store_option, checkpoint_seconds
 from kcnn.cli.numbers import positive_number, seconds, whole
 from kcnn.errors import KcnnError
-from kcnn.reports.text import safe
 
 
 def register(commands: Any) -> None:

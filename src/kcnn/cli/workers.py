@@ -11,12 +11,11 @@ from rich.console import Console
 from rich.table import Table
 
 from kcnn.api import default_store_path
+from kcnn.api.views import safe, training_text
 from kcnn.cli.common import add_store_option
 from kcnn.cli.numbers import whole
 from kcnn.cli.output import output_console, print_fitted
 from kcnn.errors import KcnnError
-from kcnn.reports.run_tables import training_text
-from kcnn.reports.text import safe
 
 
 def register(commands: Any) -> None:

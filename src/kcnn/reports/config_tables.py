@@ -12,10 +12,10 @@ from rich.text import Text
 from kcnn.config import ExperimentConfig, format_value
 from kcnn.geometry import ShapePlan
 from kcnn.reports.text import safe
-from kcnn.training.throughput import describe_throughput
+from kcnn.throughput import describe_throughput
 
 if TYPE_CHECKING:
-    from kcnn.training.train import RunResult
+    from kcnn.contract import RunResult
 
 
 def _compact(number: int) -> str:

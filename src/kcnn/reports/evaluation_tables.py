@@ -6,7 +6,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from kcnn.reports.evaluation import Evaluation
+from kcnn.reports.confusion import Evaluation
 from kcnn.reports.text import safe
 
 

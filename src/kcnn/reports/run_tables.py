@@ -11,7 +11,7 @@ from rich.table import Table
 from kcnn.config import format_value
 from kcnn.reports.text import safe
 from kcnn.store import Run
-from kcnn.training.throughput import describe_throughput
+from kcnn.throughput import describe_throughput
 
 #: Narrow terminals: run-list columns in the order they are hidden (id, state and best val always stay).
 RUNS_HIDE_ORDER = ("time", "epoch", "seed", "channels", "note", "d", "k", "input")

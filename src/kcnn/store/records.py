@@ -9,7 +9,7 @@ from typing import Any
 
 from kcnn.config import ExperimentConfig, stored_config_problem
 from kcnn.store.states import RunState
-from kcnn.training.throughput import training_flops_per_second
+from kcnn.throughput import training_flops_per_second
 
 #: The class names a run trained on, in label order, in its artifacts folder beside the model.
 CLASSES_FILE = "classes.json"

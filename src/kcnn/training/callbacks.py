@@ -7,9 +7,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from kcnn.contract import EpochRecord
 from kcnn.errors import StopRequested
 from kcnn.training.backend import import_keras
-from kcnn.training.epoch_record import EpochRecord
 
 keras = import_keras()
 

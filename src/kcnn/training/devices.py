@@ -54,3 +54,12 @@ def check_precision(precision: str, device: str) -> str:
             "Use `--precision float32` (or mixed_bfloat16) on a CPU."
         )
     return precision
+
+
+def device_name(device: str) -> str:
+    """A readable name of a torch device: ``CPU`` or the GPU's model, e.g. ``NVIDIA H200``."""
+    if not device.startswith("cuda"):
+        return "CPU"
+    import torch
+
+    return str(torch.cuda.get_device_name(torch.device(device)))

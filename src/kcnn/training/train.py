@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import numpy as np
+from typing import Any
 
 from kcnn.config import ExperimentConfig
+from kcnn.contract import EpochRecord, RunResult
 from kcnn.data import ImageSet, load_dataset, split_dataset
 from kcnn.errors import DivergedError
-from kcnn.training.devices import check_precision, resolve_device
-from kcnn.training.throughput import device_name, peak_flops, training_flops_per_second
-
-if TYPE_CHECKING:
-    from kcnn.training.epoch_record import EpochRecord
+from kcnn.throughput import peak_flops
+from kcnn.training.devices import check_precision, device_name, resolve_device
 
 __all__ = ["DivergedError", "Resume", "RunResult", "TrainingHooks", "prepare_device", "train"]
 
@@ -46,118 +42,6 @@ class Resume:
     """A ``.keras`` file with the model and optimizer state."""
     epoch: int
     """Epochs already done by that checkpoint."""
-
-
-@dataclass
-class RunResult:
-    """Everything one training run measured."""
-
-    config: ExperimentConfig
-    """The run's hyperparameters."""
-    history: list[EpochRecord]
-    """One record per finished epoch."""
-    seconds: float
-    """Wall time of `fit` alone (no start-up, no data loading)."""
-    params: int
-    """Trainable parameters of the model."""
-    flops_per_image: int
-    """Forward-pass FLOPs per image, from the shape plan."""
-    device: str
-    """Torch device the run trained on."""
-    precision: str
-    """Keras dtype policy."""
-    num_train: int
-    """Training images."""
-    num_val: int
-    """Validation images."""
-    num_test: int = 0
-    """Test images (0 without a test set)."""
-    test_accuracy: float | None = None
-    """The final model's accuracy on the test set (`None` without one)."""
-    best_test_accuracy: float | None = None
-    """The best-epoch model's accuracy on the test set (set by the worker, which keeps that model's file)."""
-    test_images: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
-    """The test images and labels, for scoring another model of the run (its best epoch's); not serialised."""
-    class_names: tuple[str, ...] = field(default_factory=tuple)
-    """Class names, in label order."""
-    skipped_files: tuple[tuple[str, str], ...] = field(default_factory=tuple)
-    """Unreadable files left out with ``skip_bad``, and why."""
-    loop: str = "fit"
-    """What trained it: ``torch`` (kcnn's torch-native loop) or ``fit`` (Keras' own)."""
-    loop_reason: str = ""
-    """Why that loop (the probe's verdict)."""
-    dataset_fingerprint: str = ""
-    """The content fingerprint of the images it trained on."""
-    device_name: str = "CPU"
-    """The device's model, e.g. ``NVIDIA H200``."""
-    peak_flops: float | None = None
-    """The device's peak FLOP/s at the run's precision, when known."""
-
-    @property
-    def best_val_accuracy(self) -> float:
-        """Highest validation accuracy of any epoch."""
-        return max(record.val_accuracy for record in self.history)
-
-    @property
-    def final_val_accuracy(self) -> float:
-        """Validation accuracy after the last epoch."""
-        return self.history[-1].val_accuracy
-
-    @property
-    def images_per_second(self) -> float:
-        """Median training images per second over the epochs."""
-        rates = sorted(record.images_per_second for record in self.history)
-        return rates[len(rates) // 2]
-
-    @property
-    def flops_per_second(self) -> float | None:
-        """Achieved training FLOP/s (3× forward FLOPs per image × images per second)."""
-        return training_flops_per_second(self.flops_per_image, self.images_per_second)
-
-    @property
-    def summary(self) -> dict[str, Any]:
-        """The model and device facts the store keeps with the run."""
-        return {
-            "params": self.params,
-            "flops_per_image": self.flops_per_image,
-            "device": self.device,
-            "device_name": self.device_name,
-            "peak_flops": self.peak_flops,
-            "train_loop": self.loop,
-            "train_loop_reason": self.loop_reason,
-            "precision": self.precision,
-            "dataset_fingerprint": self.dataset_fingerprint,
-            "test_accuracy": self.test_accuracy,
-            "best_test_accuracy": self.best_test_accuracy,
-        }
-
-    def to_dict(self) -> dict[str, Any]:
-        """The result as a JSON-ready dict."""
-        return {
-            "config": self.config.to_dict(),
-            "config_key": self.config.config_key,
-            "best_val_accuracy": self.best_val_accuracy,
-            "final_val_accuracy": self.final_val_accuracy,
-            "seconds": self.seconds,
-            "params": self.params,
-            "flops_per_image": self.flops_per_image,
-            "images_per_second": self.images_per_second,
-            "flops_per_second": self.flops_per_second,
-            "peak_flops": self.peak_flops,
-            "device": self.device,
-            "device_name": self.device_name,
-            "train_loop": self.loop,
-            "train_loop_reason": self.loop_reason,
-            "dataset_fingerprint": self.dataset_fingerprint,
-            "precision": self.precision,
-            "num_train": self.num_train,
-            "num_val": self.num_val,
-            "num_test": self.num_test,
-            "test_accuracy": self.test_accuracy,
-            "best_test_accuracy": self.best_test_accuracy,
-            "skipped_files": [list(item) for item in self.skipped_files],
-            "history": [record.to_dict() for record in self.history],
-        }
 
 
 def prepare_device(device: str = "auto", precision: str = "float32") -> tuple[str, str]:

@@ -1,4 +1,4 @@
-"""How hard a run worked its device: training FLOP/s and the fraction of the device's peak.
+"""How hard a run worked its device: training FLOP/s and the fraction of the device's peak (arithmetic only).
 
 Training FLOPs per image are taken as 3× the forward FLOPs of the shape plan (the backward pass
 costs about twice the forward one), the usual estimate. Peaks are the vendors' dense figures:
@@ -28,15 +28,6 @@ GPU_PEAK_TFLOPS: tuple[tuple[str, float, float], ...] = (
     ("RTX 4090", 82.6, 165.2),
     ("RTX 3090", 35.6, 71.0),
 )
-
-
-def device_name(device: str) -> str:
-    """A readable name of a torch device: ``CPU`` or the GPU's model, e.g. ``NVIDIA H200``."""
-    if not device.startswith("cuda"):
-        return "CPU"
-    import torch
-
-    return str(torch.cuda.get_device_name(torch.device(device)))
 
 
 def peak_flops(name: str, precision: str, environ: dict[str, str] | None = None) -> float | None:

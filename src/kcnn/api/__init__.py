@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kcnn.config import ExperimentConfig, field_name
+from kcnn.contract import EpochRecord, RunResult
 from kcnn.errors import ConfigError, InvalidSweep, KcnnError, RunFailed, StoreError
+from kcnn.geometry import ShapePlan, conv_out, plan_network, pool_out
 from kcnn.queue.runner import CHECKPOINT_SECONDS
 from kcnn.queue.sweep import MAX_RUNS, Expansion, InvalidCombination, SweepPoints, SweepSpec, load_sweep
 from kcnn.queue.sweep import expand as expand_sweep
@@ -45,12 +47,11 @@ if TYPE_CHECKING:
     import keras
     import pandas
 
+    from kcnn.inference.evaluation import Evaluation
     from kcnn.queue.enqueue import QueueReport
     from kcnn.reports.effects import EffectAnalysis
-    from kcnn.reports.evaluation import Evaluation
     from kcnn.reports.study_tables import StudySummary
     from kcnn.store.upgrade import StoreInfo, UpgradeReport
-    from kcnn.training.train import RunResult
 
 __all__ = [
     "CHECKPOINT_SECONDS",
@@ -58,17 +59,21 @@ __all__ = [
     "MAX_RUNS",
     "Comparison",
     "ConfigSummary",
+    "EpochRecord",
     "Expansion",
     "InvalidCombination",
     "InvalidSweep",
     "KcnnStore",
     "Run",
     "RunFailed",
+    "RunResult",
     "RunState",
+    "ShapePlan",
     "SweepPoints",
     "SweepSpec",
     "check_setup",
     "compare",
+    "conv_out",
     "dataset_classes",
     "default_store_path",
     "effect_tests",
@@ -85,6 +90,8 @@ __all__ = [
     "load_sweep",
     "open_store",
     "optimize",
+    "plan_network",
+    "pool_out",
     "predict",
     "prepare_configs",
     "queue_sweep",
@@ -412,19 +419,16 @@ def load_model(run: Run | int, store: Store | None = None) -> keras.Model:
     Raises:
         StoreError: If the run has no final model (not done, or its file is gone).
     """
-    run = _run_of(run, store, "load_model")
-    path = run.model_path
-    if path is None or not path.exists():
-        raise StoreError(f"Run {run.id} has no final model ({run.state}); only done runs have one.")
-    from kcnn.training.backend import import_keras
+    from kcnn.inference import load_run_model
 
-    return import_keras().saving.load_model(path)
+    network, _, _ = load_run_model(_run_of(run, store, "load_model"))
+    return network
 
 
 def evaluate(
     run: Run | int, store: Store | None = None, data: str | None = None, split: str | None = None, model: str = "final"
 ) -> Evaluation:
-    """Evaluate a done run's final model per class, with the confusion matrix (`kcnn.reports.evaluation`).
+    """Evaluate a done run's final model per class, with the confusion matrix (`kcnn.inference.evaluation`).
 
     Args:
         run: The run, or its id (then `store` is needed).
@@ -437,7 +441,7 @@ def evaluate(
     Raises:
         StoreError: If the run has no final model. DataError: If the data's classes are not the run's.
     """
-    from kcnn.reports.evaluation import evaluate_run
+    from kcnn.inference.evaluation import evaluate_run
 
     return evaluate_run(_run_of(run, store, "evaluate"), data, split, model)
 
@@ -447,10 +451,10 @@ def predict(
 ) -> Iterator[Any]:
     """Classify image files (or folders of them) with a done run's final model, streaming, in batches.
 
-    Yields a `kcnn.reports.evaluation.Prediction` per image: its `top` classes with probabilities, or the
+    Yields a `kcnn.inference.evaluation.Prediction` per image: its `top` classes with probabilities, or the
     reason it could not be read (never fatal).
     """
-    from kcnn.reports.evaluation import predict_images
+    from kcnn.inference.evaluation import predict_images
 
     return predict_images(_run_of(run, store, "predict"), paths, top, model)
 
@@ -461,13 +465,13 @@ def export_model(
     """Write a done run's model as ``.keras`` or ONNX (``kcnn[onnx]``), checked by loading it back.
 
     Returns:
-        A `kcnn.reports.model_export.ExportReport`: the path, and the largest difference of a class
+        A `kcnn.inference.export.ExportReport`: the path, and the largest difference of a class
         probability between the model and the loaded export on a few of the run's images.
 
     Raises:
         KcnnError: If the export cannot be written or does not reproduce the model (nothing is written then).
     """
-    from kcnn.reports.model_export import export_model as write
+    from kcnn.inference.export import export_model as write
 
     return write(_run_of(run, store, "export_model"), output, fmt, model)
 

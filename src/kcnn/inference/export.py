@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from kcnn.errors import ConfigError, KcnnError
-from kcnn.reports.evaluation import load_run_model
+from kcnn.inference.evaluation import load_run_model
 from kcnn.store import Run
 
 FORMATS = ("keras", "onnx")

@@ -1,6 +1,6 @@
 import pytest
 
-from kcnn.training.throughput import describe_throughput, peak_flops, training_flops_per_second
+from kcnn.throughput import describe_throughput, peak_flops, training_flops_per_second
 
 
 @pytest.mark.parametrize(
