@@ -273,7 +273,7 @@ def start_optimize(
     settings = dataclasses.replace(settings, fixed=base)
     study_id = store.create_study("optimize", settings.to_dict())
     optuna_study(store.path, store.get_study(study_id))
-    store.advance_study(study_id, decide_optimize(store.path), probe=probe_optimize)
+    store.advance_study_outside_lock(study_id, decide_optimize(store.path))
     return study_id
 
 
@@ -315,11 +315,13 @@ def decide_optimize(
         finished = {frozen.number for frozen in in_optuna if frozen.state != state.RUNNING}
 
         def tell(number: int, value: float | None = None, outcome: Any = None) -> None:
-            """Tell Optuna once: an advance whose transaction was rolled back after telling is not repeated."""
+            """Tell Optuna once (a trial finished by a dropped step or by another worker is not told again)."""
             if number in finished:
                 return
             try:
-                ostudy.tell(number, value, state=outcome)
+                ostudy.tell(number, value, state=outcome, skip_if_finished=True)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                pass  # another worker told it between our read and our tell
             except RuntimeError as error:  # the grid sampler stops the study when its grid is done: fine here
                 if "objective function" not in str(error):
                     raise
@@ -362,8 +364,7 @@ def decide_optimize(
             except ConfigError as error:
                 trial.set_user_attr("kcnn_error", str(error))
                 tell(trial.number, outcome=state.FAIL)
-                trials[str(trial.number)] = {"id": trial._trial_id, "state": "invalid", "params": shown,
-                                             "reason": str(error)}  # fmt: skip
+                trials[str(trial.number)] = {"state": "invalid", "params": shown, "reason": str(error)}
                 invalid_in_a_row += 1
                 if invalid_in_a_row >= MAX_INVALID_IN_A_ROW:
                     break
@@ -374,8 +375,7 @@ def decide_optimize(
                 for fold in range(config.folds):
                     run = NewRun.of(config.replace(seed=settings.seed + offset, fold=fold))
                     step.new_runs.append(dataclasses.replace(run, trial=trial.number))
-            trials[str(trial.number)] = {"id": trial._trial_id, "state": "running", "params": shown,
-                                         "key": config.config_key}  # fmt: skip
+            trials[str(trial.number)] = {"state": "running", "params": shown, "key": config.config_key}
             running += 1
         told = sum(info["state"] != "running" for info in trials.values())
         step.progress = {**progress, "trials": trials, "asked": asked, "told": told}
@@ -399,12 +399,15 @@ def pruning_check(store: Store, study: Study, run: Run) -> Callable[[Any], None]
     """
     optuna = import_optuna()
     settings = OptimizeSettings.from_dict(study.settings)
-    info = study.progress.get("trials", {}).get(str(run.trial), {})
-    trial_id = info.get("id")
-    if trial_id is None:
+    if run.trial is None or str(run.trial) not in study.progress.get("trials", {}):
         return lambda record: None
     ostudy = optuna_study(store.path, study)
-    trial = optuna.trial.Trial(ostudy, trial_id)
+    # Optuna has no public way yet to report for a trial asked in another process (optuna/optuna#2177, "allow
+    # reporting and pruning by restoring Trials"): the trial's id comes from the storage's public lookup, and
+    # `Trial` is built with its documented constructor.
+    storage = _storage(storage_url(store.path))
+    study_id = storage.get_study_id_from_name(ostudy.study_name)
+    trial = optuna.trial.Trial(ostudy, storage.get_trial_id_from_study_id_trial_number(study_id, run.trial))
     history: list[float] = []
 
     def check(record: Any) -> None:

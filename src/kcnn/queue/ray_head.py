@@ -61,17 +61,9 @@ def check_reachable(address: str, timeout: float = 5.0) -> None:
         KcnnError: If no cluster is found, or its address does not accept connections.
     """
     target = address
-    if address == "auto":
-        try:
-            from ray._private.services import canonicalize_bootstrap_address_or_die
-
-            target = canonicalize_bootstrap_address_or_die("auto")
-        except ConnectionError:
-            raise KcnnError(
-                "`--ray auto` found no Ray cluster on this machine; start one with `ray start --head` (or pass "
-                "the cluster's address, e.g. `--ray 10.0.0.1:6379`; `--ray` alone starts Ray here)."
-            ) from None
-        except (ImportError, AttributeError):  # another Ray version: let `ray.init` resolve and report it
+    if address == "auto":  # Ray's own resolution (RAY_ADDRESS, else the cluster last started here) is not public:
+        target = os.environ.get("RAY_ADDRESS", "").strip()  # check an explicit address; else `ray.init` resolves
+        if not target or target == "auto":
             return
     host, _, port = target.removeprefix("ray://").rpartition(":")
     if not host or not port.isdigit():
@@ -239,6 +231,11 @@ class RayHead:
         try:
             ray.init(address=self.address, **options)
         except ConnectionError as error:
+            if self.address == "auto":
+                raise KcnnError(
+                    "`--ray auto` found no Ray cluster on this machine; start one with `ray start --head` (or pass "
+                    "the cluster's address, e.g. `--ray 10.0.0.1:6379`; `--ray` alone starts Ray here)."
+                ) from None
             raise KcnnError(
                 f"Cannot reach the Ray cluster at {self.address!r} ({error}); start it with `ray start --head` "
                 "or pass its address, e.g. `--ray 10.0.0.1:6379`."

@@ -13,9 +13,9 @@ def _advance(store: Store, study: Study) -> StudyStep | None:
     if study.kind == "race":
         return store.advance_study(study.id, decide_race)
     if study.kind == "optimize":
-        from kcnn.queue.optimize import decide_optimize, probe_optimize
+        from kcnn.queue.optimize import decide_optimize
 
-        return store.advance_study(study.id, decide_optimize(store.path), probe=probe_optimize)
+        return store.advance_study_outside_lock(study.id, decide_optimize(store.path))  # Optuna's own I/O
     return None
 
 

@@ -2,9 +2,16 @@
 
 A study never needs a process of its own. Whichever worker is running calls `advance_study` (through
 `kcnn.queue.studies`): a *decide* function, given the study and the runs it owns, says what to do next —
-queue runs, record progress, finish with a verdict — and the store applies it in the same ``BEGIN
-IMMEDIATE`` transaction in which it read what the decision was based on. Two workers therefore never
-advance a study twice: the second one reads the first one's result and decides nothing.
+queue runs, record progress, finish with a verdict — and the store applies it in one ``BEGIN IMMEDIATE``
+transaction. Two workers never advance a study twice:
+
+- a decision that needs no I/O (a race) is taken inside that transaction, on what it reads there, so the
+  second worker reads the first one's result and decides nothing;
+- a decision that needs I/O (an Optuna study asks and tells its own storage) is taken on a plain read,
+  **outside** the write lock (`advance_study_outside_lock`), and applied only if the study's progress is
+  still the one it was decided on (compare-and-set). A worker that loses that race drops its step; what
+  its decision did in Optuna is idempotent (a tell is skipped when the trial is already finished) or
+  repaired by the next advance (a trial asked for but never recorded is told failed).
 """
 
 from __future__ import annotations
@@ -69,8 +76,9 @@ class StudyStep:
 
 
 #: ``decide(study, runs the study owns, runs_of)``: the next step, or `None` when there is nothing to do.
-#: ``runs_of(keys)`` returns every run (any state, any owner) of those config keys. It must be quick and
-#: do no I/O of its own: it runs while the store's write lock is held.
+#: ``runs_of(keys)`` returns every run (any state, any owner) of those config keys. Given to `advance_study`,
+#: it must be quick and do no I/O of its own (it runs while the store's write lock is held); a decision that
+#: needs I/O goes to `advance_study_outside_lock`.
 Decide = Callable[[Study, list[Run], Callable[[Iterable[str]], list[Run]]], StudyStep | None]
 
 _STUDY_COLUMNS = "id, kind, state, settings, progress, verdict, created, finished"
@@ -137,6 +145,26 @@ class StudyRecords(UserActions):
             if step:
                 self._apply(conn, study_id, step)
             return step or None
+
+    def advance_study_outside_lock(self, study_id: int, decide: Decide) -> StudyStep | None:
+        """Decide the study's next step on a plain read (I/O allowed), then apply it if nothing moved meanwhile.
+
+        The step is applied in one write transaction, and only if the study is still running with the
+        progress `decide` saw; otherwise another worker advanced it first and this step is dropped (`None`).
+        """
+        study = self._study_in(self._conn, study_id)
+        if study.state != "running":
+            return None
+        own = self._runs_where(self._conn, "study_id = ?", (study_id,))
+        step = decide(study, own, lambda keys: self._runs_of_keys(self._conn, keys))
+        if not step:
+            return None
+        with self._write() as conn:
+            now = self._study_in(conn, study_id)
+            if now.state != "running" or now.progress != study.progress:
+                return None
+            self._apply(conn, study_id, step)
+        return step
 
     def stop_study(self, study_id: int, verdict: str) -> int:
         """Stop a running study: its queued runs are cancelled (running ones finish); how many were cancelled.

@@ -118,3 +118,39 @@ def test_per_layer_choices_reach_the_config():
     trial = optuna.create_study().ask()
     values = {param.name: param.suggest(trial) for param in params}
     ExperimentConfig(**values)  # whatever was drawn is a value the config takes
+
+
+def test_optuna_is_asked_and_told_outside_the_stores_write_lock(tmp_path, monkeypatch):
+    """Issue 22: a study's decision does no I/O while the store's write lock is held (Optuna has its own file)."""
+    calls = []
+    with Store(tmp_path / "s") as store:
+        for name in ("ask", "tell", "get_trials"):
+            real = getattr(optuna.Study, name)
+
+            def recording(self, *args, _real=real, _name=name, **kwargs):
+                calls.append((_name, store._conn.in_transaction))
+                return _real(self, *args, **kwargs)
+
+            monkeypatch.setattr(optuna.Study, name, recording)
+        start_optimize(store, settings(trials=4, pruner="none"), lambda config: config)
+        scripted(store, by_kernel)
+    assert {name for name, _ in calls} == {"ask", "tell", "get_trials"}
+    assert [call for call in calls if call[1]] == []
+
+
+def test_a_step_decided_on_progress_that_moved_meanwhile_is_dropped(tmp_path):
+    """Two workers decide at once: the second one's step (decided on the old progress) is not applied."""
+    from kcnn.store.studies import StudyStep
+
+    with Store(tmp_path / "s") as store:
+        study_id = store.create_study("optimize", {"note": "scripted"})
+
+        def first(study, own, runs_of):
+            return StudyStep(progress={"asked": 1}, note="first")
+
+        def racing(study, own, runs_of):  # another worker applies its step while this one decides
+            store.advance_study_outside_lock(study_id, first)
+            return StudyStep(progress={"asked": 99}, note="second")
+
+        assert store.advance_study_outside_lock(study_id, racing) is None
+        assert store.get_study(study_id).progress == {"asked": 1}
