@@ -88,7 +88,7 @@ class BadFilesError(DataError):
 
 
 class RunFailed(TrainingError):
-    """A run trained in the foreground did not finish; the store records why (`kcnn show RUN`)."""
+    """A run trained in the foreground did not finish; the store records why (`kcnn run show RUN`)."""
 
     def __init__(self, message: str, run_id: int, kind: str) -> None:
         super().__init__(message)

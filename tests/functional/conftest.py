@@ -89,7 +89,7 @@ def stop(process: subprocess.Popen, timeout: float = 60) -> int:
 
 
 def runs_json(store_path: Path) -> list[dict]:
-    done = kcnn("runs", "--json", "--store", str(store_path))
+    done = kcnn("runs", "--store", str(store_path), "--format", "json")
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 

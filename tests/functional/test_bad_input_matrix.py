@@ -28,11 +28,12 @@ MATRIX = [
     ["queue", "retry", HUGE], ["queue", "prioritize", "1", HUGE], ["queue", "prioritize", HUGE, "1"],
     # worker
     ["worker", "--lease", "nan"], ["worker", "--lease", "-1"], ["worker", "--poll", "nan"], ["worker", "--stall", "-1"],
-    ["worker", "--stall", "nan"], ["worker", "--jobs", "0"], ["worker", "--gpus", "x"], ["workers", "stop", "0"],
+    ["worker", "--stall", "nan"], ["worker", "--jobs", "0"], ["worker", "--gpus", "x"], ["worker", "stop", "0"],
     # reads
-    ["show", HUGE], ["show", "x"], ["curves", HUGE], ["runs", "--limit", "-1"], ["runs", "--limit", HUGE],
-    ["runs", "--state", "bogus"], ["export", "--state", "bogus"], ["export", "--format", "xml"],
-    ["export", "--output", "/nonexistent/dir/x.csv"], ["leaderboard", "--top", "0"], ["leaderboard", "--metric", "x"],
+    ["run", "show", HUGE], ["run", "show", "x"], ["run", "curves", HUGE], ["runs", "--limit", "-1"],
+    ["runs", "--limit", HUGE], ["runs", "--state", "bogus"], ["runs", "export", "--state", "bogus"],
+    ["runs", "export", "--format", "xml"], ["runs", "export", "--output", "/nonexistent/dir/x.csv"],
+    ["leaderboard", "--top", "0"], ["leaderboard", "--metric", "x"],
     ["leaderboard", "--filter", "kernel"], ["leaderboard", "--filter", "bogus=2"], ["compare", "a"],
     ["compare", "--by", "bogus"], ["data", "info", "/nonexistent/folder"], ["store", "info", "--store", "/nonexistent"],
 ]  # fmt: skip

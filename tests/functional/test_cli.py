@@ -54,7 +54,7 @@ def test_bad_input_is_one_line_and_exit_code_2(argv, message, capsys):
 
 
 def test_plan_json_has_linear_size(capsys):
-    assert main(["plan", "--kernel", "2", "--dilation", "2", "1", "--json"]) == 0
+    assert main(["plan", "--kernel", "2", "--dilation", "2", "1", "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["plan"]["linear_size"] == 7200
     assert data["config"]["dilation"] == [2, 1]
@@ -86,7 +86,8 @@ def test_train_json_end_to_end_in_a_subprocess(store_path):
         "16",
         "--device",
         "cpu",
-        "--json",
+        "--format",
+        "json",
     ]
     done = subprocess.run([sys.executable, "-m", "kcnn.cli", *argv], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
@@ -102,7 +103,9 @@ def test_train_json_end_to_end_in_a_subprocess(store_path):
     assert data["flops_per_second"] == pytest.approx(3 * data["flops_per_image"] * data["images_per_second"])
     assert data["config"]["color_mode"] == "rgb" and data["config"]["precision"] == "float32"  # auto resolved
     shown = subprocess.run(
-        [sys.executable, "-m", "kcnn.cli", "show", str(data["run_id"]), "--json"], capture_output=True, text=True
+        [sys.executable, "-m", "kcnn.cli", "run", "show", str(data["run_id"]), "--format", "json"],
+        capture_output=True,
+        text=True,
     )
     run = json.loads(shown.stdout)
     # `kcnn train` and `kcnn show` report one figure for one run: the median over its epochs.
@@ -116,7 +119,7 @@ def test_train_tables(store_path, capsys):
     out = capsys.readouterr().out
     assert "best val accuracy" in out and "Shape plan" in out and "config_key" in out
     assert "training FLOP/s" in out and "GFLOP/s (CPU peak unknown" in out
-    assert main(["show", "1"]) == 0
+    assert main(["run", "show", "1"]) == 0
     out = capsys.readouterr().out
     assert "images / s" in out and "GFLOP/s (CPU peak unknown" in out and f"cpu · CPU · {EXPECTED_LOOP} loop" in out
 

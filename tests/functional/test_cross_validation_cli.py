@@ -39,15 +39,17 @@ def test_train_with_folds_trains_every_fold_and_reports_the_corrected_mean(photo
 
     # The test set is evaluated exactly as recorded, for the final and the best epoch's model.
     for model, column in (("final", "test_accuracy"), ("best", "best_test_accuracy")):
-        assert main(["evaluate", str(runs[1].id), "--split", "test", "--model", model, "--json"]) == 0
+        assert (
+            main(["model", "evaluate", str(runs[1].id), "--split", "test", "--model", model, "--format", "json"]) == 0
+        )
         evaluation = json.loads(capsys.readouterr().out)
         assert evaluation["images"] == 6
         assert evaluation["accuracy"] == pytest.approx(getattr(runs[1], column), abs=1e-12)
-    assert main(["evaluate", str(runs[1].id), "--split", "val", "--json"]) == 0
+    assert main(["model", "evaluate", str(runs[1].id), "--split", "val", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["accuracy"] == pytest.approx(runs[1].final_val_accuracy, abs=1e-12)
 
     # The leaderboard counts the folds and shows the winner's test accuracy beside its validation accuracy.
-    assert main(["leaderboard", "--json"]) == 0
+    assert main(["leaderboard", "--format", "json"]) == 0
     [row] = json.loads(capsys.readouterr().out)["configs"]
     assert (row["n"], row["folds"], row["test_n"]) == (3, 3, 3)
     assert row["test_mean"] == pytest.approx(np.mean([run.best_test_accuracy for run in runs]))
@@ -55,7 +57,7 @@ def test_train_with_folds_trains_every_fold_and_reports_the_corrected_mean(photo
     out = " ".join(capsys.readouterr().out.split())  # captions wrap
     assert "3 (3-fold)" in out and "the optimism of choosing on validation images" in out
 
-    assert main(["show", str(runs[2].id)]) == 0
+    assert main(["run", "show", str(runs[2].id)]) == 0
     shown = capsys.readouterr().out
     assert "test acc (best / final)" in shown and "2 of 3 (validates on fold 2" in shown
 
@@ -79,7 +81,7 @@ def test_mistakes_with_folds_and_test_sets_are_one_line_each(photos, store_path,
 
     assert main(["train", "--data", str(photos), *TINY, "--epochs", "1", "--json"]) == 0
     run_id = json.loads(capsys.readouterr().out)["run_id"]
-    assert main(["evaluate", str(run_id), "--split", "test"]) == 2
+    assert main(["model", "evaluate", str(run_id), "--split", "test"]) == 2
     err = capsys.readouterr().err
     assert f"Run {run_id} has no test set (it was queued without `--test-split`)" in err
     assert err.count("\n") == 1
@@ -103,7 +105,7 @@ def test_queue_add_with_folds_then_compare_uses_the_corrected_test(store_path, c
     assert "Queued: 8 run(s) · 2 configuration(s) × 2 seed(s) × folds" in out and "fold" in out
     assert main(["worker", "--once", "--jobs", "1"]) == 0
     capsys.readouterr()
-    assert main(["compare", "--json"]) == 0
+    assert main(["compare", "--format", "json"]) == 0
     comparison = json.loads(capsys.readouterr().out)
     assert comparison["test"] == "Nadeau-Bengio corrected resampled t-test" and comparison["df"] == 3.0
     assert "(Nadeau-Bengio corrected resampled t-test over 4 paired folds)" in comparison["verdict"]

@@ -37,10 +37,12 @@ def damaged(store_path):
 
 
 COMMANDS = [
-    ["runs"], ["runs", "--json"], ["runs", "--csv"], ["show", "1"], ["show", "3"], ["show", "4"],
-    ["show", "--json", "3"],
-    ["leaderboard"], ["leaderboard", "--json"], ["compare", "--by", "kernel"], ["compare"], ["curves", "1", "4"],
-    ["export"], ["export", "--format", "json"], ["export", "--epochs"], ["store", "info"], ["queue", "cancel", "6"],
+    ["runs"], ["runs", "--format", "json"], ["runs", "--format", "csv"], ["run", "show", "1"], ["run", "show", "3"],
+    ["run", "show", "4"], ["run", "show", "3", "--format", "json"], ["leaderboard"],
+    ["leaderboard", "--format", "json"],
+    ["compare", "--by", "kernel"], ["compare"], ["run", "curves", "1", "4"], ["runs", "export"],
+    ["runs", "export", "--format", "json"], ["runs", "export", "--table", "epochs"], ["store", "info"],
+    ["queue", "cancel", "6"],
 ]  # fmt: skip
 
 
@@ -58,13 +60,13 @@ def test_damaged_rows_are_shown_as_damaged_and_left_out_of_the_statistics_with_a
     assert main(["runs"]) == 0
     out = capsys.readouterr().out
     assert out.count("damaged config") == 4
-    assert main(["show", "4"]) == 0
+    assert main(["run", "show", "4"]) == 0
     assert "damaged config: the config does not match its key" in capsys.readouterr().out
-    assert main(["leaderboard", "--json"]) == 0
+    assert main(["leaderboard", "--format", "json"]) == 0
     board = json.loads(capsys.readouterr().out)
     assert board["excluded"]["damaged_config_runs"] == [1, 3, 4]
     assert [config["n"] for config in board["configs"]] == [1]
-    assert main(["export", "--format", "json"]) == 0
+    assert main(["runs", "export", "--format", "json"]) == 0
     rows = {row["id"]: row for row in json.loads(capsys.readouterr().out)}
     assert (
         rows[3]["config_problem"] == "A config must be a JSON object; got list."

@@ -28,7 +28,7 @@ def test_data_info_reports_classes_sizes_modes_and_bad_files(images, capsys, mon
     assert main(["data", "info", str(images)]) == 0
     out = capsys.readouterr().out
     assert "left" in out and "48×40 (24)" in out and "RGB (24)" in out and "left/broken.jpg" in out
-    assert main(["data", "info", str(images), "--json"]) == 0
+    assert main(["data", "info", str(images), "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["classes"] == {
         "left": {"train": 13, "val": 0, "unreadable": 1},

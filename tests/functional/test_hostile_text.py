@@ -33,7 +33,7 @@ def test_show_prints_a_hostile_error_message_and_path_harmlessly(tmp_path, capsy
     with Store(store_path) as store:
         store.add_runs([ExperimentConfig(epochs=1)])
         store.fail(store.claim("w"), FailureKind.CRASHED, f"boom {ESC}[/] [bold]x\nsecond line")
-    assert main(["show", "1", "--store", str(store_path)]) == 0
+    assert main(["run", "show", "1", "--store", str(store_path)]) == 0
     out = capsys.readouterr().out
     assert "\x1b" not in out and "[bold]x" in out and "second line" in out
 

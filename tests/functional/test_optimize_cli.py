@@ -45,7 +45,7 @@ def test_a_weak_trial_is_pruned_between_epochs_and_shows_as_pruned(store_path, t
         assert store.count_by_state()["pruned"] == 1 and store.count_by_state()["failed"] == 0
     assert run.state == "pruned" and 1 <= run.epochs_done < 4 and "pruned" in events  # stopped between epochs
     assert study.state == "done" and "0 complete, 1 pruned, 0 failed" in study.verdict
-    assert main(["runs", "--state", "pruned", "--json"]) == 0
+    assert main(["runs", "--state", "pruned", "--format", "json"]) == 0
     assert [r["id"] for r in json.loads(capsys.readouterr().out)] == [run.id]
     assert main(["studies"]) == 0
     assert "optimize" in capsys.readouterr().out

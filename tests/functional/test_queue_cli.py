@@ -94,18 +94,18 @@ def test_runs_and_show(store_path, capsys):
     assert main(["runs"]) == 0
     out = capsys.readouterr().out
     assert "2 runs · 2 queued" in out
-    assert main(["runs", "--json"]) == 0
+    assert main(["runs", "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [row["id"] for row in rows] == [2, 1] and rows[0]["config.kernel_size"] == "3"
-    assert main(["runs", "--csv"]) == 0
+    assert main(["runs", "--format", "csv"]) == 0
     assert capsys.readouterr().out.splitlines()[0].startswith("id,state,seed")
     assert main(["runs", "--state", "done"]) == 0
-    assert main(["show", "1"]) == 0
+    assert main(["run", "show", "1"]) == 0
     out = capsys.readouterr().out
     assert "Run 1" in out and "Shape plan" in out and "queued" in out
-    assert main(["show", "1", "--json"]) == 0
+    assert main(["run", "show", "1", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["events"][0]["kind"] == "queued"
-    assert main(["show", "99"]) == 2
+    assert main(["run", "show", "99"]) == 2
     assert "There is no run 99 in this store" in capsys.readouterr().err
 
 
@@ -129,7 +129,7 @@ def test_bad_worker_flags(store_path, capsys):
         assert main([command, "--checkpoint-every", "-1"]) == 2
         assert capsys.readouterr().err.strip() == (
             f"error: kcnn {command}: argument --checkpoint-every: expects a number of seconds, 0 or more, such as "
-            f"`--checkpoint-every 10`; got '-1' (see `kcnn {command} --help`)"
+            f"`--checkpoint-every 10` (or with a unit: 90s, 5m, 2h); got '-1' (see `kcnn {command} --help`)"
         )
 
 
@@ -144,10 +144,10 @@ HUGE = "99999999999999999999"  # beyond SQLite's 64-bit integers
         (["queue", "add", "--repeats", "0"], "argument --repeats: expects a whole number at least 1"),
         (["queue", "add", "--random", "1.5"], "argument --random: expects a whole number at least 1"),
         (["queue", "prioritize", "1", HUGE], "argument N: expects a whole number between"),
-        (["show", HUGE], "Run ids are positive whole numbers"),
+        (["run", "show", HUGE], "Run ids are positive whole numbers"),
         (["queue", "cancel", HUGE], "Run ids are positive whole numbers"),
         (["queue", "retry", HUGE], "Run ids are positive whole numbers"),
-        (["curves", HUGE], "Run ids are positive whole numbers"),
+        (["run", "curves", HUGE], "Run ids are positive whole numbers"),
         (["runs", "--limit", HUGE], "argument --limit: expects a whole number at least 0"),
         (["runs", "--limit", "-1"], "argument --limit: expects a whole number at least 0"),
         (["leaderboard", "--top", "0"], "argument --top: expects a whole number at least 1"),

@@ -228,7 +228,7 @@ def test_cancel_and_a_polite_stop_work_on_ray_as_locally(make_cluster, store_pat
         return run.state == "running" and run.checkpoint_epoch >= 1
 
     wait_for(lambda: running_with_epochs(1), timeout=180, what="run 1 training")
-    listed = kcnn("workers", "--json")
+    listed = kcnn("workers", "--format", "json")
     [entry] = json.loads(listed.stdout)
     assert entry["slots"] == ["ray 1: node 127.0.0.1 CPU, run 1"] and entry["runs"] == [1]
     assert kcnn("queue", "cancel", "1").returncode == 0
@@ -241,7 +241,7 @@ def test_cancel_and_a_polite_stop_work_on_ray_as_locally(make_cluster, store_pat
         assert store.integrity_check() == "ok"
     assert cancelled.state == "cancelled" and cancelled.epochs_done < 8
     assert stopped.state == "queued" and stopped.checkpoint_epoch >= 1  # back in the queue, resumable
-    assert kcnn("workers", "--json").stdout.strip() == "[]"
+    assert kcnn("workers", "--format", "json").stdout.strip() == "[]"
 
 
 def test_a_race_is_run_and_decided_by_a_ray_head(make_cluster, store_path, tmp_path):
@@ -258,7 +258,7 @@ def test_a_race_is_run_and_decided_by_a_ray_head(make_cluster, store_path, tmp_p
     assert started.returncode == 0, started.stderr
 
     def race_over():
-        [study] = json.loads(kcnn("studies", "--json").stdout)
+        [study] = json.loads(kcnn("studies", "--format", "json").stdout)
         return study if study["state"] == "done" else None
 
     study = wait_for(race_over, timeout=300, interval=1, what="the race's verdict")

@@ -15,15 +15,15 @@ def test_leaderboard_table_and_json(swept, capsys):
     assert "excluded: 1 queued, 1 failed" in out
     assert "72.00% ± 2.00%" in out and "80.00% (12)" in out
     assert "80.00% (12) !" not in out  # 0.60, 0.61, 0.80: Dixon's Q = 0.95, below the 0.970 needed at n = 3
-    assert main(["leaderboard", "--json", "--top", "2"]) == 0
+    assert main(["leaderboard", "--top", "2", "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert len(data["configs"]) == 2 and data["excluded"]["failed"] == 1
     top = data["configs"][0]
     assert top["n"] == 3 and top["mean"] == pytest.approx(0.72) and top["std"] == pytest.approx(0.02)
     assert top["config"]["kernel_size"] == [2, 2]
-    assert main(["leaderboard", "--filter", "kernel=3", "--json"]) == 0
+    assert main(["leaderboard", "--filter", "kernel=3", "--format", "json"]) == 0
     assert {c["config"]["kernel_size"][0] for c in json.loads(capsys.readouterr().out)["configs"]} == {3}
-    assert main(["leaderboard", "--metric", "final", "--json"]) == 0
+    assert main(["leaderboard", "--metric", "final", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["configs"][0]["mean"] == pytest.approx(0.70)
 
 
@@ -31,7 +31,7 @@ def test_leaderboard_table_and_json(swept, capsys):
     ("text", "dilations"), [("2,2", [[2, 2], [2, 2]]), ("2", [[2, 2], [2, 2]]), ("1,1", [[1, 1]] * 2)]
 )
 def test_filters_compare_values_not_display_text(swept, capsys, text, dilations):
-    assert main(["leaderboard", "--filter", f"dilation={text}", "--json"]) == 0
+    assert main(["leaderboard", "--filter", f"dilation={text}", "--format", "json"]) == 0
     configs = json.loads(capsys.readouterr().out)["configs"]
     assert [c["config"]["dilation"] for c in configs] == dilations
     assert main(["leaderboard", "--filter", "dilation=2,1"]) == 2  # a valid filter that matches nothing
@@ -42,7 +42,7 @@ def test_effect_tables(swept, capsys):
     assert main(["compare", "--by", "kernel_size,dilation"]) == 0
     out = capsys.readouterr().out
     assert "Effect of kernel_size × dilation" in out and "72.00% ± 2.00% (3)" in out
-    assert main(["compare", "--by", "dilation", "--json"]) == 0
+    assert main(["compare", "--by", "dilation", "--format", "json"]) == 0
     cells = json.loads(capsys.readouterr().out)["cells"]
     assert [(c["dilation"], c["n"]) for c in cells] == [(1, 6), (2, 6)]  # values, not display strings
     assert main(["compare", "--by", "colour"]) == 2
@@ -50,7 +50,7 @@ def test_effect_tables(swept, capsys):
 
 
 def test_ab_comparison_defaults_to_top_two(swept, capsys):
-    assert main(["compare", "--json"]) == 0
+    assert main(["compare", "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["a"]["mean"] == pytest.approx(0.72) and 0 <= data["p_value"] <= 1
     assert data["ci95_low"] < data["difference"] < data["ci95_high"]
@@ -61,30 +61,30 @@ def test_ab_comparison_defaults_to_top_two(swept, capsys):
 
 
 def test_curves_and_show(swept, capsys):
-    assert main(["curves", "1"]) == 0
+    assert main(["run", "curves", "1"]) == 0
     out = capsys.readouterr().out
     assert "run 1 accuracy" in out and "val accuracy" in out and "epoch 3" in out
-    assert main(["curves", "1", "2", "4"]) == 0
+    assert main(["run", "curves", "1", "2", "4"]) == 0
     assert "run 4" in capsys.readouterr().out
-    assert main(["show", "2"]) == 0
+    assert main(["run", "show", "2"]) == 0
     assert "accuracy" in capsys.readouterr().out
 
 
 def test_curves_png(swept, tmp_path, capsys):
     pytest.importorskip("matplotlib")
-    assert main(["curves", "1", "2", "--png", str(tmp_path / "c.png")]) == 0
+    assert main(["run", "curves", "1", "2", "--png", str(tmp_path / "c.png")]) == 0
     assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_export_runs_and_epochs(swept, tmp_path, capsys):
-    assert main(["export", "--format", "csv"]) == 0
+    assert main(["runs", "export", "--format", "csv"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert len(rows) == 14 and {"id", "state", "best_val_accuracy", "config.kernel_size"} <= set(rows[0])
-    assert main(["export", "--format", "json", "--epochs", "--state", "done"]) == 0
+    assert main(["runs", "export", "--format", "json", "--table", "epochs", "--state", "done"]) == 0
     epochs = json.loads(capsys.readouterr().out)
     assert len(epochs) == 12 * 3 and {"run_id", "config_key", "epoch", "val_accuracy"} <= set(epochs[0])
     assert [(e["run_id"], e["epoch"]) for e in epochs[:4]] == [(1, 1), (1, 2), (1, 3), (2, 1)]
-    assert main(["export", "--epochs", "-o", str(tmp_path / "e.csv")]) == 0
+    assert main(["runs", "export", "--table", "epochs", "-o", str(tmp_path / "e.csv")]) == 0
     assert (tmp_path / "e.csv").read_text().startswith("run_id,config_key,seed,fold,state")
 
 
@@ -98,7 +98,14 @@ def test_plan_draws_the_dilated_footprint(capsys, monkeypatch):
 
 def test_a_mistyped_store_is_one_line_and_creates_nothing(tmp_path, capsys):
     missing = tmp_path / "kcnn-runz"
-    for command in (["leaderboard"], ["runs"], ["show", "1"], ["compare"], ["export"], ["store", "info"]):
+    for command in (
+        ["leaderboard"],
+        ["runs"],
+        ["run", "show", "1"],
+        ["compare"],
+        ["runs", "export"],
+        ["store", "info"],
+    ):
         assert main([*command, "--store", str(missing)]) == 2, command
         assert capsys.readouterr().err.startswith(f"error: There is no kcnn store at '{missing}'"), command
     assert list(tmp_path.iterdir()) == []
@@ -112,10 +119,10 @@ def test_empty_store_reports_say_what_to_do(store_path, capsys):
 
 
 def test_export_refuses_unknown_states_and_unwritable_outputs_in_one_line(swept, tmp_path, capsys):
-    assert main(["export", "--state", "bogus"]) == 2
+    assert main(["runs", "export", "--state", "bogus"]) == 2
     assert "argument --state: invalid choice: 'bogus'" in capsys.readouterr().err
     for target in (tmp_path / "missing" / "x.csv", tmp_path):
-        assert main(["export", "--output", str(target)]) == 2
+        assert main(["runs", "export", "--output", str(target)]) == 2
         error = capsys.readouterr().err
         assert error.startswith(f"error: Cannot write `--output {target}`: ") and error.count("\n") == 1, error
 
@@ -147,7 +154,7 @@ def test_piped_output_without_a_width_and_wide_print_every_column(swept, capsys,
 
 
 def test_effects_ranks_hyperparameters_with_f_tests_and_verdicts(swept, capsys):
-    assert main(["effects", "--json"]) == 0
+    assert main(["effects", "--format", "json"]) == 0
     analysis = json.loads(capsys.readouterr().out)
     assert (analysis["runs"], analysis["configurations"], analysis["noise_df"]) == (12, 4, 8)
     assert analysis["sums_of_squares"] == "Type II" and analysis["effect_size"] == "omega squared"
@@ -158,7 +165,7 @@ def test_effects_ranks_hyperparameters_with_f_tests_and_verdicts(swept, capsys):
     assert main(["effects"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "Which hyperparameters matter" in out and "seed noise: σ =" in out and "Type II" in out
-    assert main(["effects", "--by", "kernel,dilation", "--json"]) == 0
+    assert main(["effects", "--by", "kernel,dilation", "--format", "json"]) == 0
     terms = json.loads(capsys.readouterr().out)["terms"]
     assert "kernel_size × dilation" in [term["name"] for term in terms]
     assert main(["compare", "--by", "dilation"]) == 0

@@ -17,7 +17,7 @@ def test_an_old_store_is_refused_until_upgraded(tmp_path, capsys):
         assert error.startswith(f"error: The store at '{folder}' has schema version 2; this kcnn needs"), error
         assert "`kcnn store upgrade --store" in error and "\n" not in error.rstrip("\n"), error
 
-    assert main(["store", "info", "--store", str(folder), "--json"]) == 0
+    assert main(["store", "info", "--store", str(folder), "--format", "json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert (info["schema_version"], info["needs_upgrade"], info["runs_by_state"]) == (2, True, {"done": 1})
 
@@ -25,7 +25,7 @@ def test_an_old_store_is_refused_until_upgraded(tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"upgraded schema 2 → {SCHEMA_VERSION}; 1 run(s) re-keyed; backup at " in out
     assert (folder / "kcnn.sqlite.v2.bak").is_file()
-    assert main(["runs", "--store", str(folder), "--json"]) == 0
+    assert main(["runs", "--store", str(folder), "--format", "json"]) == 0
     [run] = json.loads(capsys.readouterr().out)
     assert run["config.color_mode"] == "rgb" and run["key_version"] == 2 and run["precision"] == "float32"
     assert main(["store", "upgrade", "--store", str(folder)]) == 0
@@ -67,7 +67,15 @@ def test_a_store_on_a_read_only_disk_is_read_and_refuses_changes_naming_the_caus
             ["unshare", "--mount", "sh", "-c", f"{mount} && {command}"], capture_output=True, text=True
         )
 
-    for reader in (("runs", "--json"), ("show", "1"), ("export",), ("store", "info")):
+    for reader in (
+        ("runs", "--format", "json"),
+        ("run", "show", "1"),
+        (
+            "runs",
+            "export",
+        ),
+        ("store", "info"),
+    ):
         done = read_only(*reader)
         assert done.returncode == 0, (reader, done.stderr)
     assert json.loads(read_only("runs", "--json").stdout)[0]["state"] == "queued"

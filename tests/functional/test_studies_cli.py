@@ -22,7 +22,7 @@ def test_a_race_run_by_a_real_worker_ends_with_a_verdict(store_path, capsys):
     assert "study 1" in capsys.readouterr().out  # the queue marks a study's runs
     assert main(["worker", "--once", "--jobs", "1"]) == 0  # runs the race's runs and advances it
     capsys.readouterr()
-    assert main(["studies", "--json"]) == 0
+    assert main(["studies", "--format", "json"]) == 0
     [study] = json.loads(capsys.readouterr().out)
     assert study["kind"] == "race" and study["state"] == "done" and study["runs_by_state"] == {"done": 4}
     assert study["verdict"].startswith("not separable within 3 repeats") or " wins: " in study["verdict"]

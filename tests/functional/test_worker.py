@@ -186,10 +186,10 @@ def test_unknown_dataset_rejected_at_queue_time(store_path, argv):
 def test_workers_command_lists_and_refuses_to_stop_what_is_not_a_worker(store_path, capsys):
     from kcnn.cli import main
 
-    assert main(["workers", "--json"]) == 0
+    assert main(["workers", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
-    assert main(["workers", "stop", "4194304"]) == 2
+    assert main(["worker", "stop", "4194304"]) == 2
     err = capsys.readouterr().err
     assert "No live kcnn worker" in err and "4194304" in err and "Traceback" not in err
-    assert main(["workers", "stop"]) == 2
-    assert "needs the worker's PID" in capsys.readouterr().err
+    assert main(["worker", "stop"]) == 2
+    assert "the following arguments are required: PID" in capsys.readouterr().err

@@ -16,7 +16,7 @@ from textual.widgets import Footer, Header, Static
 
 from kcnn.api.views import safe
 
-#: Predictions shown on the Run screen (the CLI's `kcnn predict` streams any number).
+#: Predictions shown on the Run screen (the CLI's `kcnn model predict` streams any number).
 PREDICTIONS_SHOWN = 200
 
 

@@ -28,6 +28,7 @@ from kcnn.cli import train as train_commands
 from kcnn.cli import worker as worker_commands
 from kcnn.cli import workers as workers_commands
 from kcnn.cli.options import flagify
+from kcnn.cli.spellings import modernize
 from kcnn.errors import KcnnError
 
 EXIT_USAGE = 2
@@ -87,8 +88,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         The exit code: 0 on success, 2 for a user mistake, 130 when interrupted.
     """
     parser = build_parser()
+    rewrite = modernize(sys.argv[1:] if argv is None else argv)
+    for notice in rewrite.notices:
+        Console(stderr=True, highlight=False, soft_wrap=True).print(f"[yellow]{safe(notice)}[/]")
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(rewrite.argv)
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     if args.command is None:

@@ -9,7 +9,7 @@ from typing import Any
 from rich.table import Table
 
 from kcnn.api.views import safe
-from kcnn.cli.output import output_console, print_fitted
+from kcnn.cli.output import add_format_option, output_console, print_fitted
 
 
 def register(commands: Any) -> None:
@@ -22,7 +22,7 @@ def register(commands: Any) -> None:
         description="Scan and decode every file of an image folder (PATH/<class>/… or PATH/train|val/<class>/…).",
     )
     info.add_argument("path", metavar="PATH")
-    info.add_argument("--json", action="store_true", help="print JSON")
+    add_format_option(info, help="table (default) or json: JSON")
     info.set_defaults(handler=run_info)
 
 
@@ -31,7 +31,7 @@ def run_info(args: argparse.Namespace) -> int:
     from kcnn.api import folder_report
 
     report = folder_report(args.path)
-    if args.json:
+    if args.format == "json":
         print(json.dumps({k: v for k, v in report.items() if k != "presplit"}, indent=2))
         return 0
     print_fitted(output_console(), *_tables(report, report["presplit"]))

@@ -1,4 +1,4 @@
-"""`kcnn evaluate` and `kcnn predict`: use a finished run's model."""
+"""`kcnn model evaluate|predict|export`: use a finished run's model."""
 
 from __future__ import annotations
 
@@ -11,14 +11,22 @@ from typing import Any
 from kcnn.api.views import safe
 from kcnn.cli.common import add_store_option, open_store, run_ids
 from kcnn.cli.numbers import whole
-from kcnn.cli.output import add_wide_option, output_console, print_fitted
+from kcnn.cli.output import add_format_option, add_wide_option, output_console, print_fitted
 
 MODEL_HELP = "final: the last epoch's weights (default); best: the best validation epoch's"
 
 
 def register(commands: Any) -> None:
-    """Add `evaluate` and `predict`."""
-    evaluate = commands.add_parser(
+    """Add `model` with its actions `evaluate`, `predict` and `export` (a done run's model)."""
+    group = commands.add_parser(
+        "model",
+        help="a done run's model: `model evaluate`, `model predict`, `model export`",
+        description="Use a done run's model: evaluate it per class, classify images, or write it as .keras or ONNX.",
+        epilog="Examples: kcnn model evaluate 7 · kcnn model predict 7 photo.jpg · "
+        "kcnn model export 7 --output leaves.onnx --to onnx",
+    )
+    actions = group.add_subparsers(dest="action", metavar="ACTION", parser_class=type(group), required=True)
+    evaluate = actions.add_parser(
         "evaluate",
         help="a done run's model per class: accuracy, precision, recall, confusion matrix",
         description="Evaluate a done run's final model (the weights after its last epoch; --model best: the best "
@@ -26,8 +34,8 @@ def register(commands: Any) -> None:
         "preprocessing. On the run's dataset the default split is its validation images (whose accuracy is the "
         "run's final validation accuracy); --split test: the test set kept with --test-split (never used to "
         "choose epochs or configurations); on another folder (--data, with the run's classes), all of it.",
-        epilog="Examples: kcnn evaluate 7 · kcnn evaluate 7 --split test --model best · "
-        "kcnn evaluate 7 --data ~/photos/new --json",
+        epilog="Examples: kcnn model evaluate 7 · kcnn model evaluate 7 --split test --model best · "
+        "kcnn model evaluate 7 --data ~/photos/new --format json",
     )
     evaluate.add_argument("run", metavar="RUN")
     evaluate.add_argument("--data", default=None, metavar="FOLDER", help="another folder with the run's classes")
@@ -36,42 +44,45 @@ def register(commands: Any) -> None:
     )
     evaluate.add_argument("--model", choices=("final", "best"), default="final", help=MODEL_HELP)
     evaluate.add_argument("--png", type=Path, default=None, metavar="FILE", help="also draw the confusion matrix")
-    evaluate.add_argument("--json", action="store_true", help="print JSON")
+    add_format_option(evaluate, help="table (default) or json: JSON")
     add_wide_option(evaluate)
     add_store_option(evaluate)
     evaluate.set_defaults(handler=run_evaluate)
-    register_export(commands)
+    register_export(actions)
 
-    predict = commands.add_parser(
+    predict = actions.add_parser(
         "predict",
         help="classify image files or folders with a done run's model",
         description="Classify images with a done run's final model and its preprocessing, in batches, printing "
         "as it goes. Folders are walked; unreadable files are listed with the reason, never fatal.",
-        epilog="Examples: kcnn predict 7 photo.jpg · kcnn predict 7 ~/photos/unsorted --top 3 --json",
+        epilog="Examples: kcnn model predict 7 photo.jpg · "
+        "kcnn model predict 7 ~/photos/unsorted --classes 3 --format json",
     )
     predict.add_argument("run", metavar="RUN")
     predict.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
-    predict.add_argument("--top", type=whole("--top", 1, 1000, 3), default=1, help="classes per image (default 1)")
+    predict.add_argument(
+        "--classes", type=whole("--classes", 1, 1000, 3), default=1, help="classes per image, best first (default 1)"
+    )
     predict.add_argument("--model", choices=("final", "best"), default="final", help=MODEL_HELP)
-    predict.add_argument("--json", action="store_true", help="print one JSON object per image (JSON lines)")
+    add_format_option(predict, help="table (default) or json: one JSON object per image (JSON lines)")
     add_store_option(predict)
     predict.set_defaults(handler=run_predict)
 
 
-def register_export(commands: Any) -> None:
-    """Add `export-model`."""
-    export = commands.add_parser(
-        "export-model",
+def register_export(actions: Any) -> None:
+    """Add `model export`."""
+    export = actions.add_parser(
+        "export",
         help="write a done run's model as .keras or ONNX, checked by loading it back",
         description="Write a done run's final (or --model best) model to FILE, as a .keras file or as ONNX "
         "(Keras' own export; needs kcnn[onnx]). The written file is loaded back and run on a few of the "
         "run's images; an export that does not reproduce the model is refused and nothing is written.",
-        epilog="Examples: kcnn export-model 7 --output leaves.keras · kcnn export-model 7 --output leaves.onnx "
-        "--format onnx",
+        epilog="Examples: kcnn model export 7 --output leaves.keras · kcnn model export 7 --output leaves.onnx "
+        "--to onnx",
     )
     export.add_argument("run", metavar="RUN")
     export.add_argument("--output", required=True, metavar="FILE", help="where to write the model")
-    export.add_argument("--format", choices=("keras", "onnx"), default="keras", help="keras (default) or onnx")
+    export.add_argument("--to", choices=("keras", "onnx"), default="keras", help="keras (default) or onnx")
     export.add_argument("--model", choices=("final", "best"), default="final", help=MODEL_HELP)
     add_store_option(export)
     export.set_defaults(handler=run_export_model)
@@ -84,7 +95,7 @@ def run_export_model(args: argparse.Namespace) -> int:
     [run_id] = run_ids([args.run])
     with open_store(args) as store:
         run = store.get_run(run_id)
-    report = api.export_model(run, args.output, fmt=args.format, model=args.model)
+    report = api.export_model(run, args.output, fmt=args.to, model=args.model)
     print(
         f"wrote {safe(str(report.path))} ({report.format}, from {report.model}); loaded back, it matches the model "
         f"on {report.images_checked} images (largest difference {report.max_difference:.1e})"
@@ -105,7 +116,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         from kcnn.api.views import write_confusion_png
 
         write_confusion_png(evaluation, args.png)
-    if args.json:
+    if args.format == "json":
         print(json.dumps(evaluation.to_dict(), indent=2))
         return 0
     console = output_console(args.wide)
@@ -123,8 +134,8 @@ def run_predict(args: argparse.Namespace) -> int:
     with open_store(args) as store:
         run = store.get_run(run_id)
     unreadable = 0
-    for prediction in api.predict(run, args.paths, top=args.top, model=args.model):
-        if args.json:
+    for prediction in api.predict(run, args.paths, top=args.classes, model=args.model):
+        if args.format == "json":
             print(json.dumps(prediction.to_dict()), flush=True)
         elif prediction.error:
             print(f"{safe(prediction.path)}\tunreadable: {safe(prediction.error)}", flush=True)

@@ -31,17 +31,30 @@ def whole(flag: str, low: int = 0, high: int = SQLITE_MAX, example: int = 1) -> 
     return parse
 
 
+#: Units a duration may carry, in seconds. A bare number is seconds, everywhere.
+DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def duration_seconds(text: str) -> float:
+    """A duration as seconds: ``90``, ``90s``, ``5m``, ``1.5h``; NaN for anything else."""
+    text = text.strip().lower()
+    scale = DURATION_UNITS.get(text[-1:]) if text else None
+    try:
+        return float(text[:-1] if scale else text) * (scale or 1.0)
+    except ValueError:
+        return math.nan
+
+
 def seconds(flag: str, positive: bool = True, example: str = "60") -> Callable[[str], float]:
-    """An argparse `type` for a finite number of seconds (greater than 0, or 0 or more)."""
+    """An argparse `type` for a finite duration in seconds (greater than 0, or 0 or more); units s, m, h allowed."""
 
     def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            value = math.nan
+        value = duration_seconds(text)
         if not math.isfinite(value) or value < 0 or (positive and value == 0):
             bound = "a number of seconds greater than 0" if positive else "a number of seconds, 0 or more"
-            raise argparse.ArgumentTypeError(f"expects {bound}, such as `{flag} {example}`; got {text!r}")
+            raise argparse.ArgumentTypeError(
+                f"expects {bound}, such as `{flag} {example}` (or with a unit: 90s, 5m, 2h); got {text!r}"
+            )
         return value
 
     return parse

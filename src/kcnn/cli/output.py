@@ -37,3 +37,11 @@ def print_fitted(console: Console, *parts: RenderableType, drop_order: Sequence[
         if isinstance(part, Table) and console.width < UNLIMITED_WIDTH:
             fit_table(part, console.width, drop_order)
         console.print(part)
+
+
+def add_format_option(parser: argparse.ArgumentParser, *formats: str, help: str = "") -> None:
+    """Add ``--format table|json…``, the one output flag of every command that prints results."""
+    choices = ("table", *(formats or ("json",)))
+    parser.add_argument(
+        "--format", choices=choices, default="table", help=help or f"{' | '.join(choices)} (default: table)"
+    )

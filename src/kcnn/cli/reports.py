@@ -1,4 +1,4 @@
-"""`kcnn leaderboard`, `kcnn compare`, `kcnn curves`, `kcnn export`: which configuration really wins."""
+"""`kcnn leaderboard`, `kcnn compare`, `kcnn effects`, `kcnn run curves`, `kcnn runs export`: which configuration wins."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from kcnn.api import RunState
 from kcnn.api.views import safe
 from kcnn.cli.common import add_store_option, open_store, run_ids
 from kcnn.cli.numbers import whole
-from kcnn.cli.output import add_wide_option, output_console, print_fitted
+from kcnn.cli.output import add_format_option, add_wide_option, output_console, print_fitted
 from kcnn.errors import KcnnError
 
 
@@ -32,7 +32,7 @@ def register(commands: Any) -> None:
         "--top", type=whole("--top", 1, example=10), default=None, metavar="N", help="show the N best configurations"
     )
     board.add_argument("--filter", nargs="+", default=[], metavar="NAME=VALUE", help="e.g. kernel=2 dilation=2,1")
-    board.add_argument("--json", action="store_true", help="print every number as JSON")
+    add_format_option(board, help="table (default) or json: every number as JSON")
     add_wide_option(board)
     add_store_option(board)
     board.set_defaults(handler=run_leaderboard)
@@ -48,7 +48,7 @@ def register(commands: Any) -> None:
     compare.add_argument("--by", default=None, help="one or two hyperparameters, comma-separated")
     compare.add_argument("--filter", nargs="+", default=[], metavar="NAME=VALUE", help="only runs matching these")
     _add_metric(compare)
-    compare.add_argument("--json", action="store_true", help="print every number as JSON")
+    add_format_option(compare, help="table (default) or json: every number as JSON")
     add_wide_option(compare)
     add_store_option(compare)
     compare.set_defaults(handler=run_compare)
@@ -64,20 +64,32 @@ def register(commands: Any) -> None:
     tests.add_argument("--by", default=None, help="two hyperparameters whose interaction is tested too, A,B")
     tests.add_argument("--filter", nargs="+", default=[], metavar="NAME=VALUE", help="only runs matching these")
     _add_metric(tests)
-    tests.add_argument("--json", action="store_true", help="print every number as JSON")
+    add_format_option(tests, help="table (default) or json: every number as JSON")
     add_wide_option(tests)
     add_store_option(tests)
     tests.set_defaults(handler=run_effects)
 
-    curves = commands.add_parser("curves", help="training and validation curves of runs")
+
+def register_curves(actions: Any) -> None:
+    """Add `run curves RUN…` to the `run` command's actions."""
+    curves = actions.add_parser("curves", help="training and validation curves of runs")
     curves.add_argument("runs", nargs="+", metavar="RUN")
     curves.add_argument("--png", type=Path, default=None, metavar="FILE", help="also write a PNG (needs matplotlib)")
     add_store_option(curves)
     curves.set_defaults(handler=run_curves)
 
-    export = commands.add_parser("export", help="runs or per-epoch histories as CSV or JSON")
-    export.add_argument("--format", choices=("csv", "json"), default="csv", help="output format (default: csv)")
-    export.add_argument("--epochs", action="store_true", help="one row per epoch instead of one per run")
+
+def register_export(actions: Any) -> None:
+    """Add `runs export` to the `runs` command's actions."""
+    export = actions.add_parser(
+        "export",
+        help="every number of the runs, or of their epochs, as CSV or JSON",
+        epilog="Examples: kcnn runs export -o runs.csv · kcnn runs export --table epochs --format json",
+    )
+    export.add_argument("--format", choices=("csv", "json"), default="csv", help="csv (default) or json")
+    export.add_argument(
+        "--table", choices=("runs", "epochs"), default="runs", help="one row per run (default) or per epoch"
+    )
     export.add_argument(
         "--state",
         nargs="+",
@@ -107,7 +119,7 @@ def run_leaderboard(args: argparse.Namespace) -> int:
     with open_store(args) as store:
         summaries, excluded = api.leaderboard(store, args.metric, args.filter), api.excluded(store)
     shown = summaries[: args.top] if args.top else summaries
-    if args.json:
+    if args.format == "json":
         print(
             json.dumps(
                 {"metric": args.metric, "excluded": excluded.to_dict(), "configs": [s.to_dict() for s in shown]},
@@ -137,7 +149,7 @@ def run_compare(args: argparse.Namespace) -> int:
     with open_store(args) as store:
         a, b = args.configs or (None, None)
         comparison = api.compare(store, a, b, metric=args.metric, filters=args.filter)
-    if args.json:
+    if args.format == "json":
         print(json.dumps({"metric": args.metric, **comparison.to_dict()}, indent=2))
         return 0
     print_fitted(output_console(args.wide), comparison_table(comparison, args.metric))
@@ -155,7 +167,7 @@ def _effects(args: argparse.Namespace) -> int:
     with open_store(args) as store:
         cells, excluded = api.effects(store, by, args.metric, args.filter), api.excluded(store)
         tests = _f_tests(api, store, args, by) if cells else []
-    if args.json:
+    if args.format == "json":
         document = {
             "by": by,
             "metric": args.metric,
@@ -194,7 +206,7 @@ def run_effects(args: argparse.Namespace) -> int:
         raise KcnnError(f"`--by` takes two hyperparameters, such as `--by kernel_size,dilation`; got {args.by!r}.")
     with open_store(args) as store:
         analysis = api.effect_tests(store, args.metric, by, args.filter)
-    if args.json:
+    if args.format == "json":
         print(json.dumps(analysis.to_dict(), indent=2))
         return 0
     print_fitted(output_console(args.wide), effect_tests_table(analysis))
@@ -229,7 +241,7 @@ def run_export(args: argparse.Namespace) -> int:
     from kcnn.api.views import export_epochs, export_runs
 
     with open_store(args) as store:
-        if args.epochs:
+        if args.table == "epochs":
             text = export_epochs(store, args.format, args.state)
         else:
             text = export_runs(store.list_runs(args.state), args.format)

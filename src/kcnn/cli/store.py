@@ -10,7 +10,7 @@ from rich.table import Table
 
 from kcnn.api import default_store_path
 from kcnn.cli.common import add_store_option
-from kcnn.cli.output import output_console, print_fitted
+from kcnn.cli.output import add_format_option, output_console, print_fitted
 
 
 def register(commands: Any) -> None:
@@ -18,7 +18,7 @@ def register(commands: Any) -> None:
     store = commands.add_parser("store", help="store info, and schema upgrades (backup first)")
     actions = store.add_subparsers(dest="store_command", metavar="ACTION", required=True, parser_class=type(store))
     info = actions.add_parser("info", help="path, schema version, run counts and size of a store")
-    info.add_argument("--json", action="store_true", help="print JSON")
+    add_format_option(info, help="table (default) or json: JSON")
     add_store_option(info)
     info.set_defaults(handler=run_info)
     upgrade = actions.add_parser(
@@ -36,7 +36,7 @@ def run_info(args: argparse.Namespace) -> int:
     from kcnn.api import store_info
 
     info = store_info(args.store or default_store_path())
-    if args.json:
+    if args.format == "json":
         print(json.dumps(info.to_dict(), indent=2))
         return 0
     table = Table(title="Store", title_justify="left", show_header=False)

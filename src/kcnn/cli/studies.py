@@ -9,8 +9,8 @@ from typing import Any
 from rich.console import Console
 
 from kcnn.cli.common import add_store_option, open_store
-from kcnn.cli.numbers import whole
-from kcnn.cli.output import output_console, print_fitted
+from kcnn.cli.numbers import seconds, whole
+from kcnn.cli.output import add_format_option, output_console, print_fitted
 
 
 def register(commands: Any) -> None:
@@ -53,7 +53,13 @@ def register(commands: Any) -> None:
         "--repeats", type=whole("--repeats", 1, 100, 2), default=1, help="seeds per trial (default 1)"
     )
     optimize.add_argument("--metric", choices=("best", "final"), default="best", help="validation accuracy to maximize")
-    optimize.add_argument("--timeout", type=float, default=None, metavar="HOURS", help="no new trial after this long")
+    optimize.add_argument(
+        "--time-limit",
+        type=seconds("--time-limit", example="5m"),
+        default=None,
+        metavar="DURATION",
+        help="no new trial after this long: seconds, or with a unit (90s, 5m, 2h)",
+    )
     optimize.add_argument(
         "--parallel", type=whole("--parallel", 1, 1000, 4), default=2, help="trials in flight (default 2)"
     )
@@ -64,7 +70,7 @@ def register(commands: Any) -> None:
     studies = commands.add_parser(
         "studies", help="list the studies (races, Optuna studies)", description="List every study in the store."
     )
-    studies.add_argument("--json", action="store_true", help="print JSON")
+    add_format_option(studies, help="table (default) or json: JSON")
     add_store_option(studies)
     studies.set_defaults(handler=run_studies)
 
@@ -76,7 +82,7 @@ def register(commands: Any) -> None:
     )
     study.add_argument("action", choices=("show", "stop"))
     study.add_argument("study_id", metavar="ID", type=whole("ID", 1, 2**62, 1))
-    study.add_argument("--json", action="store_true", help="print JSON (show)")
+    add_format_option(study, help="table (default) or json: JSON (show)")
     add_store_option(study)
     study.set_defaults(handler=run_study)
 
@@ -101,9 +107,10 @@ def run_optimize(args: argparse.Namespace) -> int:
     """Start an Optuna study and say how to follow it."""
     from kcnn import api
 
+    hours = None if args.time_limit is None else args.time_limit / 3600
     with open_store(args, create=True) as store:
         study_id = api.optimize(store, args.space, trials=args.trials, sampler=args.sampler, pruner=args.pruner,
-                                repeats=args.repeats, metric=args.metric, timeout_hours=args.timeout,
+                                repeats=args.repeats, metric=args.metric, timeout_hours=hours,
                                 parallel=args.parallel, seed=args.seed)  # fmt: skip
         summary = api.study_summary(store, study_id)
         path = store.path
@@ -121,7 +128,7 @@ def run_studies(args: argparse.Namespace) -> int:
 
     with open_store(args, create=False) as store:
         summaries = [api.study_summary(store, study.id) for study in store.studies()]
-    if args.json:
+    if args.format == "json":
         print(json.dumps([summary.to_dict() for summary in summaries], indent=2))
         return 0
     from kcnn.api.views import studies_table
@@ -143,7 +150,7 @@ def run_study(args: argparse.Namespace) -> int:
             return 0
         summary = api.study_summary(store, args.study_id)
         runs = store.study_runs(args.study_id)
-    if args.json:
+    if args.format == "json":
         print(json.dumps({**summary.to_dict(), "runs": [run.id for run in runs]}, indent=2))
         return 0
     from kcnn.api.views import study_table

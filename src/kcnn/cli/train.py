@@ -13,7 +13,7 @@ from kcnn.api.views import config_table, plan_table, safe
 from kcnn.cli.common import add_checkpoint_option, add_store_option, checkpoint_seconds, open_store
 from kcnn.cli.numbers import whole
 from kcnn.cli.options import add_config_flags, config_from_args
-from kcnn.cli.output import output_console, print_fitted
+from kcnn.cli.output import add_format_option, output_console, print_fitted
 from kcnn.errors import ConfigError
 
 EXIT_RUN_FAILED = 1
@@ -38,7 +38,7 @@ def register(commands: Any) -> None:
         help="with --folds K: train only fold I (0 … K-1; default: every fold in turn)",
     )
     train.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
-    train.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    add_format_option(train, help="table (default) or json: one JSON object instead of tables")
     add_checkpoint_option(train)
     add_store_option(train)
     train.set_defaults(handler=run_train)
@@ -55,7 +55,7 @@ def register(commands: Any) -> None:
         default=None,
         help="classes of the output layer (default: the dataset's)",
     )
-    plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+    add_format_option(plan, help="table (default) or json: the plan as JSON")
     plan.set_defaults(handler=run_plan)
 
 
@@ -66,7 +66,7 @@ def run_plan(args: argparse.Namespace) -> int:
 
     classes = args.classes if args.classes is not None else dataset_classes(config.dataset)
     plan = config.plan(classes)
-    if args.json:
+    if args.format == "json":
         print(json.dumps({"config": config.to_dict(), "plan": plan.to_dict()}, indent=2))
         return 0
     console = Console()
@@ -105,7 +105,7 @@ def run_train(args: argparse.Namespace) -> int:
     if len(trained) > 1:
         return _report_folds(args, config, trained)
     [(run_id, result)] = trained
-    if args.json:
+    if args.format == "json":
         print(json.dumps({"run_id": run_id, **result.to_dict()}, indent=2))
         return 0
     from kcnn.api.views import result_table
@@ -120,7 +120,7 @@ def run_train(args: argparse.Namespace) -> int:
             for part, n in ((f"{files} unreadable file(s)", files), (f"{folders} empty class folder(s)", folders))
             if n
         )
-        console.print(f"[yellow]skipped {what}[/] (--skip-bad; listed by `kcnn show {run_id}`)", highlight=False)
+        console.print(f"[yellow]skipped {what}[/] (--skip-bad; listed by `kcnn run show {run_id}`)", highlight=False)
     return 0
 
 
@@ -138,7 +138,7 @@ def _train_one(args: argparse.Namespace, config: Any, store: Any, console: Conso
     options: dict[str, Any] = {"store": store, "progress": False, "device": args.device,
                                "checkpoint_seconds": checkpoint_seconds(args), "on_start": on_start}  # fmt: skip
     try:
-        if args.json:
+        if args.format == "json":
             result = api.train(config, **options)
         else:
             with progress:
@@ -165,7 +165,7 @@ def _report_folds(args: argparse.Namespace, config: Any, trained: list[tuple[int
     from kcnn.api.views import folds_summary, folds_table
 
     summary = folds_summary(trained[0][1].config, [result for _, result in trained])
-    if args.json:
+    if args.format == "json":
         runs = [{"run_id": run_id, **result.to_dict()} for run_id, result in trained]
         print(json.dumps({**summary, "runs": runs}, indent=2))
         return 0

@@ -11,6 +11,7 @@ from kcnn.api import default_store_path
 from kcnn.api.views import safe
 from kcnn.cli.common import add_checkpoint_option, add_store_option, checkpoint_seconds
 from kcnn.cli.numbers import positive_number, seconds, whole
+from kcnn.cli.workers import register_stop
 from kcnn.errors import KcnnError
 
 
@@ -23,8 +24,10 @@ def register(commands: Any) -> None:
         "cluster, this process writing the store). Ctrl-C requeues running runs at their last checkpoint; a second "
         "Ctrl-C exits at once.",
         epilog="Examples: kcnn worker --once --jobs 2 · kcnn worker --gpus 0,1 --per-gpu 2 · "
-        "kcnn worker --ray auto --per-gpu 4",
+        "kcnn worker --ray auto --per-gpu 4 · kcnn worker stop 4242",
     )
+    actions = worker.add_subparsers(dest="action", metavar="ACTION", parser_class=type(worker))
+    register_stop(actions)
     where = worker.add_mutually_exclusive_group()
     where.add_argument(
         "--jobs",

@@ -14,45 +14,57 @@ from kcnn.api import default_store_path
 from kcnn.api.views import safe, training_text
 from kcnn.cli.common import add_store_option
 from kcnn.cli.numbers import whole
-from kcnn.cli.output import output_console, print_fitted
+from kcnn.cli.output import add_format_option, output_console, print_fitted
 from kcnn.errors import KcnnError
 
 
 def register(commands: Any) -> None:
-    """Add `workers` and its `stop` action."""
+    """Add `workers` (the list)."""
     workers = commands.add_parser(
         "workers",
-        help="list the worker supervisors alive on the store, or stop one",
+        help="list the worker supervisors alive on the store (`worker stop PID` stops one)",
         description="List the worker supervisors registered on the store (stale entries, e.g. of a killed "
-        "worker, are removed), or stop one: its runs go back to the queue at their last checkpoint.",
-        epilog="Examples: kcnn workers · kcnn workers stop 4242",
+        "worker, are removed) and the runs each trains.",
+        epilog="Examples: kcnn workers · kcnn workers --format json · kcnn worker stop 4242",
     )
-    workers.add_argument("action", nargs="?", choices=["list", "stop"], default="list", help="default: list")
-    workers.add_argument("pid", nargs="?", type=whole("PID", 1, 2**22, 4242), help="the worker to stop")
-    workers.add_argument("--json", action="store_true", help="print JSON")
+    add_format_option(workers, help="table (default) or json")
     add_store_option(workers)
-    workers.set_defaults(handler=run_workers_command)
+    workers.set_defaults(handler=run_workers_list)
 
 
-def run_workers_command(args: argparse.Namespace) -> int:
-    """List the live workers, or stop one after checking it is that worker."""
+def register_stop(actions: Any) -> None:
+    """Add `worker stop PID` to the `worker` command's actions."""
+    stop = actions.add_parser(
+        "stop",
+        help="stop a worker politely: its runs go back to the queue at their last checkpoint",
+        epilog="Example: kcnn worker stop 4242 (`kcnn workers` lists the PIDs)",
+    )
+    stop.add_argument("pid", metavar="PID", type=whole("PID", 1, 2**22, 4242), help="the worker to stop")
+    add_store_option(stop)
+    stop.set_defaults(handler=run_worker_stop)
+
+
+def run_worker_stop(args: argparse.Namespace) -> int:
+    """Stop one worker after checking it is a live kcnn worker of this store."""
     from kcnn import api
 
     store = args.store or default_store_path()
-    if args.action == "stop":
-        if args.pid is None:
-            raise KcnnError(
-                "`kcnn workers stop` needs the worker's PID (see `kcnn workers`), e.g. `kcnn workers stop 4242`."
-            )
-        if not api.stop_worker(store, args.pid):
-            raise KcnnError(f"No live kcnn worker of {store} has PID {args.pid}; `kcnn workers` lists them.")
-        Console(stderr=True, highlight=False).print(
-            f"stopping worker {args.pid}: its runs go back to the queue at their last checkpoint"
-        )
-        return 0
+    if not api.stop_worker(store, args.pid):
+        raise KcnnError(f"No live kcnn worker of {store} has PID {args.pid}; `kcnn workers` lists them.")
+    Console(stderr=True, highlight=False).print(
+        f"stopping worker {args.pid}: its runs go back to the queue at their last checkpoint"
+    )
+    return 0
+
+
+def run_workers_list(args: argparse.Namespace) -> int:
+    """List the live workers and what each trains."""
+    from kcnn import api
+
+    store = args.store or default_store_path()
     workers = api.live_workers(store)
     running = _running_runs(store) if workers else []
-    if args.json:
+    if args.format == "json":
         rows = [worker.to_dict() | {"runs": [run.id for run in worker.held_runs(running)]} for worker in workers]
         print(json.dumps(rows, indent=2))
         return 0

@@ -129,7 +129,7 @@ class Prediction:
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """For ``--json``."""
+        """For ``--format json``."""
         if self.error:
             return {"path": self.path, "error": self.error}
         return {"path": self.path, "classes": [{"class": name, "probability": p} for name, p in self.classes]}

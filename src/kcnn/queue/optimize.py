@@ -175,7 +175,7 @@ class OptimizeSettings:
         if self.metric not in ("best", "final"):
             raise ConfigError(f"`--metric` must be best or final; got {self.metric!r}.")
         if self.timeout_hours is not None and not self.timeout_hours > 0:
-            raise ConfigError(f"`--timeout` is in hours and must be above 0; got {self.timeout_hours:g}.")
+            raise ConfigError(f"`timeout_hours` must be above 0; got {self.timeout_hours:g}.")
         if not 1 <= self.parallel <= 1000:
             raise ConfigError(f"`--parallel` must be between 1 and 1000; got {self.parallel}.")
         if self.sampler == "grid":

@@ -172,11 +172,11 @@ class Excluded:
 
     @property
     def text(self) -> str:
-        """E.g. ``excluded: 2 failed, 1 running, 1 done with a damaged config (run 7; kcnn show 7)``."""
+        """E.g. ``excluded: 2 failed, 1 running, 1 done with a damaged config (run 7; kcnn run show 7)``."""
         parts = [f"{count} {state}" for state, count in self.counts.items() if count and state != "done"]
         if self.damaged:
             ids = ", ".join(map(str, self.damaged[:5])) + (", …" if len(self.damaged) > 5 else "")
-            parts.append(f"{len(self.damaged)} done with a damaged config (run {ids}; kcnn show {self.damaged[0]})")
+            parts.append(f"{len(self.damaged)} done with a damaged config (run {ids}; kcnn run show {self.damaged[0]})")
         return "excluded: " + ", ".join(parts) if parts else "no runs excluded"
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Class predictions and accuracy of a trained model: the one implementation every recorded and reported number uses.
 
-Training records a run's test accuracy with it, and ``kcnn evaluate`` recomputes accuracies with it, so
+Training records a run's test accuracy with it, and ``kcnn model evaluate`` recomputes accuracies with it, so
 the two agree exactly.
 """
 
