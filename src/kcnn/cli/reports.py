@@ -1,4 +1,4 @@
-"""`kcnn leaderboard`, `kcnn compare`, `kcnn effects`, `kcnn run curves`, `kcnn runs export`: which configuration wins."""
+"""`kcnn leaderboard`, `compare`, `effects`, `run curves`, `runs export`: which configuration really wins."""
 
 from __future__ import annotations
 
