@@ -45,10 +45,10 @@ def test_a_store_path_with_markup_works_for_every_writer(tmp_path, capsys, monke
     assert "queued 1 run(s) in" in capsys.readouterr().out
     assert main(["train", *argv, "--seed", "1", "--device", "cpu", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["run_id"] == 2
-    from kcnn.queue.supervisor import Worker
+    from kcnn.queue.supervisor import Supervisor
 
     # The supervisor's own lines carry the store path; children are not needed to show they print safely.
-    monkeypatch.setattr(Worker, "run", lambda self: self.log(f"watching {self.store_path}") or 0)
+    monkeypatch.setattr(Supervisor, "run", lambda self: self.log(f"watching {self.settings.store_path}") or 0)
     assert main(["worker", "--once", "--store", str(store_path)]) == 0
     assert f"worker: watching {store_path}" in capsys.readouterr().err.replace("\n", "")
     with Store(store_path) as store:

@@ -14,7 +14,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -25,7 +24,7 @@ from kcnn.config import ExperimentConfig, field_name
 from kcnn.contract import EpochRecord, RunResult
 from kcnn.errors import ConfigError, InvalidSweep, KcnnError, RunFailed, StoreError
 from kcnn.geometry import ShapePlan, conv_out, plan_network, pool_out
-from kcnn.queue.runner import CHECKPOINT_SECONDS
+from kcnn.queue.settings import CHECKPOINT_SECONDS
 from kcnn.queue.sweep import MAX_RUNS, Expansion, InvalidCombination, SweepPoints, SweepSpec, load_sweep
 from kcnn.queue.sweep import expand as expand_sweep
 from kcnn.reports.comparison import Comparison, find_summary
@@ -49,6 +48,9 @@ if TYPE_CHECKING:
 
     from kcnn.inference.evaluation import Evaluation
     from kcnn.queue.enqueue import QueueReport
+    from kcnn.queue.local_pool import ChildProcesses
+    from kcnn.queue.ray_head import RayPool
+    from kcnn.queue.settings import WorkerSettings
     from kcnn.reports.effects import EffectAnalysis
     from kcnn.reports.study_tables import StudySummary
     from kcnn.store.upgrade import StoreInfo, UpgradeReport
@@ -712,66 +714,66 @@ def run_workers(
     Raises:
         KcnnError: For impossible slot settings, a store that cannot be opened, or `ray` without Ray installed.
     """
-    from kcnn.queue.supervisor import Worker, plan_slots
+    from kcnn.queue.settings import WorkerSettings
 
     path = store.path if isinstance(store, Store) else Path(store) if store is not None else default_store_path()
-    for name, value, positive in (("lease_seconds", lease_seconds, True), ("poll_seconds", poll_seconds, True),
-                                  ("stall_seconds", stall_seconds, False),
-                                  ("checkpoint_seconds", checkpoint_seconds, False)):  # fmt: skip
-        if not math.isfinite(value) or value < 0 or (positive and value == 0):
-            bound = "greater than 0" if positive else "0 or more"
-            raise ConfigError(f"`{name}` must be a finite number of seconds, {bound}; got {value!r}.")
-    if ray is not None:
-        return _run_ray_head(path, ray, jobs=jobs, gpus=gpus, per_gpu=per_gpu, once=once, lease_seconds=lease_seconds,
-                             poll_seconds=poll_seconds, stall_seconds=stall_seconds,
-                             checkpoint_seconds=checkpoint_seconds, log=log, cpus_per_run=cpus_per_run)  # fmt: skip
+    settings = WorkerSettings(path, once=once, lease_seconds=lease_seconds, poll_seconds=poll_seconds,
+                              stall_seconds=stall_seconds, checkpoint_seconds=checkpoint_seconds)  # fmt: skip
+    executor = (
+        _ray_pool(settings, ray, jobs=jobs, gpus=gpus, per_gpu=per_gpu, cpus_per_run=cpus_per_run, log=log)
+        if ray is not None
+        else _child_processes(settings, jobs=jobs, gpus=gpus, per_gpu=per_gpu, cpus_per_run=cpus_per_run, log=log)
+    )
+    from kcnn.queue.supervisor import Supervisor
+
+    return Supervisor(executor, settings, log).run()
+
+
+def _child_processes(
+    settings: WorkerSettings,
+    *,
+    jobs: int | None,
+    gpus: Sequence[int] | None,
+    per_gpu: int | None,
+    cpus_per_run: float | None,
+    log: Callable[[str], None],
+) -> ChildProcesses:
+    """Local child processes for `run_workers` (see `kcnn.queue.local_pool`)."""
+    from kcnn.queue.local_pool import ChildProcesses, plan_slots
+
     if cpus_per_run is not None:
         raise ConfigError("`cpus_per_run` (`--cpus-per-run`) is for Ray slots; local CPU workers split the cores "
                           "with `--jobs N`.")  # fmt: skip
     per_gpu = 1 if per_gpu is None else per_gpu
     slots = plan_slots(jobs=jobs, gpus=gpus, per_gpu=per_gpu)
-    Store(path).close()  # create it, or fail with a clear message, before starting children
+    Store(settings.store_path).close()  # create it, or fail with a clear message, before starting children
     where = f"GPUs {','.join(map(str, gpus))} × {per_gpu}" if gpus else f"CPU, {slots[0].threads} thread(s) each"
     log(
-        f"{len(slots)} child process(es) on {where}; store {path}"
-        + ("; exits when the queue is empty" if once else "; Ctrl-C to stop")
+        f"{len(slots)} child process(es) on {where}; store {settings.store_path}"
+        + ("; exits when the queue is empty" if settings.once else "; Ctrl-C to stop")
     )
-    worker = Worker(
-        path, slots, once=once, lease_seconds=lease_seconds, poll_seconds=poll_seconds,
-        stall_seconds=stall_seconds, log=log, checkpoint_seconds=checkpoint_seconds,
-    )  # fmt: skip
-    return worker.run()
+    return ChildProcesses(slots, settings, log)
 
 
-def _run_ray_head(
-    path: Path,
+def _ray_pool(
+    settings: WorkerSettings,
     address: str,
     *,
     jobs: int | None,
     gpus: Sequence[int] | None,
     per_gpu: int | None,
-    once: bool,
-    lease_seconds: float,
-    poll_seconds: float,
-    stall_seconds: float,
-    checkpoint_seconds: float,
-    log: Callable[[str], None],
     cpus_per_run: float | None,
-) -> int:
-    """`run_workers` on Ray (see `kcnn.queue.ray_head.RayHead`)."""
-    from kcnn.queue.ray_head import RayHead, import_ray
+    log: Callable[[str], None],
+) -> RayPool:
+    """Ray slots for `run_workers` (see `kcnn.queue.ray_head.RayPool`)."""
+    from kcnn.queue.ray_head import RayPool, import_ray
 
     if gpus:
         raise ConfigError("`--gpus` picks this machine's GPUs; on Ray, ask for GPU slots with `--per-gpu N` "
                           "and Ray places them on the cluster's GPUs.")  # fmt: skip
-    if stall_seconds:
+    if settings.stall_seconds:
         raise ConfigError("`--stall` ends a stalled local child; it is not available with `--ray` (leases and "
                           "Ray's own restarts cover a lost slot).")  # fmt: skip
     import_ray()  # the one line naming the extra, before the store is touched
-    Store(path).close()
-    head = RayHead(
-        path, address, jobs=jobs, per_gpu=per_gpu, cpus_per_run=cpus_per_run,
-        once=once, lease_seconds=lease_seconds, poll_seconds=poll_seconds, checkpoint_seconds=checkpoint_seconds,
-        log=log,
-    )  # fmt: skip
-    return head.run()
+    Store(settings.store_path).close()
+    return RayPool(settings, address, jobs=jobs, per_gpu=per_gpu, cpus_per_run=cpus_per_run, log=log)

@@ -1,9 +1,9 @@
 """A worker child: one long-lived process that imports keras once and trains run after run.
 
-Started by `kcnn.queue.supervisor` as ``python -m kcnn.queue.child …``; not a user
-command. It claims runs itself (atomically), so children never share one.
-The first time it finds the queue empty it warms up (`kcnn.queue.warmup`), so the
-first run of the next sweep starts as fast as the ones after it.
+Started by `kcnn.queue.local_pool` as ``python -m kcnn.queue.child SETTINGS PLACE`` (two JSON objects: the
+worker's `WorkerSettings` and this slot's id prefix, device and threads); not a user command. It claims
+runs itself (atomically), so children never share one. The first time it finds the queue empty it warms up
+(`kcnn.queue.warmup`), so the first run of the next sweep starts as fast as the ones after it.
 SIGTERM or SIGINT: abandon the current epoch, put the run back in the queue,
 exit. A second signal exits at once (the lease then expires and is reaped).
 If the supervisor dies, the child stops the same polite way.
@@ -12,15 +12,15 @@ If the supervisor dies, the child stops the same polite way.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import socket
 import sys
 import threading
-from pathlib import Path
 from types import FrameType
 
-from kcnn.queue.runner import CHECKPOINT_SECONDS
+from kcnn.queue.settings import WorkerSettings
 
 EXIT_STOPPED = 0
 
@@ -35,26 +35,23 @@ def supervisor_id(slot: int) -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{slot}"
 
 
-def _parse(argv: list[str] | None) -> argparse.Namespace:
+def _parse(argv: list[str] | None) -> tuple[WorkerSettings, str, str, int]:
+    """The worker's settings, and this slot's worker id prefix, device and threads."""
     parser = argparse.ArgumentParser(prog="kcnn-worker-child")
-    parser.add_argument("--store", required=True)
-    parser.add_argument("--worker-base", required=True)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--threads", type=int, default=0)
-    parser.add_argument("--lease", type=float, default=60.0)
-    parser.add_argument("--poll", type=float, default=1.0)
-    parser.add_argument("--stall", type=float, default=0.0)
-    parser.add_argument("--checkpoint-every", type=float, default=CHECKPOINT_SECONDS)
-    parser.add_argument("--once", action="store_true")
-    return parser.parse_args(argv)
+    parser.add_argument("settings", help="the worker's settings (JSON of `WorkerSettings`)")
+    parser.add_argument("place", help="this slot: {worker_base, device, threads} as JSON")
+    args = parser.parse_args(argv)
+    place = json.loads(args.place)
+    settings = WorkerSettings.from_json(args.settings)
+    return settings, str(place["worker_base"]), str(place["device"]), int(place["threads"])
 
 
 def main(argv: list[str] | None = None) -> int:
     """Claim and train runs until stopped (or, with ``--once``, until the queue is empty)."""
-    args = _parse(argv)
-    if args.threads:
+    worker, worker_base, device, threads = _parse(argv)
+    if threads:
         for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-            os.environ[name] = str(args.threads)
+            os.environ[name] = str(threads)
     stop = threading.Event()
     signals_seen = [0]
 
@@ -74,29 +71,29 @@ def main(argv: list[str] | None = None) -> int:
     import_keras()
     import torch
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    if threads:
+        torch.set_num_threads(threads)
     from kcnn.queue.runner import RunSettings, execute_claim
     from kcnn.queue.serve import serve_claims
     from kcnn.store import Store
 
-    worker_id = child_worker_id(args.worker_base, os.getpid())
+    worker_id = child_worker_id(worker_base, os.getpid())
     settings = RunSettings(
-        device=args.device,
-        lease_seconds=args.lease,
-        stall_seconds=args.stall or None,
-        checkpoint_seconds=args.checkpoint_every,
+        device=device,
+        lease_seconds=worker.lease_seconds,
+        stall_seconds=worker.stall_seconds or None,
+        checkpoint_seconds=worker.checkpoint_seconds,
     )
-    with Store(Path(args.store)) as store:
+    with Store(worker.store_path) as store:
         serve_claims(
             store,
             worker_id,
             lambda claim: execute_claim(store, claim, settings, stop=stop),
             stop=stop,
-            lease_seconds=args.lease,
-            poll_seconds=args.poll,
-            once=args.once,
-            on_first_idle=lambda: _warm_up(worker_id, args.device),
+            lease_seconds=worker.lease_seconds,
+            poll_seconds=worker.poll_seconds,
+            once=worker.once,
+            on_first_idle=lambda: _warm_up(worker_id, device),
             log=lambda line: print(line, flush=True),
         )
     return EXIT_STOPPED

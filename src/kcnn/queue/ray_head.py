@@ -19,23 +19,21 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import signal
 import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from kcnn.errors import KcnnError, LeaseLost
-from kcnn.queue import registry
 from kcnn.queue.ray_slot import SlotActor
 from kcnn.queue.ray_trainer import DatasetCache, RemoteTrainer, SlotLost, first_line
-from kcnn.queue.runner import CHECKPOINT_SECONDS, Execution, Outcome, RunSettings, execute_claim
-from kcnn.queue.serve import LeaseReaper, serve_claims
-from kcnn.store import Claim, FailureKind, Store
+from kcnn.queue.runner import Execution, Outcome, RunSettings, execute_claim
+from kcnn.queue.serve import serve_claims
+from kcnn.queue.settings import WorkerSettings
+from kcnn.queue.supervisor import fail_held
+from kcnn.store import Claim, Store
 
 INSTALL_HINT = "pip install 'kcnn[ray]'"
 CRASH_BACKOFF_SECONDS = 2.0
@@ -172,50 +170,43 @@ class RaySlot:
         return f"ray {self.index}: node {self.where['node_ip']} {device}{run}"
 
 
-class RayHead:
-    """Claims runs from one store and trains them on Ray actors, writing everything to the store itself.
+class RayPool:
+    """The `Executor` of Ray slots: runs claimed here, trained on Ray actors, written to the store from here.
+
+    The supervisor around it (`kcnn.queue.supervisor`) handles signals, the registry and the lease reaper.
 
     Args:
-        store_path: The store folder (on this machine).
+        settings: The worker's settings (store, lease, poll, checkpoints, once).
         address: Ray cluster address (``auto``: the cluster this machine belongs to; ``local``: start one here).
         jobs: Number of slots (default: what the cluster's resources hold).
         per_gpu: Slots per GPU; `None` trains on CPUs.
         cpus_per_run: CPUs reserved per slot.
-        once: Return when the queue is empty and no study is running.
-        lease_seconds: Lease of each claim, renewed by heartbeats from here.
-        poll_seconds: How often idle slots look for work.
-        checkpoint_seconds: Seconds between checkpoints (0: every epoch).
         log: Where progress lines go.
     """
 
     def __init__(
         self,
-        store_path: Path,
+        settings: WorkerSettings,
         address: str = "local",
         *,
         jobs: int | None = None,
         per_gpu: int | None = None,
         cpus_per_run: float | None = None,
-        once: bool = False,
-        lease_seconds: float = 60.0,
-        poll_seconds: float = 1.0,
-        checkpoint_seconds: float = CHECKPOINT_SECONDS,
         log: Callable[[str], None] = print,
     ) -> None:
-        self.store_path = Path(store_path)
+        self.settings = settings
         self.address = address
         self.jobs = jobs
         self.per_gpu = per_gpu
         self.cpus_per_run = cpus_per_run
-        self.once = once
-        self.lease_seconds = lease_seconds
-        self.poll_seconds = poll_seconds
-        self.checkpoint_seconds = checkpoint_seconds
         self.log = log
         self.stop = threading.Event()
         self.slots: list[RaySlot] = []
-        self._labels: list[str] = []
-        self._registered_at = 0.0
+        self.ray: Any = None
+        self.plan: RaySlotPlan | None = None
+        self.datasets: DatasetCache | None = None
+        self.threads: list[threading.Thread] = []
+        self.started = time.monotonic()
 
     # -- start-up ---------------------------------------------------------------
 
@@ -267,7 +258,7 @@ class RayHead:
             return True
         if slot.pending is None:
             slot.pending = slot.actor.where.remote()
-        done, _ = ray.wait([slot.pending], timeout=self.poll_seconds)
+        done, _ = ray.wait([slot.pending], timeout=self.settings.poll_seconds)
         if not done:
             return False
         try:
@@ -288,14 +279,14 @@ class RayHead:
         def lost() -> None:
             slot.where = None  # its actor died: claim nothing until Ray has restarted it (`_ready`)
 
-        trainer = RemoteTrainer(
-            ray, slot.actor, datasets, lambda: slot.name, on_lost=lost, poll_seconds=min(0.5, self.poll_seconds)
-        )
+        poll = min(0.5, self.settings.poll_seconds)
+        trainer = RemoteTrainer(ray, slot.actor, datasets, lambda: slot.name, on_lost=lost, poll_seconds=poll)
+        worker = self.settings
         settings = RunSettings(
             device=plan.device,
-            lease_seconds=self.lease_seconds,
+            lease_seconds=worker.lease_seconds,
             stall_seconds=None,  # a stall ends the process: never the head's
-            checkpoint_seconds=self.checkpoint_seconds,
+            checkpoint_seconds=worker.checkpoint_seconds,
         )
 
         def execute(claim: Claim) -> Execution:
@@ -328,15 +319,15 @@ class RayHead:
 
         while True:
             try:
-                with Store(self.store_path) as store:
+                with Store(worker.store_path) as store:
                     serve_claims(
                         store,
                         slot.worker_id,
                         execute,
                         stop=self.stop,
-                        lease_seconds=self.lease_seconds,
-                        poll_seconds=self.poll_seconds,
-                        once=self.once,
+                        lease_seconds=worker.lease_seconds,
+                        poll_seconds=worker.poll_seconds,
+                        once=worker.once,
                         ready=lambda: self._ready(ray, slot),
                         on_first_idle=warm_up,
                         log=self.log,
@@ -352,100 +343,81 @@ class RayHead:
     def _fail_held(self, slot: RaySlot, reason: str) -> None:
         """Record a crash on the run a slot held (requeued while attempts remain)."""
         try:
-            with Store(self.store_path) as store:
-                for claim in store.running_claims(slot.worker_id):
-                    with contextlib.suppress(LeaseLost):
-                        store.fail(claim, FailureKind.CRASHED, reason)
+            with Store(self.settings.store_path) as store:
+                fail_held(store, slot.worker_id, reason)
         except Exception as error:  # the store itself failed: its lease lapses and a reap requeues the run
             self.log(f"could not record it: {error}")
 
-    # -- main loop ----------------------------------------------------------------
+    # -- the executor -------------------------------------------------------------
 
-    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        if not self.stop.is_set():
-            self.stop.set()
-            self.log("stopping: slots abandon their epoch and requeue their runs (again to force)")
-            return
-        self.log("forced stop: releasing runs")
-        with Store(self.store_path) as store:
-            for slot in self.slots:
-                for claim in store.running_claims(slot.worker_id):
-                    with contextlib.suppress(LeaseLost):
-                        store.release(claim, "Ray head stopped by a second interrupt")
-        raise SystemExit(130)
+    def open(self) -> None:
+        """Connect to Ray and start the slots' actors (before the supervisor installs its signal handlers)."""
+        self.started = time.monotonic()
+        self.ray = self._connect()  # `ray.init` installs its own SIGTERM handler, which the supervisor's replaces
+        self.plan = self._start_actors(self.ray)
+        self.log(f"Ray: {self.plan.describe()} on {_describe_cluster(self.ray)}; store {self.settings.store_path}")
+        if self.plan.count > self.plan.fits:
+            self.log(f"the cluster holds {self.plan.fits} of these slots now; the others start when it grows")
 
-    def run(self) -> int:
-        """Connect, start the actors and serve until stopped (or, with `once`, until the queue is drained).
+    def start(self) -> None:
+        """Wait for the slots the cluster holds (Ray's start-up, reported apart from training), then serve.
 
-        Returns:
-            0 after a clean drain or stop.
+        Raises:
+            KcnnError: With ``once``, when no slot started at all (its cause, e.g. kcnn missing on a node).
         """
-        started = time.monotonic()
-        ray = self._connect()  # first: `ray.init` installs its own SIGTERM handler, which exits at once
-        previous = {}
-        if threading.current_thread() is threading.main_thread():
-            previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            return self._run(ray, started)
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+        assert self.plan is not None
+        deadline = time.monotonic() + STARTUP_WAIT_SECONDS
+        for slot in self.slots[: self.plan.fits]:
+            while not self.stop.is_set() and time.monotonic() < deadline and not self._ready(self.ray, slot):
+                pass
+        self.log(f"Ray start-up: {time.monotonic() - self.started:.1f} s")
+        if self.settings.once and not self.stop.is_set() and not any(slot.where for slot in self.slots):
+            problems = sorted({slot.problem for slot in self.slots if slot.problem})
+            why = "; ".join(problems) or "the cluster has no room for them"
+            raise KcnnError(
+                f"No Ray slot started within {STARTUP_WAIT_SECONDS:.0f} s ({why}); "
+                "check `ray status` and that every node has kcnn installed."
+            )
+        self.datasets = DatasetCache(self.ray)
+        arguments = [(self.ray, slot, self.plan, self.datasets) for slot in self.slots]
+        self.threads = [threading.Thread(target=self._serve, args=args, daemon=True) for args in arguments]
+        for thread in self.threads:
+            thread.start()
 
-    def _run(self, ray: Any, started: float) -> int:
-        plan = self._start_actors(ray)
-        self.log(f"Ray: {plan.describe()} on {_describe_cluster(ray)}; store {self.store_path}")
-        if plan.count > plan.fits:
-            self.log(f"the cluster holds {plan.fits} of these slots now; the others start when it grows")
-        self._registered_at = time.time()
-        registry.register(self.store_path, self._slot_labels(), self.once, started=self._registered_at)
-        try:
-            deadline = time.monotonic() + STARTUP_WAIT_SECONDS
-            for slot in self.slots[: plan.fits]:  # Ray's start-up, reported apart from training
-                while not self.stop.is_set() and time.monotonic() < deadline and not self._ready(ray, slot):
-                    pass
-            self.log(f"Ray start-up: {time.monotonic() - started:.1f} s")  # reported apart from training
-            if self.once and not self.stop.is_set() and not any(slot.where for slot in self.slots):
-                problems = sorted({slot.problem for slot in self.slots if slot.problem})
-                why = "; ".join(problems) or "the cluster has no room for them"
-                raise KcnnError(
-                    f"No Ray slot started within {STARTUP_WAIT_SECONDS:.0f} s ({why}); "
-                    "check `ray status` and that every node has kcnn installed."
-                )
-            return self._supervise(ray, plan)
-        finally:
-            registry.unregister(self.store_path)
-            for slot in self.slots:
-                with contextlib.suppress(Exception):
-                    ray.kill(slot.actor, no_restart=True)
-
-    def _supervise(self, ray: Any, plan: RaySlotPlan) -> int:
-        datasets = DatasetCache(ray)
-        with Store(self.store_path) as store:
-            reaper = LeaseReaper(store, self.lease_seconds, self.log)
-            threads = [
-                threading.Thread(
-                    target=self._serve, args=(ray, slot, plan, datasets), daemon=True, name=f"ray{slot.index}"
-                )
-                for slot in self.slots
-            ]
-            for thread in threads:
-                thread.start()
-            while any(thread.is_alive() for thread in threads):
-                for thread in threads:
-                    thread.join(timeout=0.2 / len(threads))
-                reaper.tick()
-                self._update_registry()
-        self.log(f"datasets read on the head: {datasets.loads}")
-        return 0
-
-    def _slot_labels(self) -> list[str]:
+    def labels(self) -> list[str]:
+        """Each slot's node, device and run."""
         return [slot.label for slot in self.slots]
 
-    def _update_registry(self) -> None:
-        labels = self._slot_labels()
-        if labels != self._labels:
-            self._labels = labels
-            registry.register(self.store_path, labels, self.once, started=self._registered_at)
+    def worker_ids(self) -> list[str]:
+        """Every slot's worker id."""
+        return [slot.worker_id for slot in self.slots]
+
+    def step(self, store: Store) -> bool:
+        """Wait a moment on the slots' threads; False once every one has returned."""
+        for thread in self.threads:
+            thread.join(timeout=0.2 / len(self.threads))
+        if any(thread.is_alive() for thread in self.threads):
+            return True
+        if self.datasets is not None:
+            self.log(f"datasets read on the head: {self.datasets.loads}")
+        return False
+
+    def request_stop(self) -> None:
+        """Slots abandon their epoch and requeue their runs."""
+        self.stop.set()
+
+    def force_stop(self) -> None:
+        """The slots' threads are daemons and their actors are killed in `close`: nothing more to end."""
+        self.stop.set()
+
+    def close(self) -> None:
+        """Kill the actors (Ray would restart them otherwise)."""
+        self.stop.set()
+        if self.ray is None:
+            return
+        for slot in self.slots:
+            with contextlib.suppress(Exception):
+                self.ray.kill(slot.actor, no_restart=True)
 
 
 def _describe_cluster(ray: Any) -> str:

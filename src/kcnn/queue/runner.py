@@ -33,15 +33,12 @@ from kcnn.errors import (
     StoreError,
 )
 from kcnn.files import atomic_link, atomic_write, remove_stale_temporaries
+from kcnn.queue.settings import CHECKPOINT_SECONDS, EXIT_STALLED
 from kcnn.store import CLASSES_FILE, Claim, FailureKind, Store
 
 CHECKPOINT_PATTERN = "checkpoint-e{epoch}-a{attempt}.keras"
 MODEL_PATTERN = "model-a{attempt}.keras"
 BEST_PATTERN = "best-a{attempt}.keras"
-CHECKPOINT_SECONDS = 10.0
-"""Default for `checkpoint_seconds`: a crash or stop loses at most this much training (plus the epoch
-in progress), while runs with short epochs skip most `.keras` saves (50–60 ms each for the default
-model on the development machine)."""
 
 
 def checkpoint_due(epoch: int, epochs: int, seconds_since_checkpoint: float, every_seconds: float) -> bool:
@@ -147,7 +144,7 @@ class _Heartbeat(threading.Thread):
                 if self.stall_seconds and time.monotonic() - self.last_progress > self.stall_seconds:
                     # A hung step (e.g. a wedged CUDA context) cannot be interrupted from Python:
                     # end the process; its supervisor records the crash and requeues the run.
-                    os._exit(75)
+                    os._exit(EXIT_STALLED)
                 try:
                     store.heartbeat(self.claim, self.lease_seconds)
                 except LeaseLost:

@@ -1,8 +1,8 @@
 import pytest
 
 from kcnn.errors import KcnnError
-from kcnn.queue import supervisor as worker
-from kcnn.queue.supervisor import plan_slots
+from kcnn.queue import local_pool as worker
+from kcnn.queue.local_pool import plan_slots
 
 
 def test_cpu_jobs_split_the_cores(monkeypatch):
