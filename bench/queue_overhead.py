@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from kcnn.config import ExperimentConfig
+from kcnn.contract import EpochRecord, RunSummary
 from kcnn.store import Store
 
 
@@ -40,8 +41,10 @@ def main() -> None:
                     "seconds": 1.0,
                     "images_per_second": 500.0,
                 }
-                store.record_epoch(claim, record, checkpoint=f"checkpoint-e{epoch}-a1.keras")
-            store.finish(claim, {"params": 1, "flops_per_image": 1, "device": "cpu"}, model="model-a1.keras")
+                store.record_epoch(claim, EpochRecord(**record), checkpoint=f"checkpoint-e{epoch}-a1.keras")
+            store.finish(
+                claim, RunSummary({"params": 1, "flops_per_image": 1, "device": "cpu"}), model="model-a1.keras"
+            )
             timings.append((time.perf_counter() - start) * 1000)
     timings.sort()
     p95 = timings[int(len(timings) * 0.95) - 1]

@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from kcnn.config import ExperimentConfig
+from kcnn.contract import EpochRecord
 from kcnn.queue.race import RaceSettings, start_race
 from kcnn.queue.studies import advance_studies
 from kcnn.store import Store
@@ -45,8 +46,8 @@ def one_race(folder: Path, means: tuple[float, float], sd: float, seed: int) -> 
 
 
 def _finish(store: Store, claim, accuracy: float) -> None:  # type: ignore[no-untyped-def]
-    store.record_epoch(claim, {"epoch": 1, "val_accuracy": min(1.0, max(0.0, accuracy)), "seconds": 0.1})
-    store.finish(claim, {})
+    store.record_epoch(claim, EpochRecord(**{"epoch": 1, "val_accuracy": min(1.0, max(0.0, accuracy)), "seconds": 0.1}))
+    store.finish(claim)
 
 
 def main() -> None:

@@ -53,16 +53,17 @@ asyncio.run(main())
 
 WRITER = """
 import sys, time
+from kcnn.contract import EpochRecord
 from kcnn.store import Store
 
 store = Store(sys.argv[1])
 while (claim := store.claim(f"bench-writer-{sys.argv[2]}")) is not None:
     for epoch in range(1, 16):
         store.heartbeat(claim)
-        store.record_epoch(claim, {"epoch": epoch, "loss": 1.0, "accuracy": 0.5, "val_loss": 1.0,
-                                   "val_accuracy": 0.5, "seconds": 0.1, "images_per_second": 100.0})
+        store.record_epoch(claim, EpochRecord(epoch, loss=1.0, accuracy=0.5, val_loss=1.0, val_accuracy=0.5,
+                                              seconds=0.1, images_per_second=100.0))
         time.sleep(0.05)
-    store.finish(claim, {})
+    store.finish(claim)
 """
 
 

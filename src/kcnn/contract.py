@@ -1,14 +1,22 @@
-"""The run contract: the typed records a run's result crosses every boundary in.
+"""The run contract: the typed records a run's result crosses every boundary in, and its metrics.
 
 `EpochRecord` (one finished epoch) and `RunResult` (a finished training) are free of keras, torch and numpy,
 so that any process can hold them (a Ray head receives records without importing keras) and so that every
 layer can name them: training makes them, the queue writes them to the store, reports show them.
+
+`METRICS` is the one definition of what a finished run keeps besides its epochs. Each `Metric` names a
+column of the store's ``runs`` table (added by ``kcnn store upgrade`` to an older store), a value of the
+`RunSummary` a worker writes, a key of `Run.metrics`, a column of ``kcnn runs export`` and of
+``kcnn runs --format json``, and, for numbers, the mean over a configuration's runs in the leaderboard's
+JSON. Adding a metric is adding one `Metric` here.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from kcnn.config import ExperimentConfig
 from kcnn.throughput import training_flops_per_second
@@ -20,17 +28,17 @@ class EpochRecord:
 
     epoch: int
     """Epoch number, from 1."""
-    loss: float
-    """Mean training loss."""
-    accuracy: float
+    loss: float = math.nan
+    """Mean training loss (NaN where not measured: the store keeps it as NULL)."""
+    accuracy: float = math.nan
     """Training accuracy."""
-    val_loss: float
+    val_loss: float = math.nan
     """Validation loss."""
-    val_accuracy: float
+    val_accuracy: float = math.nan
     """Validation accuracy."""
-    seconds: float
+    seconds: float = math.nan
     """Wall time of the epoch, validation included."""
-    images_per_second: float
+    images_per_second: float = math.nan
     """Training images per second of the epoch's training phase."""
 
     def to_dict(self) -> dict[str, Any]:
@@ -105,21 +113,9 @@ class RunResult:
         return training_flops_per_second(self.flops_per_image, self.images_per_second)
 
     @property
-    def summary(self) -> dict[str, Any]:
-        """The model and device facts the store keeps with the run."""
-        return {
-            "params": self.params,
-            "flops_per_image": self.flops_per_image,
-            "device": self.device,
-            "device_name": self.device_name,
-            "peak_flops": self.peak_flops,
-            "train_loop": self.loop,
-            "train_loop_reason": self.loop_reason,
-            "precision": self.precision,
-            "dataset_fingerprint": self.dataset_fingerprint,
-            "test_accuracy": self.test_accuracy,
-            "best_test_accuracy": self.best_test_accuracy,
-        }
+    def summary(self) -> RunSummary:
+        """What the store keeps with the run: one value per `Metric` of `run_metrics()`."""
+        return RunSummary.of(self)
 
     def to_dict(self) -> dict[str, Any]:
         """The result as a JSON-ready dict."""
@@ -148,3 +144,70 @@ class RunResult:
             "skipped_files": [list(item) for item in self.skipped_files],
             "history": [record.to_dict() for record in self.history],
         }
+
+
+#: A metric's value as the store keeps it.
+MetricValue = int | float | str | None
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One fact a finished run keeps: its column, its type, what it means, and how a `RunResult` gives it."""
+
+    name: str
+    """The column and key, e.g. ``params``."""
+    sql_type: Literal["INTEGER", "REAL", "TEXT"]
+    """Its SQLite type (numbers are averaged per configuration on the leaderboard)."""
+    doc: str
+    """What it means, in a line."""
+    of: Callable[[RunResult], MetricValue] = field(compare=False, repr=False)
+    """Its value for a finished training."""
+
+    def __post_init__(self) -> None:
+        if not self.name.isidentifier() or self.sql_type not in ("INTEGER", "REAL", "TEXT"):
+            raise ValueError(
+                f"A metric needs an identifier as its `name` and INTEGER, REAL or TEXT as its `sql_type`; "
+                f"got {self.name!r} and {self.sql_type!r}."
+            )
+
+    @property
+    def numeric(self) -> bool:
+        """Whether it is a number (averaged per configuration)."""
+        return self.sql_type != "TEXT"
+
+
+#: What a finished run keeps besides its epochs: each is a column of ``runs`` and a key of `Run.metrics`.
+METRICS: tuple[Metric, ...] = (
+    Metric("params", "INTEGER", "Trainable parameters of the model.", lambda result: result.params),
+    Metric("flops_per_image", "INTEGER", "Forward-pass FLOPs per image (shape plan).",
+           lambda result: result.flops_per_image),
+    Metric("device", "TEXT", "Torch device it trained on.", lambda result: result.device),
+    Metric("device_name", "TEXT", "The device's model, e.g. NVIDIA H200.", lambda result: result.device_name),
+    Metric("peak_flops", "REAL", "The device's peak FLOP/s at the run's precision.", lambda result: result.peak_flops),
+    Metric("train_loop", "TEXT", "What trained it: torch or fit.", lambda result: result.loop),
+    Metric("train_loop_reason", "TEXT", "Why that loop.", lambda result: result.loop_reason),
+    Metric("precision", "TEXT", "Keras dtype policy.", lambda result: result.precision),
+    Metric("dataset_fingerprint", "TEXT", "Content fingerprint of its images.",
+           lambda result: result.dataset_fingerprint),
+    Metric("test_accuracy", "REAL", "Final model's accuracy on the test set.", lambda result: result.test_accuracy),
+    Metric("best_test_accuracy", "REAL", "Best epoch's model's accuracy on the test set.",
+           lambda result: result.best_test_accuracy),
+)  # fmt: skip
+
+
+def run_metrics() -> tuple[Metric, ...]:
+    """The metrics runs keep now (read at each use, so that a metric added to `METRICS` is seen everywhere)."""
+    return METRICS
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a worker writes when a run is done: one value per metric of `run_metrics()`."""
+
+    values: dict[str, MetricValue] = field(default_factory=dict)
+    """Metric name → value; a metric missing here is stored as NULL."""
+
+    @classmethod
+    def of(cls, result: RunResult) -> RunSummary:
+        """Every metric's value for a finished training."""
+        return cls({metric.name: metric.of(result) for metric in run_metrics()})

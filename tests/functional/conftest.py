@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from kcnn.config import ExperimentConfig
+from kcnn.contract import EpochRecord, RunSummary
 from kcnn.store import FailureKind, Store
 
 TINY = ["--input-size", "16", "--channels", "4", "--dense-units", "8"]
@@ -112,17 +113,19 @@ def swept(store_path):
                 for epoch, accuracy in enumerate((best - 0.1, best, best - 0.02), start=1):
                     store.record_epoch(
                         claim,
-                        {
-                            "epoch": epoch,
-                            "loss": 1.5 / epoch,
-                            "accuracy": accuracy + 0.1,
-                            "val_loss": 1.6 / epoch,
-                            "val_accuracy": accuracy,
-                            "seconds": 2.0,
-                            "images_per_second": 300.0,
-                        },
+                        EpochRecord(
+                            **{
+                                "epoch": epoch,
+                                "loss": 1.5 / epoch,
+                                "accuracy": accuracy + 0.1,
+                                "val_loss": 1.6 / epoch,
+                                "val_accuracy": accuracy,
+                                "seconds": 2.0,
+                                "images_per_second": 300.0,
+                            }
+                        ),
                     )
-                store.finish(claim, {"params": 1000, "flops_per_image": 2000, "device": "cpu"})
+                store.finish(claim, RunSummary({"params": 1000, "flops_per_image": 2000, "device": "cpu"}))
         store.add_runs([ExperimentConfig(kernel_size=2, dilation=2, seed=9)])
         store.fail(store.claim("w"), FailureKind.DIVERGED, "nan")
         store.add_runs([ExperimentConfig(kernel_size=2, dilation=2, seed=10)])

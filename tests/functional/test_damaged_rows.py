@@ -8,6 +8,7 @@ import pytest
 
 from kcnn.cli import main
 from kcnn.config import ExperimentConfig
+from kcnn.contract import EpochRecord, RunSummary
 from kcnn.store import Store
 
 DAMAGE = {1: "{bad json", 3: "[1, 2]", 4: '{"channels": 5}', 6: '"a string"'}
@@ -25,8 +26,8 @@ def damaged(store_path):
                     accuracy = 0.5 + 0.1 * kernel + 0.01 * seed
                     metrics = {"epoch": epoch, "loss": 1.0, "accuracy": 0.5, "val_loss": 1.0, "seconds": 1.0,
                                "val_accuracy": accuracy, "images_per_second": 100.0}  # fmt: skip
-                    store.record_epoch(claim, metrics)
-                store.finish(claim, {"params": 10, "flops_per_image": 20, "device": "cpu"})
+                    store.record_epoch(claim, EpochRecord(**metrics))
+                store.finish(claim, RunSummary({"params": 10, "flops_per_image": 20, "device": "cpu"}))
         store.add_runs([ExperimentConfig(kernel_size=2, seed=9), ExperimentConfig(kernel_size=2, seed=10)])
     connection = sqlite3.connect(store_path / "kcnn.sqlite")
     for run_id, text in DAMAGE.items():

@@ -2,6 +2,7 @@ import pytest
 from kcnn_tui.app import make_app
 
 from kcnn.config import ExperimentConfig
+from kcnn.contract import EpochRecord, RunSummary
 from kcnn.store import FailureKind, Store
 
 
@@ -27,17 +28,19 @@ def finish_runs(store_path, spec):
                 for epoch, accuracy in ((1, best - 0.1), (2, best)):
                     store.record_epoch(
                         claim,
-                        {
-                            "epoch": epoch,
-                            "loss": 1.0 / epoch,
-                            "accuracy": accuracy,
-                            "val_loss": 1.1 / epoch,
-                            "val_accuracy": accuracy,
-                            "seconds": 1.0,
-                            "images_per_second": 500.0,
-                        },
+                        EpochRecord(
+                            **{
+                                "epoch": epoch,
+                                "loss": 1.0 / epoch,
+                                "accuracy": accuracy,
+                                "val_loss": 1.1 / epoch,
+                                "val_accuracy": accuracy,
+                                "seconds": 1.0,
+                                "images_per_second": 500.0,
+                            }
+                        ),
                     )
-                store.finish(claim, {"params": 10, "flops_per_image": 20, "device": "cpu"})
+                store.finish(claim, RunSummary({"params": 10, "flops_per_image": 20, "device": "cpu"}))
         store.add_runs([ExperimentConfig(seed=50)])
         store.fail(store.claim("w"), FailureKind.DIVERGED, "loss became NaN")
         store.add_runs([ExperimentConfig(seed=51)])

@@ -5,14 +5,15 @@ import sys
 import pytest
 
 import kcnn
+from kcnn.contract import EpochRecord
 from kcnn.errors import ConfigError, KcnnError, StoreError
 
 
 def _finish(store, config, best):
     [added] = store.add_runs([config])
     claim = store.claim("w", run_id=added.run_id)
-    store.record_epoch(claim, {"epoch": 1, "val_accuracy": best, "seconds": 1.0, "images_per_second": 100.0})
-    store.finish(claim, {})
+    store.record_epoch(claim, EpochRecord(epoch=1, val_accuracy=best, seconds=1.0, images_per_second=100.0))
+    store.finish(claim)
     return added.run_id
 
 

@@ -258,7 +258,7 @@ def train(
 
 def _points(store: Store, filters: Sequence[str] | Mapping[str, Any]) -> list[Any]:
     parsed = filters if isinstance(filters, Mapping) else parse_filters(filters)
-    return apply_filters(load_points(store.finished_metrics()), parsed)
+    return apply_filters(load_points(store.finished_runs()), parsed)
 
 
 def _check_metric(metric: str) -> None:
@@ -287,7 +287,7 @@ def excluded(store: Store) -> Excluded:
     """The runs the statistics leave out: counted by state, and the finished ones with a damaged config."""
     from kcnn.reports.grouping import damaged_runs
 
-    return Excluded(store.count_by_state(), damaged_runs(store.finished_metrics()))
+    return Excluded(store.count_by_state(), damaged_runs(store.finished_runs()))
 
 
 def effects(

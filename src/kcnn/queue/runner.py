@@ -205,13 +205,13 @@ class _Checkpointer:
         self.last_epoch_checkpoint = None
         if not checkpoint_due(record.epoch, self.epochs, time.monotonic() - self.saved_at, self.every_seconds):
             self._keep_if_best(record, model)
-            self.store.record_epoch(self.claim, record.to_dict())
+            self.store.record_epoch(self.claim, record)
             return
         # File names carry the attempt: a worker presumed dead can never overwrite its successor's files.
         path = self.folder / CHECKPOINT_PATTERN.format(epoch=record.epoch, attempt=self.claim.attempt)
         atomic_write(path, lambda temporary: model.save(temporary))
         self._keep_if_best(record, model, checkpoint=path)
-        self.store.record_epoch(self.claim, record.to_dict(), checkpoint=path.name)
+        self.store.record_epoch(self.claim, record, checkpoint=path.name)
         for old in self.folder.glob(f"checkpoint-e*-a{self.claim.attempt}.keras"):
             if old != path:
                 old.unlink(missing_ok=True)

@@ -13,16 +13,19 @@ from collections.abc import Sequence
 from typing import Any
 
 from kcnn.config import FIELD_NAMES, stored_config_problem
+from kcnn.contract import run_metrics
 from kcnn.store import Run, Store
 
 FORMATS = ("csv", "json")
-RUN_COLUMNS = (
-    "id", "state", "seed", "fold", "config_key", "epochs_done", "epochs_total", "best_val_accuracy",
-    "final_val_accuracy", "best_test_accuracy", "test_accuracy", "train_seconds", "images_per_second", "params",
-    "flops_per_image", "device", "device_name", "train_loop",
-    "train_loop_reason", "precision", "peak_flops", "dataset_fingerprint", "key_version", "attempt", "retries",
-    "error_kind", "created", "started", "finished",
-)  # fmt: skip
+#: A run's own columns in the export, around the run contract's metrics (`run_columns`).
+LEADING_COLUMNS = ("id", "state", "seed", "fold", "config_key", "epochs_done", "epochs_total", "best_val_accuracy",
+                   "final_val_accuracy", "train_seconds", "images_per_second")  # fmt: skip
+TRAILING_COLUMNS = ("key_version", "attempt", "retries", "error_kind", "created", "started", "finished")
+
+
+def run_columns() -> list[str]:
+    """The export's run columns: the run's own, then every metric of the run contract, then bookkeeping."""
+    return [*LEADING_COLUMNS, *(metric.name for metric in run_metrics()), *TRAILING_COLUMNS]
 
 
 class _ConfigColumns:
@@ -54,10 +57,13 @@ def _flat(value: Any) -> Any:
 def run_table(runs: Sequence[Run]) -> tuple[list[str], list[list[Any]]]:
     """Header and rows: one row per run, its columns then every hyperparameter as ``config.NAME``."""
     configs = _ConfigColumns()
+    columns = run_columns()
     rows = [
-        [getattr(run, column) for column in RUN_COLUMNS] + configs.values(run.config_key, run.config) for run in runs
+        [run.metrics[column] if column in run.metrics else getattr(run, column) for column in columns]
+        + configs.values(run.config_key, run.config)
+        for run in runs
     ]
-    return [*RUN_COLUMNS, *(f"config.{name}" for name in configs.names), "config_problem"], rows
+    return [*columns, *(f"config.{name}" for name in configs.names), "config_problem"], rows
 
 
 def export_epochs(store: Store, fmt: str, states: Sequence[str] | None = None) -> str:

@@ -23,7 +23,9 @@ from kcnn.config import (
     sort_key,
     stored_config_problem,
 )
+from kcnn.contract import MetricValue, run_metrics
 from kcnn.errors import ConfigError
+from kcnn.store import FinishedRun
 
 METRICS = ("best", "final")
 
@@ -45,6 +47,8 @@ class RunPoint:
     """The best-epoch model's test-set accuracy (runs with a test set)."""
     final_test: float | None = None
     """The final model's test-set accuracy."""
+    metrics: dict[str, MetricValue] = field(default_factory=dict)
+    """The run's metrics of the run contract (`kcnn.contract.run_metrics`)."""
 
     def metric(self, name: str) -> float:
         """The run's `best` or `final` validation accuracy."""
@@ -70,6 +74,13 @@ class ConfigSummary:
     """Each run's fold (0 without cross-validation), in `values` order."""
     test_values: list[float] = field(default_factory=list)
     """Test-set accuracies of the runs that have a test set (of the model the metric measured)."""
+    metric_values: dict[str, list[float]] = field(default_factory=dict)
+    """Each numeric metric of the run contract: its value in every run that has one."""
+
+    @property
+    def metric_means(self) -> dict[str, float]:
+        """The mean of each numeric metric of the run contract over the runs that have it."""
+        return {name: stats.mean(values) for name, values in self.metric_values.items() if values}
 
     @property
     def n(self) -> int:
@@ -157,6 +168,7 @@ class ConfigSummary:
             "folds": self.fold_count,
             "test_mean": self.test_mean,
             "test_n": len(self.test_values),
+            "metrics": self.metric_means,
             "run_ids": self.run_ids,
             "values": self.values,
         }
@@ -184,13 +196,13 @@ class Excluded:
         return {**self.counts, "damaged_config_runs": list(self.damaged)}
 
 
-def damaged_runs(rows: Iterable[Sequence[Any]]) -> tuple[int, ...]:
-    """Ids of the `Store.finished_metrics` rows whose stored config is damaged (every statistic leaves them out)."""
-    return tuple(row[0] for row in rows if stored_config_problem(row[1], row[2]))
+def damaged_runs(rows: Iterable[FinishedRun]) -> tuple[int, ...]:
+    """Ids of the done runs (`Store.finished_runs`) whose stored config is damaged (every statistic leaves them out)."""
+    return tuple(row.run_id for row in rows if stored_config_problem(row.config, row.config_key))
 
 
-def load_points(rows: Iterable[Sequence[Any]]) -> list[RunPoint]:
-    """Turn `Store.finished_metrics` rows into run points, one per configuration, seed and fold.
+def load_points(rows: Iterable[FinishedRun]) -> list[RunPoint]:
+    """Turn done runs (`Store.finished_runs`) into run points, one per configuration, seed and fold.
 
     Runs without a metric are skipped. When one seed (and fold) of a configuration was trained more than
     once (``kcnn train`` twice with the same flags), only its latest run counts: a repeat is a new seed
@@ -202,16 +214,20 @@ def load_points(rows: Iterable[Sequence[Any]]) -> list[RunPoint]:
     return sorted(latest.values(), key=lambda point: point.run_id)
 
 
-def _all_points(rows: Iterable[Sequence[Any]]) -> list[RunPoint]:
+def _all_points(rows: Iterable[FinishedRun]) -> list[RunPoint]:
     points = []
     parsed: dict[str, dict[str, Any]] = {}  # runs of one config differ only by seed and fold: parse it once
-    for run_id, config, key, seed, best, final, seconds, epochs, fold, best_test, final_test in rows:
-        if best is None or final is None or stored_config_problem(config, key):
+    for row in rows:
+        best, final = row.best_val_accuracy, row.final_val_accuracy
+        if best is None or final is None or stored_config_problem(row.config, row.config_key):
             continue  # no metric, or a damaged config: nothing to group it by (`Excluded.damaged` counts it)
-        if key not in parsed:
-            parsed[key] = json.loads(config)
+        if row.config_key not in parsed:
+            parsed[row.config_key] = json.loads(row.config)
+        seconds, epochs = row.train_seconds, row.epochs_done
         epoch_seconds = seconds / epochs if seconds is not None and epochs else None
-        points.append(RunPoint(run_id, parsed[key], key, seed, best, final, epoch_seconds, fold, best_test, final_test))
+        points.append(RunPoint(row.run_id, parsed[row.config_key], row.config_key, row.seed, best, final,
+                               epoch_seconds, row.fold, row.best_test_accuracy, row.test_accuracy,
+                               row.metrics))  # fmt: skip
     return points
 
 
@@ -241,6 +257,7 @@ def apply_filters(points: Iterable[RunPoint], filters: Mapping[str, Any]) -> lis
 
 def leaderboard(points: Iterable[RunPoint], metric: str = "best") -> list[ConfigSummary]:
     """One summary per configuration, best mean first."""
+    numeric = [metric.name for metric in run_metrics() if metric.numeric]
     groups: dict[str, ConfigSummary] = {}
     for point in points:
         summary = groups.setdefault(point.config_key, ConfigSummary(point.config_key, point.config))
@@ -253,6 +270,10 @@ def leaderboard(points: Iterable[RunPoint], metric: str = "best") -> list[Config
             summary.test_values.append(test)
         if point.epoch_seconds is not None:
             summary.epoch_seconds.append(point.epoch_seconds)
+        for name in numeric:
+            value = point.metrics.get(name)
+            if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+                summary.metric_values.setdefault(name, []).append(float(value))
     return sorted(groups.values(), key=lambda s: (-s.mean, -s.n, s.config_key))
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kcnn.files import atomic_link, atomic_write, remove_stale_temporaries
-from kcnn.store.records import CLASSES_FILE, AddResult, Claim, NewRun, Run
+from kcnn.store.records import CLASSES_FILE, AddResult, Claim, FinishedRun, NewRun, Run
 from kcnn.store.states import FailureKind, RunState
 from kcnn.store.store import Store, default_store_path
 from kcnn.store.studies import Study, StudyStep
@@ -13,6 +13,7 @@ __all__ = [
     "AddResult",
     "Claim",
     "FailureKind",
+    "FinishedRun",
     "NewRun",
     "Run",
     "RunState",

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
+from kcnn.contract import EpochRecord, RunSummary, run_metrics
 from kcnn.store.connection import StoreConnection
 from kcnn.store.records import Claim
 from kcnn.store.schema import NOW
 from kcnn.store.states import FailureKind, RunState
-
-#: Model, device and loop facts a finished run keeps.
-SUMMARY_FIELDS = ("params", "flops_per_image", "device", "device_name", "peak_flops", "train_loop",
-                  "train_loop_reason", "precision", "dataset_fingerprint", "test_accuracy",
-                  "best_test_accuracy")  # fmt: skip
 
 
 class WorkerWrites(StoreConnection):
@@ -60,19 +56,18 @@ class WorkerWrites(StoreConnection):
         with self._write() as conn:
             self._fenced(conn, claim, f"lease_expires = {NOW} + ?, heartbeat = {NOW}", (lease_seconds,))
 
-    def record_epoch(self, claim: Claim, record: Mapping[str, Any], checkpoint: str | None = None) -> None:
+    def record_epoch(self, claim: Claim, record: EpochRecord, checkpoint: str | None = None) -> None:
         """Record one finished epoch (and the checkpoint written for it), fenced.
 
         Args:
             claim: The claim writing.
-            record: ``epoch``, ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``, ``seconds``,
-                ``images_per_second``.
+            record: The epoch's metrics (NaN ones are stored as NULL).
             checkpoint: File name of the checkpoint written for this epoch (already on disk), if any.
 
         Raises:
             LeaseLost: If the claim is no longer valid.
         """
-        epoch = int(record["epoch"])
+        epoch = int(record.epoch)
         with self._write() as conn:
             assignments = f"epochs_done = ?, heartbeat = {NOW}"
             values: list[Any] = [epoch]
@@ -87,35 +82,35 @@ class WorkerWrites(StoreConnection):
                     claim.run_id,
                     epoch,
                     claim.attempt,
-                    record.get("loss"),
-                    record.get("accuracy"),
-                    record.get("val_loss"),
-                    record.get("val_accuracy"),
-                    record.get("seconds"),
-                    record.get("images_per_second"),
+                    record.loss,
+                    record.accuracy,
+                    record.val_loss,
+                    record.val_accuracy,
+                    record.seconds,
+                    record.images_per_second,
                 ),
             )
             conn.execute(
                 "UPDATE runs SET best_val_accuracy = (SELECT MAX(val_accuracy) FROM epochs WHERE run_id = ?), "
                 "final_val_accuracy = ? WHERE id = ?",
-                (claim.run_id, record.get("val_accuracy"), claim.run_id),
+                (claim.run_id, record.val_accuracy, claim.run_id),
             )
 
-    def finish(self, claim: Claim, summary: Mapping[str, Any], model: str | None = None) -> None:
+    def finish(self, claim: Claim, summary: RunSummary | None = None, model: str | None = None) -> None:
         """Mark the claim's run done, fenced.
 
         Args:
             claim: The claim finishing.
-            summary: ``params``, ``flops_per_image``, ``device``, ``device_name``, ``peak_flops``,
-                ``train_loop``, ``train_loop_reason``, ``precision``, ``dataset_fingerprint``,
-                ``test_accuracy``, ``best_test_accuracy`` (missing ones are stored as NULL). Training time
-                is summed and images per second is the median over the recorded epochs (as `RunResult`
-                computes it), so resumed runs count every attempt.
+            summary: A value per metric of the run contract (`kcnn.contract.run_metrics`; a missing one is
+                stored as NULL). Training time is summed and images per second is the median over the
+                recorded epochs (as `RunResult` computes it), so resumed runs count every attempt.
             model: File name of the final model (already on disk).
 
         Raises:
             LeaseLost: If the claim is no longer valid.
         """
+        names = [metric.name for metric in run_metrics()]
+        values = (summary or RunSummary()).values
         with self._write() as conn:
             rates = [row[0] for row in conn.execute(
                 "SELECT images_per_second FROM epochs WHERE run_id = ? AND images_per_second IS NOT NULL",
@@ -126,8 +121,8 @@ class WorkerWrites(StoreConnection):
                 claim,
                 f"state = 'done', finished = {NOW}, lease_expires = NULL, model = ?, "
                 "train_seconds = (SELECT SUM(seconds) FROM epochs WHERE run_id = ?), images_per_second = ?, "
-                + ", ".join(f"{name} = ?" for name in SUMMARY_FIELDS),
-                [model, claim.run_id, median_rate(rates), *(summary.get(name) for name in SUMMARY_FIELDS)],
+                + ", ".join(f"{name} = ?" for name in names),
+                [model, claim.run_id, median_rate(rates), *(values.get(name) for name in names)],
             )
             self._event(conn, claim.run_id, "done", claim.attempt, claim.worker_id)
 

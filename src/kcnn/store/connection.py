@@ -18,7 +18,7 @@ from typing import Any, Self
 
 from kcnn.errors import LeaseLost, StoreError
 from kcnn.store.records import Claim
-from kcnn.store.schema import NOW, SCHEMA_VERSION, create_schema
+from kcnn.store.schema import NOW, SCHEMA_VERSION, create_schema, missing_metric_columns
 
 DB_NAME = "kcnn.sqlite"
 DEFAULT_STORE = "kcnn-runs"
@@ -141,7 +141,15 @@ class StoreConnection:
                     create_schema(conn)
             version = schema_version(self._conn)
         if version == SCHEMA_VERSION:
-            return
+            missing = missing_metric_columns(self._conn)
+            if not missing:
+                return
+            self._conn.close()
+            names = ", ".join(metric.name for metric in missing)
+            raise StoreError(
+                f"The store at {str(self.path)!r} has no column yet for the metric(s) {names}. "
+                f"Run `kcnn store upgrade --store {self.path}` (it backs the store up first)."
+            )
         self._conn.close()
         if version > SCHEMA_VERSION:
             raise StoreError(

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from kcnn.contract import run_metrics
 from kcnn.errors import StoreError
 from kcnn.store.connection import StoreConnection
-from kcnn.store.records import RUN_COLUMNS, Run, run_from_row
+from kcnn.store.records import FinishedRun, Run, run_columns, run_from_row
 from kcnn.store.states import RunState
-
-_RUN_COLUMNS = RUN_COLUMNS
 
 
 class Reads(StoreConnection):
@@ -22,14 +21,16 @@ class Reads(StoreConnection):
         Raises:
             StoreError: If it does not exist.
         """
-        row = self._conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
+        columns = run_columns()
+        row = self._conn.execute(f"SELECT {', '.join(columns)} FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             raise StoreError(f"There is no run {run_id} in this store; `kcnn runs` lists them.")
-        return run_from_row(row, self.artifacts)
+        return run_from_row(row, self.artifacts, columns)
 
     def list_runs(self, states: Sequence[str] | None = None, limit: int | None = None) -> list[Run]:
         """Runs, newest first, optionally filtered by state and limited."""
-        query = f"SELECT {_RUN_COLUMNS} FROM runs"
+        columns = run_columns()
+        query = f"SELECT {', '.join(columns)} FROM runs"
         params: list[Any] = []
         if states:
             query += f" WHERE state IN ({', '.join('?' * len(states))})"
@@ -39,27 +40,33 @@ class Reads(StoreConnection):
             query += " LIMIT ?"
             params.append(limit)
         artifacts = self.artifacts
-        return [run_from_row(row, artifacts) for row in self._conn.execute(query, params).fetchall()]
+        return [run_from_row(row, artifacts, columns) for row in self._conn.execute(query, params).fetchall()]
 
     def runs(self, state: str | Sequence[str] | None = None) -> list[Run]:
         """Every run (oldest first), or those in `state` (one state or several)."""
         states = [state] if isinstance(state, str) else state
         return list(reversed(self.list_runs(states)))
 
-    def finished_metrics(self) -> list[tuple[Any, ...]]:
-        """Every done run's ``(id, config, config_key, seed, best, final, train_seconds, epochs_done, fold, …)``.
-
-        The row ends ``fold, best_test, final_test`` (the two test accuracies are NULL without a test set).
+    def finished_runs(self) -> list[FinishedRun]:
+        """Every done run as the reports group it (oldest first): config, seed, fold, accuracies, metrics.
 
         The input of `kcnn.reports.grouping.load_points`; the Python API's `kcnn.leaderboard` reads it for you.
         """
-        return [
-            tuple(row)  # type: ignore[misc]
-            for row in self._conn.execute(
-                "SELECT id, config, config_key, seed, best_val_accuracy, final_val_accuracy, train_seconds, "
-                "epochs_done, fold, best_test_accuracy, test_accuracy FROM runs WHERE state = 'done' ORDER BY id"
-            )
-        ]
+        names = [metric.name for metric in run_metrics()]
+        base = ("id, config, config_key, seed, best_val_accuracy, final_val_accuracy, train_seconds, epochs_done, "
+                "fold, best_test_accuracy, test_accuracy")  # fmt: skip
+        query = (
+            f"SELECT {base}, {', '.join(names)} FROM runs WHERE state = 'done' ORDER BY id"
+            if names
+            else (f"SELECT {base} FROM runs WHERE state = 'done' ORDER BY id")
+        )
+        finished = []
+        for row in self._conn.execute(query):
+            run_id, config, key, seed, best, final, seconds, epochs, fold, best_test, test = row[:11]
+            metrics = dict(zip(names, row[11:], strict=True))
+            finished.append(FinishedRun(run_id, config, key, seed, best, final, seconds, epochs, fold, best_test, test,
+                                        metrics))  # fmt: skip
+        return finished
 
     def count_by_state(self) -> dict[str, int]:
         """How many runs are in each state."""

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from kcnn.config import ExperimentConfig, stored_config_problem
+from kcnn.contract import MetricValue, run_metrics
 from kcnn.store.states import RunState
 from kcnn.throughput import training_flops_per_second
 
@@ -84,6 +85,9 @@ class Run:
     """The study (race or Optuna study) that queued the run, if any."""
     trial: int | None = None
     """The Optuna trial number of a study's run."""
+    metrics: dict[str, MetricValue] = field(default_factory=dict, compare=False)
+    """Every metric of the run contract (`kcnn.contract.run_metrics`) by name, the built-in ones above included:
+    a metric added to the contract is here (and in every export) without a field of its own."""
     artifacts: Path | None = field(default=None, compare=False, repr=False)
     """The store's artifacts folder (set by the store that read the run; not a column)."""
 
@@ -133,8 +137,9 @@ class Run:
         return found[-1] if found else None
 
     def to_dict(self) -> dict[str, Any]:
-        """Every column, the config parsed."""
-        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "artifacts"}
+        """Every column (every metric of the contract included), the config parsed."""
+        data: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _NOT_COLUMNS}
+        data.update(self.metrics)
         data["config"] = self.config_dict
         return data
 
@@ -182,12 +187,39 @@ def stored_config_dict(text: str) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def run_from_row(row: Any, artifacts: Path | None) -> Run:
-    """A `Run` from a row of `RUN_COLUMNS`, knowing where the store keeps artifacts."""
-    values = list(row)
-    values.append(artifacts)
-    return Run(*values)
+#: `Run` fields that are not columns of ``runs``.
+_NOT_COLUMNS = ("metrics", "artifacts")
 
 
-#: The columns of ``runs``, in `Run` field order.
-RUN_COLUMNS = ", ".join(f.name for f in fields(Run) if f.name != "artifacts")
+def run_columns() -> list[str]:
+    """The columns a `Run` is read from: its own fields, then the contract's metrics that are not among them."""
+    own = [f.name for f in fields(Run) if f.name not in _NOT_COLUMNS]
+    return own + [metric.name for metric in run_metrics() if metric.name not in own]
+
+
+def run_from_row(row: Any, artifacts: Path | None, columns: list[str] | None = None) -> Run:
+    """A `Run` from a row of `run_columns()` (read by name), knowing where the store keeps artifacts."""
+    values = dict(zip(columns or run_columns(), row, strict=True))
+    own = {f.name for f in fields(Run)}
+    metrics = {metric.name: values.get(metric.name) for metric in run_metrics()}
+    return Run(**{name: value for name, value in values.items() if name in own}, metrics=metrics, artifacts=artifacts)
+
+
+@dataclass(frozen=True)
+class FinishedRun:
+    """A done run as the reports group it: its config, seed, fold, accuracies, time and metrics."""
+
+    run_id: int
+    config: str
+    """The config's stored JSON."""
+    config_key: str
+    seed: int
+    best_val_accuracy: float | None
+    final_val_accuracy: float | None
+    train_seconds: float | None
+    epochs_done: int
+    fold: int
+    best_test_accuracy: float | None
+    test_accuracy: float | None
+    metrics: dict[str, MetricValue] = field(default_factory=dict)
+    """Every metric of the run contract by name."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from kcnn.contract import Metric, run_metrics
+
 #: The largest integer SQLite stores: priorities, counts and ids beyond it would overflow.
 MAX_INTEGER = 2**63 - 1
 
@@ -209,3 +211,22 @@ def apply_migrations(conn: sqlite3.Connection, start: int) -> None:
 def create_schema(conn: sqlite3.Connection) -> None:
     """Give an empty database the current schema (inside the caller's transaction)."""
     apply_migrations(conn, 0)
+    add_metric_columns(conn)
+
+
+def missing_metric_columns(conn: sqlite3.Connection) -> list[Metric]:
+    """The metrics of the run contract (`kcnn.contract.run_metrics`) that ``runs`` has no column for yet."""
+    present = {str(row[1]) for row in conn.execute("PRAGMA table_info(runs)")}
+    return [metric for metric in run_metrics() if metric.name not in present]
+
+
+def add_metric_columns(conn: sqlite3.Connection) -> list[str]:
+    """Add a column for every metric ``runs`` lacks (in the caller's transaction); their names.
+
+    The columns follow from `kcnn.contract.METRICS`: a new metric needs no migration of its own, only
+    ``kcnn store upgrade`` on stores made before it (which other commands ask for).
+    """
+    missing = missing_metric_columns(conn)
+    for metric in missing:
+        conn.execute(f"ALTER TABLE runs ADD COLUMN {metric.name} {metric.sql_type}")
+    return [metric.name for metric in missing]

@@ -24,7 +24,7 @@ from typing import Any
 
 from kcnn.errors import StoreError
 from kcnn.store.actions import UserActions
-from kcnn.store.records import RUN_COLUMNS, NewRun, Run, run_from_row
+from kcnn.store.records import NewRun, Run, run_columns, run_from_row
 from kcnn.store.schema import NOW
 
 STUDY_KINDS = ("race", "optimize")
@@ -241,8 +241,9 @@ class StudyRecords(UserActions):
     def _runs_where(self, conn: sqlite3.Connection, where: str, params: Sequence[Any]) -> list[Run]:
         cursor = conn.cursor()
         cursor.row_factory = None
-        rows = cursor.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE {where} ORDER BY id", tuple(params)).fetchall()
-        return [run_from_row(row, self.artifacts) for row in rows]
+        columns = run_columns()
+        query = f"SELECT {', '.join(columns)} FROM runs WHERE {where} ORDER BY id"
+        return [run_from_row(row, self.artifacts, columns) for row in cursor.execute(query, tuple(params)).fetchall()]
 
 
 def _study(row: Sequence[Any]) -> Study:

@@ -31,7 +31,7 @@ from kcnn.store.connection import (
     schema_version,
     unwritable_reason,
 )
-from kcnn.store.schema import SCHEMA_VERSION, apply_migrations
+from kcnn.store.schema import SCHEMA_VERSION, add_metric_columns, apply_migrations, missing_metric_columns
 
 
 @dataclass(frozen=True)
@@ -59,11 +59,13 @@ class StoreInfo:
     events: int
     database_bytes: int
     artifacts_bytes: int
+    missing_metrics: tuple[str, ...] = ()
+    """Metrics of the run contract this store has no column for yet (`kcnn store upgrade` adds them)."""
 
     @property
     def needs_upgrade(self) -> bool:
         """Whether `kcnn store upgrade` must run before other commands accept this store."""
-        return self.schema_version < self.current_version
+        return self.schema_version < self.current_version or bool(self.missing_metrics)
 
     def to_dict(self) -> dict[str, Any]:
         """Every figure, for scripts."""
@@ -107,13 +109,14 @@ def store_info(path: Path | None = None) -> StoreInfo:
         }
         epochs = int(conn.execute("SELECT COUNT(*) FROM epochs").fetchone()[0])
         events = int(conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+        missing = tuple(metric.name for metric in missing_metric_columns(conn)) if version == SCHEMA_VERSION else ()
     except sqlite3.DatabaseError as error:
         raise StoreError(f"The store at {str(path)!r} cannot be read: {error}.") from None
     finally:
         conn.close()
     database = sum(f.stat().st_size for f in path.glob(DB_NAME + "*") if f.is_file() and not f.name.endswith(".bak"))
     artifacts = sum(f.stat().st_size for f in (path / "artifacts").rglob("*") if f.is_file())
-    return StoreInfo(path, version, SCHEMA_VERSION, states, epochs, events, database, artifacts)
+    return StoreInfo(path, version, SCHEMA_VERSION, states, epochs, events, database, artifacts, missing)
 
 
 def upgrade_store(
@@ -138,7 +141,7 @@ def upgrade_store(
                 f"The store at {str(path)!r} has schema version {version}, newer than this kcnn's ({SCHEMA_VERSION}); "
                 "upgrade kcnn instead."
             )
-        if version == SCHEMA_VERSION:
+        if version == SCHEMA_VERSION and not missing_metric_columns(conn):
             return UpgradeReport(path, version, version, None)
         reason = unwritable_reason(path)
         if reason is not None:
@@ -155,6 +158,7 @@ def upgrade_store(
         try:
             conn.execute("BEGIN IMMEDIATE")
             apply_migrations(conn, version)
+            add_metric_columns(conn)  # the run contract's metrics that this store has no column for yet
             rekeyed = rekey_runs(conn, resolve_color_mode) if version < 3 else 0
             dangling = conn.execute("PRAGMA foreign_key_check").fetchall()
             if dangling:

@@ -6,6 +6,7 @@ import optuna
 import pytest
 
 from kcnn.config import ExperimentConfig
+from kcnn.contract import EpochRecord
 from kcnn.errors import ConfigError
 from kcnn.queue.optimize import OptimizeSettings, optuna_study, parse_space, start_optimize
 from kcnn.queue.studies import advance_studies
@@ -38,8 +39,8 @@ def scripted(store, accuracy, kill_first=False, limit=500):
             continue
         value = accuracy(claim.config)
         for epoch in (1, 2):
-            store.record_epoch(claim, {"epoch": epoch, "val_accuracy": value * epoch / 2, "seconds": 0.1})
-        store.finish(claim, {})
+            store.record_epoch(claim, EpochRecord(epoch=epoch, val_accuracy=value * epoch / 2, seconds=0.1))
+        store.finish(claim)
     raise AssertionError("the study never ended")
 
 

@@ -5,6 +5,7 @@ import random
 import pytest
 
 from kcnn.config import ExperimentConfig
+from kcnn.contract import EpochRecord
 from kcnn.errors import ConfigError
 from kcnn.queue.race import RaceSettings, holm_rejections, start_race
 from kcnn.queue.studies import advance_studies
@@ -16,8 +17,8 @@ C = A.replace(dilation=2)
 
 
 def finish(store, claim, accuracy):
-    store.record_epoch(claim, {"epoch": 1, "val_accuracy": accuracy, "seconds": 0.1, "images_per_second": 1.0})
-    store.finish(claim, {})
+    store.record_epoch(claim, EpochRecord(epoch=1, val_accuracy=accuracy, seconds=0.1, images_per_second=1.0))
+    store.finish(claim)
 
 
 def seed_leaderboard(store, configs, accuracy):

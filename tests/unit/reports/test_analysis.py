@@ -13,17 +13,20 @@ from kcnn.reports.grouping import (
     parse_filters,
     varying_fields,
 )
+from kcnn.store import FinishedRun
 
 
 def _rows(spec):
-    """(kernel, dilation, [best accuracies]) → finished_metrics rows."""
+    """(kernel, dilation, [best accuracies]) → `Store.finished_runs` records."""
     rows, run_id = [], 0
     for kernel, dilation, values in spec:
         for seed, value in enumerate(values):
             run_id += 1
             config = ExperimentConfig(kernel_size=kernel, dilation=dilation, seed=seed)
             rows.append(
-                (run_id, config.to_json(), config.config_key, seed, value, value - 0.01, 30.0, 15, 0, None, None)
+                FinishedRun(
+                    run_id, config.to_json(), config.config_key, seed, value, value - 0.01, 30.0, 15, 0, None, None
+                )
             )
     return rows
 
@@ -114,7 +117,7 @@ def test_n_counts_distinct_seeds_and_the_latest_run_of_a_seed_counts():
     rows = _rows([(2, 2, [0.70, 0.72])])
     config = ExperimentConfig(kernel_size=2, dilation=2, seed=0)
     rows.append(
-        (9, config.to_json(), config.config_key, 0, 0.90, 0.89, 30.0, 15, 0, None, None)
+        FinishedRun(9, config.to_json(), config.config_key, 0, 0.90, 0.89, 30.0, 15, 0, None, None)
     )  # seed 0 trained again
     [summary] = leaderboard(load_points(rows))
     assert summary.n == 2

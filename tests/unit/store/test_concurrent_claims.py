@@ -15,6 +15,7 @@ RUNS = 200
 CLAIMER = textwrap.dedent(
     """
     import json, os, sys, time
+    from kcnn.contract import EpochRecord
     from kcnn.store import Store
 
     path, name, start_file = sys.argv[1:4]
@@ -26,8 +27,8 @@ CLAIMER = textwrap.dedent(
                 time.sleep(0.001)
             while (claim := store.claim(name, lease_seconds=60)) is not None:
                 claimed.append(claim.run_id)
-                store.record_epoch(claim, {"epoch": 1, "val_accuracy": 0.5})
-                store.finish(claim, {})
+                store.record_epoch(claim, EpochRecord(epoch=1, val_accuracy=0.5))
+                store.finish(claim)
         print(json.dumps(claimed))
     except BaseException as error:  # report every failure, "database is locked" included
         print(json.dumps(f"{type(error).__name__}: {error}"))

@@ -3,6 +3,7 @@ import sqlite3
 import pytest
 
 from kcnn.config import ExperimentConfig
+from kcnn.contract import EpochRecord, RunSummary
 from kcnn.errors import FinishedRunError, LeaseLost, StoreError
 from kcnn.store import FailureKind, RunState, Store
 from kcnn.store.schema import SCHEMA_VERSION
@@ -61,10 +62,10 @@ def test_claim_increments_attempt_and_logs_events(store):
 def test_record_epoch_and_finish(store):
     store.add_runs([CONFIG])
     claim = store.claim("w")
-    store.record_epoch(claim, _epoch(1, 0.4), checkpoint="c1.keras")
-    store.record_epoch(claim, _epoch(2, 0.6), checkpoint="c2.keras")
-    store.record_epoch(claim, _epoch(3, 0.5))
-    store.finish(claim, {"params": 10, "flops_per_image": 20, "device": "cpu"}, model="m.keras")
+    store.record_epoch(claim, EpochRecord(**_epoch(1, 0.4)), checkpoint="c1.keras")
+    store.record_epoch(claim, EpochRecord(**_epoch(2, 0.6)), checkpoint="c2.keras")
+    store.record_epoch(claim, EpochRecord(**_epoch(3, 0.5)))
+    store.finish(claim, RunSummary({"params": 10, "flops_per_image": 20, "device": "cpu"}), model="m.keras")
     run = store.get_run(1)
     assert run.state == "done" and run.run_state.is_finished()
     assert (run.best_val_accuracy, run.final_val_accuracy) == (0.6, 0.5)
@@ -76,14 +77,14 @@ def test_record_epoch_and_finish(store):
 def test_stale_claim_is_fenced_out(store):
     store.add_runs([CONFIG])
     old = store.claim("w1")
-    store.record_epoch(old, _epoch(1), checkpoint="c1.keras")
+    store.record_epoch(old, EpochRecord(**_epoch(1)), checkpoint="c1.keras")
     assert store.fail(old, FailureKind.CRASHED, "boom") is RunState.QUEUED
     new = store.claim("w2")
     assert (new.attempt, new.checkpoint_epoch, new.checkpoint) == (2, 1, "c1.keras")
     for write in (
         lambda: store.heartbeat(old),
-        lambda: store.record_epoch(old, _epoch(2, 0.99)),
-        lambda: store.finish(old, {}),
+        lambda: store.record_epoch(old, EpochRecord(**_epoch(2, 0.99))),
+        lambda: store.finish(old, None),
         lambda: store.fail(old, FailureKind.CRASHED, "late"),
         lambda: store.release(old),
     ):
@@ -136,14 +137,14 @@ def test_cancel_running_fences_its_worker(store):
     claim = store.claim("w")
     store.cancel([1])
     with pytest.raises(LeaseLost):
-        store.record_epoch(claim, _epoch(1))
+        store.record_epoch(claim, EpochRecord(**_epoch(1)))
     assert store.get_run(1).state == "cancelled"
 
 
 def test_finished_runs_refuse_changes(store):
     store.add_runs([CONFIG])
     claim = store.claim("w")
-    store.finish(claim, {})
+    store.finish(claim)
     with pytest.raises(FinishedRunError) as caught:
         store.cancel([1])
     assert str(caught.value) == "Run 1 is done; only queued or running runs can be cancelled."
@@ -159,7 +160,7 @@ def test_retry_resumes_or_starts_fresh(store):
     store.add_runs([CONFIG, CONFIG.replace(seed=1)])
     for _ in (1, 2):
         claim = store.claim("w")
-        store.record_epoch(claim, _epoch(1), checkpoint="c.keras")
+        store.record_epoch(claim, EpochRecord(**_epoch(1)), checkpoint="c.keras")
         store.fail(claim, FailureKind.DIVERGED, "nan")
     assert store.retry([1]) == [1]
     assert store.get_run(1).checkpoint_epoch == 1
@@ -200,10 +201,10 @@ def test_finish_keeps_the_device_facts(store):
     store.add_runs([CONFIG])
     claim = store.claim("w")
     for number in (1, 2, 3):
-        store.record_epoch(claim, _epoch(number))
+        store.record_epoch(claim, EpochRecord(**_epoch(number)))
     summary = {"params": 10, "flops_per_image": 1000, "device": "cuda:0", "device_name": "NVIDIA H200",
                "peak_flops": 67e12, "train_loop": "torch"}  # fmt: skip
-    store.finish(claim, summary)
+    store.finish(claim, RunSummary(summary))
     run = store.get_run(claim.run_id)
     assert (run.device_name, run.peak_flops, run.train_loop) == ("NVIDIA H200", 67e12, "torch")
     assert run.flops_per_second == pytest.approx(3 * 1000 * 100.0)
@@ -213,6 +214,6 @@ def test_finish_records_the_median_images_per_second_as_the_run_result_does(stor
     store.add_runs([CONFIG])
     claim = store.claim("w")
     for number, rate in ((1, 10.0), (2, 400.0), (3, 30.0)):
-        store.record_epoch(claim, {**_epoch(number), "images_per_second": rate})
-    store.finish(claim, {})
+        store.record_epoch(claim, EpochRecord(**{**_epoch(number), "images_per_second": rate}))
+    store.finish(claim)
     assert store.get_run(claim.run_id).images_per_second == 30.0
