@@ -229,6 +229,7 @@ def test_cancel_and_a_polite_stop_work_on_ray_as_locally(make_cluster, store_pat
 
     wait_for(lambda: running_with_epochs(1), timeout=180, what="run 1 training")
     listed = kcnn("workers", "--format", "json")
+    assert listed.returncode == 0, listed.stderr
     [entry] = json.loads(listed.stdout)
     assert entry["slots"] == ["ray 1: node 127.0.0.1 CPU, run 1"] and entry["runs"] == [1]
     assert kcnn("queue", "cancel", "1").returncode == 0
