@@ -81,6 +81,8 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy", "src/kcnn", "tui")
+    # The facade and the run contract are what users and every layer build on: strict, and no `Any`.
+    session.run("mypy", "--strict", "--follow-imports=silent", "src/kcnn/api", "src/kcnn/contract.py")
 
 
 @nox.session(default=False)

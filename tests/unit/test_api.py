@@ -19,10 +19,13 @@ def _finish(store, config, best):
 
 @pytest.fixture
 def store(tmp_path):
-    with kcnn.open_store(tmp_path / "store") as opened:
+    from kcnn.store import Store
+
+    with Store(tmp_path / "store") as engine:  # finished runs, written as a worker would
         for kernel, values in ((2, [0.80, 0.81, 0.82]), (3, [0.60, 0.62, 0.61])):
             for seed, best in enumerate(values):
-                _finish(opened, kcnn.ExperimentConfig(kernel_size=kernel, dilation=(2, 1), seed=seed), best)
+                _finish(engine, kcnn.ExperimentConfig(kernel_size=kernel, dilation=(2, 1), seed=seed), best)
+    with kcnn.open_store(tmp_path / "store") as opened:
         yield opened
 
 
@@ -100,3 +103,27 @@ def test_open_store_can_refuse_to_create(tmp_path):
 def test_run_workers_refuses_impossible_seconds_before_starting_anything(store, option, value):
     with pytest.raises(ConfigError, match=rf"^`{option}` must be a finite number of seconds"):
         kcnn.api.run_workers(store, once=True, **{option: value})
+
+
+def test_the_facades_signatures_name_real_types_never_any():
+    import inspect
+    import re
+
+    import kcnn.api
+
+    functions = [getattr(kcnn.api, name) for name in kcnn.api.__all__ if inspect.isfunction(getattr(kcnn.api, name))]
+    methods = [member for _, member in inspect.getmembers(kcnn.api.Workspace, inspect.isfunction)]
+    assert len(functions) > 25 and len(methods) > 30
+    loose = [
+        f"{function.__qualname__}: {name} is {annotation}"
+        for function in functions + methods
+        for name, annotation in function.__annotations__.items()
+        if re.search(r"\bAny\b", str(annotation))
+    ]
+    assert loose == []
+
+
+def test_a_workspace_never_hands_out_the_worker_protocol(tmp_path):
+    with kcnn.open_store(tmp_path / "store") as workspace:
+        for name in ("claim", "heartbeat", "record_epoch", "finish", "fail", "advance_study", "add_runs", "_write"):
+            assert not hasattr(workspace, name), name

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
 from kcnn.api.views import safe
 from kcnn.cli.output import add_format_option, output_console, print_fitted
+
+if TYPE_CHECKING:
+    from kcnn.api import FolderReport, ProblemEntry
 
 
 def register(commands: Any) -> None:
@@ -38,7 +42,7 @@ def run_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _tables(report: dict[str, Any], presplit: bool) -> list[Any]:
+def _tables(report: FolderReport, presplit: bool) -> list[Any]:
     return [
         _classes_table(report, presplit),
         _files_table(report),
@@ -47,7 +51,7 @@ def _tables(report: dict[str, Any], presplit: bool) -> list[Any]:
     ]
 
 
-def _classes_table(report: dict[str, Any], presplit: bool) -> Table:
+def _classes_table(report: FolderReport, presplit: bool) -> Table:
     classes = Table(title=f"{safe(report['path'])} · {report['layout']}", title_justify="left")
     classes.add_column("class")
     classes.add_column("images", justify="right")
@@ -66,7 +70,7 @@ def _classes_table(report: dict[str, Any], presplit: bool) -> Table:
     return classes
 
 
-def _files_table(report: dict[str, Any]) -> Table:
+def _files_table(report: FolderReport) -> Table:
     files = Table(title="Files", title_justify="left", show_header=False)
     files.add_column("what", style="bold")
     files.add_column("value")
@@ -87,7 +91,7 @@ def _files_table(report: dict[str, Any]) -> Table:
     return files
 
 
-def _problems_table(problems: list[dict[str, Any]]) -> list[Table]:
+def _problems_table(problems: Sequence[ProblemEntry]) -> list[Table]:
     if not problems:
         return []
     table = Table(
@@ -103,7 +107,7 @@ def _problems_table(problems: list[dict[str, Any]]) -> list[Table]:
     return [table]
 
 
-def _cache_table(report: dict[str, Any]) -> Table:
+def _cache_table(report: FolderReport) -> Table:
     cache = Table(title="Cache entries", title_justify="left")
     for column in ("file", "images", "color mode", "skipped"):
         cache.add_column(column)

@@ -217,9 +217,8 @@ def run_curves(args: argparse.Namespace) -> int:
     """Draw curves of runs."""
     from kcnn.api.views import line_chart, run_curves, write_png
 
-    ids = run_ids(args.runs)
     with open_store(args) as store:
-        histories = {f"run {run_id}": store.epochs(store.get_run(run_id).id) for run_id in ids}
+        histories = {f"run {run_id}": epochs for run_id, epochs in store.curves(run_ids(args.runs)).items()}
     console = Console()
     if len(histories) == 1:
         [(label, epochs)] = histories.items()
@@ -238,13 +237,8 @@ def run_curves(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     """Write runs or epochs as CSV or JSON."""
-    from kcnn.api.views import export_epochs, export_runs
-
     with open_store(args) as store:
-        if args.table == "epochs":
-            text = export_epochs(store, args.format, args.state)
-        else:
-            text = export_runs(store.list_runs(args.state), args.format)
+        text = store.export_runs(args.format, args.table, args.state)
     if args.output:
         try:
             args.output.write_text(text)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Any, TypedDict
 
 from kcnn.data.cache import cache_entries
 from kcnn.data.decode import probe
@@ -12,7 +12,51 @@ from kcnn.data.folder_scan import scan_folder
 from kcnn.data.problems import folder_problems
 
 
-def folder_report(path: str) -> dict[str, Any]:
+class ClassCounts(TypedDict):
+    """A class folder's images: for training, for validation (presplit folders), and unreadable."""
+
+    train: int
+    val: int
+    unreadable: int
+
+
+class ProblemEntry(TypedDict):
+    """One problem of a folder: where, what, and whether ``--skip-bad`` leaves it out."""
+
+    where: str
+    what: str
+    skip_bad_skips: bool
+
+
+class CacheEntry(TypedDict):
+    """One decode-cache file of the folder: its array shape, colour mode and the files it skipped."""
+
+    file: str
+    shape: list[int]
+    color_mode: str
+    skipped: int
+
+
+class FolderReport(TypedDict):
+    """What kcnn sees in an image folder (JSON-ready)."""
+
+    path: str
+    layout: str
+    presplit: bool
+    classes: dict[str, ClassCounts]
+    images: int
+    sizes: dict[str, int]
+    modes: dict[str, int]
+    default_color_mode: str
+    hidden_ignored: int
+    non_images_ignored: list[str]
+    loose_images_ignored: int
+    unreadable: list[tuple[str, str]]
+    problems: list[ProblemEntry]
+    cache_entries: list[CacheEntry]
+
+
+def folder_report(path: str) -> FolderReport:
     """Scan and probe every file of a folder dataset; a JSON-ready report that never refuses a listable folder.
 
     Raises:
@@ -25,11 +69,14 @@ def folder_report(path: str) -> dict[str, Any]:
     sizes = Counter(f"{p.width}×{p.height}" for p in good)
     modes = Counter(p.mode for p in good)
     entries = cache_entries(scan.root)
-    per_class = {name: {"train": 0, "val": 0, "unreadable": 0} for name in scan.class_names}
+    per_class = {name: ClassCounts(train=0, val=0, unreadable=0) for name in scan.class_names}
     unreadable = {relative for relative, _ in bad}
     for relative, label, is_val in zip(scan.files, scan.labels, scan.is_val, strict=True):
         counts = per_class[scan.class_names[label]]
-        counts["val" if is_val else "train"] += 1
+        if is_val:
+            counts["val"] += 1
+        else:
+            counts["train"] += 1
         counts["unreadable"] += relative in unreadable
     problems = folder_problems(scan, bad)
     return {
@@ -45,7 +92,12 @@ def folder_report(path: str) -> dict[str, Any]:
         "non_images_ignored": scan.non_images,
         "loose_images_ignored": scan.loose_images,
         "unreadable": bad,
-        "problems": [{"where": p.where, "what": p.what, "skip_bad_skips": p.skippable} for p in problems],
-        "cache_entries": [{"file": str(path), **{k: meta[k] for k in ("shape", "color_mode")},
-                           "skipped": len(meta.get("skipped", []))} for path, meta in entries],  # type: ignore[arg-type]
+        "problems": [ProblemEntry(where=p.where, what=p.what, skip_bad_skips=p.skippable) for p in problems],
+        "cache_entries": [_cache_entry(path, meta) for path, meta in entries],
     }  # fmt: skip
+
+
+def _cache_entry(path: Any, meta: dict[str, Any]) -> CacheEntry:
+    skipped = meta.get("skipped", [])
+    return CacheEntry(file=str(path), shape=list(meta["shape"]), color_mode=str(meta["color_mode"]),
+                      skipped=len(skipped) if isinstance(skipped, list) else 0)  # fmt: skip

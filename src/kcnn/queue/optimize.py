@@ -2,8 +2,10 @@
 
 ``kcnn optimize SPACE.toml`` creates a study row in the store and an Optuna study in the store folder
 (``optuna.sqlite3``, Optuna's own SQLite storage, which ``optuna-dashboard`` opens). Optuna is used
-through its ask-and-tell interface, and the study is advanced by whichever worker is running
-(`kcnn.queue.studies`), inside the store's write transaction:
+through its ask-and-tell interface (public API only), and the study is advanced by whichever worker is
+running (`kcnn.queue.studies`): Optuna is asked and told outside the store's write lock, and the resulting
+step is applied in one transaction only if the study's progress is still the one decided on
+(`Store.advance_study_outside_lock`):
 
 * a finished trial (all its runs finished) is told to Optuna: the mean of its runs' metric over its
   `repeats` seeds; ``PRUNED`` if the pruner stopped it; ``FAIL`` if every run failed;
@@ -17,6 +19,10 @@ through its ask-and-tell interface, and the study is advanced by whichever worke
 Between epochs, a study run reports the trial's intermediate value (its validation accuracy so far —
 the running best for ``metric = best``; with several seeds, their mean once every seed has reached the
 epoch) and asks the pruner; a pruned run stops there in state ``pruned`` (`pruning_check`).
+
+Why one module of ~500 lines: the settings, the space's parser, the decision and the pruning check all read
+and write one format, the study's ``progress`` (trials by number, their state, value and parameters);
+kept together, that format is defined and used in one place.
 """
 
 from __future__ import annotations

@@ -10,8 +10,12 @@ come back here and are written here.
 Faults: an actor or node that dies fails the run's attempt as ``crashed`` (requeued while attempts
 remain, resumed from its last checkpoint on any slot) and Ray restarts the actor on a live node;
 the slot claims nothing until its actor answers again. A head that dies leaves leases that lapse;
-the next head (or `kcnn queue reap`) requeues those runs. First SIGINT/SIGTERM: every slot abandons
-its epoch and puts its run back in the queue; a second: runs are released at once and the head exits.
+the next head (or `kcnn queue reap`) requeues those runs. `RayPool` is an `Executor`: the supervisor
+around it (`kcnn.queue.supervisor`) handles signals, the registry and the lease reaper as for local
+children.
+
+Why one module of ~430 lines: the slot plan, the slots' start-up and their serving threads share the
+actors' lifecycle (placement, restart after a node dies, kill at the end); apart, each would need the others.
 """
 
 from __future__ import annotations

@@ -2,6 +2,9 @@
 
 Used by worker children and by `kcnn train` (which claims its own run and
 executes it in the foreground). Every store write is fenced by the claim.
+
+Why one module of ~420 lines: the heartbeat thread, the checkpointer and `execute_claim` are the three
+parts of one claim's life; each writes under the same fence and reads the same settings.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from kcnn.contract import RunResult
 from kcnn.errors import (
     ConfigError,
     DataError,
@@ -111,8 +115,8 @@ class Execution:
     """The result of executing one claim."""
 
     outcome: Outcome
-    result: Any = None
-    """The `RunResult` when done."""
+    result: RunResult | None = None
+    """What the training measured, when done."""
     error_kind: FailureKind | None = None
     message: str = ""
 

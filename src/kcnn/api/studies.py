@@ -1,0 +1,118 @@
+"""Studies through the facade: start a race or an Optuna study, follow one, stop one."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kcnn.api.analysis import _check_metric, leaderboard
+from kcnn.api.workspace import StoreLike, engine_store
+from kcnn.errors import ConfigError
+from kcnn.reports.comparison import find_summary
+
+if TYPE_CHECKING:
+    from kcnn.reports.study_tables import StudySummary
+
+
+def race(
+    store: StoreLike,
+    keys: Sequence[str] | None = None,
+    *,
+    top: int = 3,
+    max_repeats: int = 10,
+    alpha: float = 0.05,
+    metric: str = "best",
+) -> int:
+    """Start a race (`kcnn.queue.race`) between configurations; its study id. Workers run and advance it.
+
+    Args:
+        store: The store.
+        keys: Config keys, or their first characters; defaults to the leaderboard's top `top`
+            (configurations validated on one split).
+        top: How many leaderboard configurations to race when no keys are given. Defaults to 3.
+        max_repeats: Runs per configuration at most. Defaults to 10.
+        alpha: Family-wise significance level. Defaults to 0.05.
+        metric: ``best`` or ``final`` validation accuracy. Defaults to ``best``.
+
+    Raises:
+        ConfigError: For fewer than two configurations, a bad setting, or a cross-validated key.
+        KcnnError: If a key matches no configuration (or several).
+    """
+    from kcnn.queue.race import RaceSettings, start_race
+
+    _check_metric(metric)
+    ranked = [summary for summary in leaderboard(store, metric) if summary.fold_count == 1]
+    chosen = [find_summary(ranked, key).config_key for key in keys] if keys else [s.config_key for s in ranked[:top]]
+    if len(chosen) < 2:
+        raise ConfigError(
+            f"A race needs at least two configurations with done runs; found {len(chosen)}. "
+            "Train or queue more first (`kcnn queue add --kernel 2 3`)."
+        )
+    return start_race(engine_store(store), RaceSettings(tuple(dict.fromkeys(chosen)), max_repeats, alpha, metric))
+
+
+def optimize(
+    store: StoreLike,
+    space: str | os.PathLike[str] | Mapping[str, object],
+    *,
+    trials: int = 20,
+    sampler: str = "tpe",
+    pruner: str = "median",
+    repeats: int = 1,
+    metric: str = "best",
+    timeout_hours: float | None = None,
+    parallel: int = 2,
+    seed: int = 0,
+) -> int:
+    """Start an Optuna study (`kcnn.queue.optimize`) over a search space; its study id. Workers run and advance it.
+
+    Args:
+        store: The store (Optuna's own storage goes beside it, ``optuna.sqlite3``).
+        space: A SPACE.toml path, or the same as a dict: hyperparameter → list of choices or
+            ``{"low": …, "high": …, "log": bool, "step": …}``, plus ``"fixed"``: field → value.
+        trials: Trials to run (each is one config with `repeats` seeds). Defaults to 20.
+        sampler: ``tpe``, ``random`` or ``grid``. Defaults to ``tpe``.
+        pruner: ``median``, ``hyperband`` or ``none``. Defaults to ``median``.
+        repeats: Seeds per trial; its value is their mean. Defaults to 1.
+        metric: ``best`` or ``final`` validation accuracy. Defaults to ``best``.
+        timeout_hours: Ask for no new trial after this long. Defaults to no limit.
+        parallel: Trials in flight at once. Defaults to 2.
+        seed: Seed of the sampler and the runs' first seed. Defaults to 0.
+
+    Raises:
+        ConfigError: For a malformed space or setting.
+        DataError: If the fixed dataset cannot be used.
+        KcnnError: If Optuna is not installed (``pip install 'kcnn[optuna]'``).
+    """
+    from kcnn.queue.optimize import OptimizeSettings, load_space, parse_space, start_optimize
+    from kcnn.queue.submit import ConfigPreparer
+
+    params, fixed = parse_space(dict(space)) if isinstance(space, Mapping) else load_space(Path(space))
+    settings = OptimizeSettings(tuple(params), fixed, trials, sampler, pruner, repeats, metric, timeout_hours,
+                                parallel, seed)  # fmt: skip
+    return start_optimize(engine_store(store), settings, ConfigPreparer().prepare)
+
+
+def study_summary(store: StoreLike, study_id: int) -> StudySummary:
+    """A study with its runs counted by state and its best configuration so far.
+
+    Raises:
+        StoreError: If there is no such study.
+    """
+    from kcnn.reports.study_tables import summarize_study
+
+    engine = engine_store(store)
+    return summarize_study(engine.get_study(study_id), engine.study_runs(study_id))
+
+
+def stop_study(store: StoreLike, study_id: int) -> int:
+    """Stop a running study: its queued runs are cancelled (running ones finish); how many were cancelled.
+
+    Raises:
+        StoreError: If there is no such study.
+    """
+    engine = engine_store(store)
+    engine.get_study(study_id)
+    return engine.stop_study(study_id, "stopped by the user")
