@@ -46,7 +46,7 @@ class EpochRecord:
         return asdict(self)
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunResult:
     """Everything one training run measured."""
 
@@ -73,9 +73,7 @@ class RunResult:
     test_accuracy: float | None = None
     """The final model's accuracy on the test set (`None` without one)."""
     best_test_accuracy: float | None = None
-    """The best-epoch model's accuracy on the test set (set by the worker, which keeps that model's file)."""
-    test_images: tuple[Any, Any] | None = field(default=None, repr=False)
-    """The test images and labels, for scoring another model of the run (its best epoch's); not serialised."""
+    """The best validation epoch's model's accuracy on the test set (scored by the trainer with those weights)."""
     class_names: tuple[str, ...] = field(default_factory=tuple)
     """Class names, in label order."""
     skipped_files: tuple[tuple[str, str], ...] = field(default_factory=tuple)

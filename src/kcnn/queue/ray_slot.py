@@ -34,6 +34,10 @@ ERROR = "error"
 """Event: training raised. Payload: ``(exception, formatted traceback)``."""
 
 ANSWER_SECONDS = 3600.0
+
+#: A resumed run as it crosses to the actor: the checkpoint's bytes, the epochs it holds, the earlier
+#: attempts' best model (bytes, or `None`) and that model's validation accuracy.
+ResumePayload = tuple[bytes, int, bytes | None, float]
 """How long the actor waits for its head's answer after an epoch before abandoning the run."""
 
 
@@ -70,8 +74,6 @@ class SlotActor:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._model: Any = None
-        self._test_images: Any = None
-        self._batch_size = 32
         self._folder = Path(tempfile.mkdtemp(prefix="kcnn-slot-"))
 
     # -- where this slot is ---------------------------------------------------
@@ -98,22 +100,21 @@ class SlotActor:
 
     # -- one run ----------------------------------------------------------------
 
-    def start(self, config: Any, dataset: Any, device: str, resume: tuple[bytes, int] | None) -> None:
+    def start(self, config: Any, dataset: Any, device: str, resume: ResumePayload | None) -> None:
         """Start training `config` on `dataset` in a thread; progress comes through `next_event`.
 
         Args:
             config: The run's `ExperimentConfig`.
             dataset: The `ImageSet` (Ray resolves the head's object reference to it, without copying arrays).
             device: Torch device spec.
-            resume: The checkpoint's ``.keras`` bytes and the epochs it holds, or `None` for a fresh model.
+            resume: The checkpoint's ``.keras`` bytes, the epochs it holds, the earlier attempts' best model
+                (bytes, or `None`) and its validation accuracy; `None` for a fresh model.
         """
         self._finish_previous()
         self._events = queue.Queue()
         self._answers = queue.Queue()
         self._stop = threading.Event()
         self._model = None
-        self._test_images = None
-        self._batch_size = config.batch_size
         self._thread = threading.Thread(
             target=self._train, args=(config, dataset, device, resume), name="kcnn-slot-train", daemon=True
         )
@@ -146,22 +147,6 @@ class SlotActor:
         finally:
             path.unlink(missing_ok=True)
 
-    def score(self, model: bytes) -> float | None:
-        """The accuracy of a saved model (``.keras`` bytes) on the current run's test images."""
-        if self._test_images is None:
-            return None
-        from kcnn.training.backend import import_keras
-        from kcnn.training.scoring import accuracy
-
-        path = self._folder / "score.keras"
-        path.write_bytes(model)
-        try:
-            loaded = import_keras().saving.load_model(path)
-        finally:
-            path.unlink(missing_ok=True)
-        images, labels = self._test_images
-        return accuracy(loaded, images, labels, self._batch_size)
-
     def close(self) -> None:
         """Stop any run and remove this actor's temporary files."""
         self._finish_previous()
@@ -175,23 +160,27 @@ class SlotActor:
             self._thread.join()
         self._thread = None
 
-    def _train(self, config: Any, dataset: Any, device: str, resume: tuple[bytes, int] | None) -> None:
+    def _train(self, config: Any, dataset: Any, device: str, resume: ResumePayload | None) -> None:
         from kcnn.queue.faults import fault_callbacks
         from kcnn.training.train import Resume, TrainingHooks, train
 
         try:
             start_from = None
             if resume is not None:
+                checkpoint, epoch, best, best_val_accuracy = resume
                 path = self._folder / "resume.keras"
-                path.write_bytes(resume[0])
-                start_from = Resume(path, resume[1])
+                path.write_bytes(checkpoint)
+                best_path = None
+                if best is not None:
+                    best_path = self._folder / "resume-best.keras"
+                    best_path.write_bytes(best)
+                start_from = Resume(path, epoch, best_path, best_val_accuracy)
             hooks = TrainingHooks(
                 after_epoch=self._after_epoch,
                 should_stop=self._stop.is_set,
                 extra_callbacks=fault_callbacks(config.seed),
             )
             result = train(config, device=device, dataset=dataset, hooks=hooks, resume=start_from)
-            self._test_images, result.test_images = result.test_images, None
             self._events.put((DONE, result))
         except BaseException as error:  # every outcome, failures included, is the head's to record
             self._events.put((ERROR, portable_error(error)))

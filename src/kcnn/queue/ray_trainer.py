@@ -127,7 +127,10 @@ class RemoteTrainer:
                 remote traceback as a note.
         """
         data = dataset if dataset is not None else self.datasets.ref(config)
-        payload = (Path(resume.checkpoint).read_bytes(), resume.epoch) if resume is not None else None
+        payload = None
+        if resume is not None:
+            best = Path(resume.best_model).read_bytes() if resume.best_model is not None else None
+            payload = (Path(resume.checkpoint).read_bytes(), resume.epoch, best, resume.best_val_accuracy)
         self.call(self.actor.start.remote(config, data, device, payload))
         stopping = False
         while True:
@@ -159,10 +162,6 @@ class RemoteTrainer:
             self.actor.stop.remote()  # pruned, lease lost, store error: the actor abandons the run
             raise
         self.actor.proceed.remote()  # not awaited: a dead actor shows at the next `next_event`
-
-    def best_test_accuracy(self, best_path: Path, result: Any) -> float | None:
-        """Score the run's best-epoch model (kept here) on the test images the actor holds."""
-        return self.call(self.actor.score.remote(Path(best_path).read_bytes()))
 
 
 def first_line(error: BaseException) -> str:

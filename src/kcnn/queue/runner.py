@@ -22,7 +22,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kcnn.contract import RunResult
 from kcnn.errors import (
@@ -39,6 +39,11 @@ from kcnn.errors import (
 from kcnn.files import atomic_link, atomic_write, remove_stale_temporaries
 from kcnn.queue.settings import CHECKPOINT_SECONDS, EXIT_STALLED
 from kcnn.store import CLASSES_FILE, Claim, FailureKind, Store
+
+if TYPE_CHECKING:
+    from kcnn.config import ExperimentConfig
+    from kcnn.data import ImageSet
+    from kcnn.training.train import Resume, TrainingHooks
 
 CHECKPOINT_PATTERN = "checkpoint-e{epoch}-a{attempt}.keras"
 MODEL_PATTERN = "model-a{attempt}.keras"
@@ -70,44 +75,44 @@ class Trainer(Protocol):
     """Where a claimed run's training happens: in this process (`LocalTrainer`) or on a Ray actor.
 
     `execute_claim` does everything else (heartbeats, checkpoints, store writes, failure kinds) the same
-    way for both, so a run behaves alike wherever it trains.
+    way for both, so a run behaves alike wherever it trains. The trainer returns the whole result: the best
+    epoch's test score included (it keeps those weights), so nothing is loaded or scored again here.
     """
 
-    def train(self, config: Any, *, device: str, dataset: Any, hooks: Any, resume: Any) -> Any:
+    def train(
+        self,
+        config: ExperimentConfig,
+        *,
+        device: str,
+        dataset: ImageSet | None,
+        hooks: TrainingHooks,
+        resume: Resume | None,
+    ) -> RunResult:
         """Train like `kcnn.training.train.train` and return its `RunResult`.
 
         The trainer adds the faults `KCNN_INJECT_FAULTS` asks for where the training runs (`kcnn.queue.faults`).
         """
         ...
 
-    def best_test_accuracy(self, best_path: Path, result: Any) -> float | None:
-        """The test-set accuracy of the model saved at `best_path` (`None` without a test set)."""
-        ...
-
 
 class LocalTrainer:
     """Trains in this process."""
 
-    def train(self, config: Any, *, device: str, dataset: Any, hooks: Any, resume: Any) -> Any:
+    def train(
+        self,
+        config: ExperimentConfig,
+        *,
+        device: str,
+        dataset: ImageSet | None,
+        hooks: TrainingHooks,
+        resume: Resume | None,
+    ) -> RunResult:
         """Train with `kcnn.training.train.train` (with the faults `KCNN_INJECT_FAULTS` asks for, if any)."""
         from kcnn.queue.faults import fault_callbacks
         from kcnn.training.train import train
 
         hooks = dataclasses.replace(hooks, extra_callbacks=[*hooks.extra_callbacks, *fault_callbacks(config.seed)])
         return train(config, device=device, dataset=dataset, hooks=hooks, resume=resume)
-
-    def best_test_accuracy(self, best_path: Path, result: Any) -> float | None:
-        """Load the saved model and score it on the run's test images."""
-        if result.test_images is None:
-            return None
-        from kcnn.training.backend import import_keras
-        from kcnn.training.scoring import accuracy
-
-        keras = import_keras()
-        with keras.device(result.device):
-            best = keras.saving.load_model(best_path)
-            images, labels = result.test_images
-            return accuracy(best, images, labels, result.config.batch_size)
 
 
 @dataclass
@@ -307,9 +312,12 @@ def execute_claim(
         should_stop=lambda: stop.is_set() or heartbeat.lost.is_set(),
     )
     try:
-        result = trainer.train(
-            config, device=settings.device, dataset=dataset, hooks=hooks, resume=_resume_of(store, claim)
-        )
+        resume = _resume_of(store, claim)
+        if resume is not None and checkpointer.best_path.exists():  # the earlier attempts' best, carried over
+            resume = dataclasses.replace(
+                resume, best_model=checkpointer.best_path, best_val_accuracy=checkpointer.best_val_accuracy
+            )
+        result = trainer.train(config, device=settings.device, dataset=dataset, hooks=hooks, resume=resume)
         if result.skipped_files:
             listed = "; ".join(f"{path} ({reason})" for path, reason in result.skipped_files)
             store.note(
@@ -320,8 +328,6 @@ def execute_claim(
         store.note(claim, "train_loop", f"{result.loop}: {result.loop_reason}")
         model_name = checkpointer.save_final_model()
         _write_class_names(checkpointer.folder, result.class_names)
-        if checkpointer.best_path.exists():
-            result.best_test_accuracy = trainer.best_test_accuracy(checkpointer.best_path, result)
         store.finish(claim, result.summary, model=model_name)
         if model_name is not None:
             checkpointer.remove_checkpoints()
@@ -381,7 +387,7 @@ def _write_class_names(folder: Path, class_names: tuple[str, ...]) -> None:
     atomic_write(folder / CLASSES_FILE, write)
 
 
-def _resume_of(store: Store, claim: Claim) -> Any:
+def _resume_of(store: Store, claim: Claim) -> Resume | None:
     """The checkpoint the claim resumes from, when it has one on disk."""
     from kcnn.training.train import Resume
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -42,6 +43,29 @@ class Resume:
     """A ``.keras`` file with the model and optimizer state."""
     epoch: int
     """Epochs already done by that checkpoint."""
+    best_model: Path | None = None
+    """The best validation epoch's model of the earlier attempts, if kept (its test score is this run's
+    best-epoch test score unless a later epoch beats it)."""
+    best_val_accuracy: float = -math.inf
+    """That epoch's validation accuracy."""
+
+
+class BestWeights:
+    """The weights of the best validation epoch so far, kept as the worker keeps its best model file.
+
+    An epoch is the best when its validation accuracy is finite and strictly above every earlier one, so
+    the weights scored here are those of the file the worker saved (`kcnn.queue.runner`).
+    """
+
+    def __init__(self, val_accuracy: float = -math.inf, weights: list[Any] | None = None) -> None:
+        self.val_accuracy = val_accuracy
+        self.weights = weights
+
+    def offer(self, record: EpochRecord, model: Any) -> None:
+        """Keep the model's weights if this epoch is the best yet."""
+        if math.isfinite(record.val_accuracy) and record.val_accuracy > self.val_accuracy:
+            self.val_accuracy = record.val_accuracy
+            self.weights = model.get_weights()
 
 
 def prepare_device(device: str = "auto", precision: str = "float32") -> tuple[str, str]:
@@ -99,17 +123,29 @@ def train(
     keras = import_keras()
     initial_epoch = resume.epoch if resume is not None else 0
     keras.utils.set_random_seed(config.seed + initial_epoch)
+    best = BestWeights()
+    after_epoch = hooks.after_epoch
+    if test_images is not None:  # the best epoch's weights are scored on the test set at the end
+
+        def keep_best_then(record: EpochRecord, model: Any) -> None:
+            best.offer(record, model)
+            if hooks.after_epoch is not None:
+                hooks.after_epoch(record, model)
+
+        after_epoch = keep_best_then
     recorder = EpochRecorder(
         len(x_train),
         on_epoch=hooks.on_epoch,
         on_batch=hooks.on_batch,
-        after_epoch=hooks.after_epoch,
+        after_epoch=after_epoch,
         should_stop=hooks.should_stop,
     )
     callbacks = [*hooks.extra_callbacks, recorder]
     with keras.device(resolved):
         if resume is not None:
             model = keras.saving.load_model(resume.checkpoint)
+            if test_images is not None and resume.best_model is not None:
+                best = BestWeights(resume.best_val_accuracy, keras.saving.load_model(resume.best_model).get_weights())
         else:
             model = build_model(config, x_train.shape[1:], data.num_classes, precision)
         choice = choose_loop(model, x_train, y_train, resolved)
@@ -147,12 +183,17 @@ def train(
             recorder.diverged_at,
         )
     name = device_name(resolved)
-    test_accuracy = None
+    test_accuracy = best_test_accuracy = None
     if test_images is not None:
         from kcnn.training.scoring import accuracy
 
         with keras.device(resolved):
             test_accuracy = accuracy(model, test_images[0], test_images[1], config.batch_size)
+            if best.weights is not None:
+                final = model.get_weights()
+                model.set_weights(best.weights)
+                best_test_accuracy = accuracy(model, test_images[0], test_images[1], config.batch_size)
+                model.set_weights(final)
     return RunResult(
         config=config,
         history=recorder.records,
@@ -172,5 +213,5 @@ def train(
         peak_flops=peak_flops(name, precision),
         num_test=len(split.test),
         test_accuracy=test_accuracy,
-        test_images=test_images,
+        best_test_accuracy=best_test_accuracy,
     )

@@ -178,3 +178,41 @@ def test_the_next_attempt_removes_a_killed_attempts_half_written_checkpoint(tmp_
         leftover.write_bytes(b"half a model")
         assert execute_claim(store, claim, RunSettings(device="cpu")).outcome is Outcome.DONE
     assert not leftover.exists()
+
+
+@pytest.mark.slow
+def test_a_resumed_runs_best_test_score_is_the_kept_best_models_whichever_attempt_trained_it(tmp_path, monkeypatch):
+    """The trainer scores the best epoch's weights itself (issue 22): on a resume, the earlier attempts' best too."""
+    from kcnn.data import split_dataset
+    from kcnn.training.scoring import accuracy
+
+    config = TINY.replace(test_split=0.2, epochs=4)
+    accuracies = iter([0.9, 0.5, 0.6, 0.7])  # epoch 1 stays the best: its weights were trained by attempt 1
+    import kcnn.training.callbacks as callbacks
+
+    real = callbacks.EpochRecorder.on_epoch_end
+
+    def scripted(self, epoch, logs=None):
+        logs = {**(logs or {}), "val_accuracy": next(accuracies)}
+        return real(self, epoch, logs)
+
+    monkeypatch.setattr(callbacks.EpochRecorder, "on_epoch_end", scripted)
+    with Store(tmp_path / "store") as store:
+        store.add_runs([config])
+        first = store.claim("first-worker")
+        stop = threading.Event()
+        settings = RunSettings(device="cpu", checkpoint_seconds=0.0)
+        stopped = execute_claim(store, first, settings, stop=stop, on_epoch=lambda r: r.epoch == 2 and stop.set())
+        assert stopped.outcome is Outcome.REQUEUED
+        second = store.claim("second-worker")
+        done = execute_claim(store, second, settings)
+        assert done.outcome is Outcome.DONE
+        run = store.get_run(first.run_id)
+        folder = store.run_folder(first.run_id)
+    assert run.best_val_accuracy == pytest.approx(0.9)
+    data = load_dataset(config.dataset, config.input_size)
+    test = split_dataset(data, config).test
+    kept = import_keras().saving.load_model(folder / "best-a2.keras")
+    expected = accuracy(kept, data.images[test], data.labels[test], config.batch_size)
+    assert run.best_test_accuracy == pytest.approx(expected, abs=1e-9)
+    assert done.result.best_test_accuracy == run.best_test_accuracy
