@@ -38,7 +38,7 @@ from kcnn.errors import (
 )
 from kcnn.files import atomic_link, atomic_write, remove_stale_temporaries
 from kcnn.queue.settings import CHECKPOINT_SECONDS, EXIT_STALLED
-from kcnn.store import CLASSES_FILE, Claim, FailureKind, Store
+from kcnn.store import CLASSES_FILE, Claim, ClaimHandle, FailureKind, Store
 
 if TYPE_CHECKING:
     from kcnn.config import ExperimentConfig
@@ -155,7 +155,7 @@ class _Heartbeat(threading.Thread):
                     # end the process; its supervisor records the crash and requeues the run.
                     os._exit(EXIT_STALLED)
                 try:
-                    store.heartbeat(self.claim, self.lease_seconds)
+                    store.handle(self.claim).heartbeat(self.lease_seconds)
                 except LeaseLost:
                     self.lost.set()
                     return
@@ -184,8 +184,7 @@ class RunSettings:
 class _Checkpointer:
     """Writes a claim's checkpoints into its artifacts folder and remembers the last one."""
 
-    store: Store
-    claim: Claim
+    run: ClaimHandle
     epochs: int
     every_seconds: float
     folder: Path
@@ -198,11 +197,11 @@ class _Checkpointer:
     @property
     def best_path(self) -> Path:
         """The best epoch's model of this attempt (what the leaderboard's "best" accuracy was measured on)."""
-        return self.folder / BEST_PATTERN.format(attempt=self.claim.attempt)
+        return self.folder / BEST_PATTERN.format(attempt=self.run.attempt)
 
     def adopt_previous_best(self, resume_epoch: int) -> None:
         """On a resumed attempt: carry the earlier attempts' best model and accuracy over to this attempt."""
-        kept = [e["val_accuracy"] for e in self.store.epochs(self.claim.run_id) if e["epoch"] <= resume_epoch]
+        kept = [e["val_accuracy"] for e in self.run.epochs() if e["epoch"] <= resume_epoch]
         earlier = sorted(self.folder.glob("best-a*.keras"), key=lambda path: path.stat().st_mtime_ns)
         finite = [value for value in kept if value is not None and math.isfinite(value)]
         if finite and earlier and atomic_link(earlier[-1], self.best_path):
@@ -214,14 +213,14 @@ class _Checkpointer:
         self.last_epoch_checkpoint = None
         if not checkpoint_due(record.epoch, self.epochs, time.monotonic() - self.saved_at, self.every_seconds):
             self._keep_if_best(record, model)
-            self.store.record_epoch(self.claim, record)
+            self.run.record_epoch(record)
             return
         # File names carry the attempt: a worker presumed dead can never overwrite its successor's files.
-        path = self.folder / CHECKPOINT_PATTERN.format(epoch=record.epoch, attempt=self.claim.attempt)
+        path = self.folder / CHECKPOINT_PATTERN.format(epoch=record.epoch, attempt=self.run.attempt)
         atomic_write(path, lambda temporary: model.save(temporary))
         self._keep_if_best(record, model, checkpoint=path)
-        self.store.record_epoch(self.claim, record, checkpoint=path.name)
-        for old in self.folder.glob(f"checkpoint-e*-a{self.claim.attempt}.keras"):
+        self.run.record_epoch(record, checkpoint=path.name)
+        for old in self.folder.glob(f"checkpoint-e*-a{self.run.attempt}.keras"):
             if old != path:
                 old.unlink(missing_ok=True)
         self.last_epoch_checkpoint = path
@@ -239,7 +238,7 @@ class _Checkpointer:
         """Name the final model (a hard link to the last epoch's checkpoint, else a save); its file name."""
         if self.last_model is None:
             return None
-        name = MODEL_PATTERN.format(attempt=self.claim.attempt)
+        name = MODEL_PATTERN.format(attempt=self.run.attempt)
         linked = self.last_epoch_checkpoint is not None and atomic_link(self.last_epoch_checkpoint, self.folder / name)
         if not linked:
             atomic_write(self.folder / name, lambda temporary: self.last_model.save(temporary))
@@ -291,9 +290,8 @@ def execute_claim(
         return _fail(store, claim, FailureKind.CRASHED, f"the heartbeat could not open the store: {error}")
     heartbeat.start()
     remove_stale_temporaries(store.run_folder(claim.run_id))  # a killed predecessor's half-written files
-    checkpointer = _Checkpointer(
-        store, claim, config.epochs, settings.checkpoint_seconds, store.run_folder(claim.run_id)
-    )
+    run = store.handle(claim)  # every write below is this claim's, fenced
+    checkpointer = _Checkpointer(run, config.epochs, settings.checkpoint_seconds, run.folder)
     if claim.checkpoint_epoch > 0:
         checkpointer.adopt_previous_best(claim.checkpoint_epoch)
     from kcnn.training.train import TrainingHooks
@@ -320,15 +318,14 @@ def execute_claim(
         result = trainer.train(config, device=settings.device, dataset=dataset, hooks=hooks, resume=resume)
         if result.skipped_files:
             listed = "; ".join(f"{path} ({reason})" for path, reason in result.skipped_files)
-            store.note(
-                claim,
+            run.note(
                 "skipped_files",
                 f"{len(result.skipped_files)} unreadable file(s) or empty class folder(s) left out: {listed}",
             )
-        store.note(claim, "train_loop", f"{result.loop}: {result.loop_reason}")
+        run.note("train_loop", f"{result.loop}: {result.loop_reason}")
         model_name = checkpointer.save_final_model()
         _write_class_names(checkpointer.folder, result.class_names)
-        store.finish(claim, result.summary, model=model_name)
+        run.finish(result.summary, model=model_name)
         if model_name is not None:
             checkpointer.remove_checkpoints()
         return Execution(Outcome.DONE, result=result)
@@ -336,13 +333,13 @@ def execute_claim(
         if heartbeat.lost.is_set() or isinstance(error, LeaseLost):
             return Execution(Outcome.LOST, message=str(error))
         try:
-            store.release(claim, "worker stopped")
+            run.release("worker stopped")
         except LeaseLost:
             return Execution(Outcome.LOST)
         return Execution(Outcome.REQUEUED, error_kind=FailureKind.INTERRUPTED, message=str(error))
     except Pruned as error:
         try:
-            store.prune(claim, str(error))
+            run.prune(str(error))
         except LeaseLost:
             return Execution(Outcome.LOST)
         return Execution(Outcome.PRUNED, message=str(error))
@@ -404,7 +401,7 @@ def _resume_of(store: Store, claim: Claim) -> Resume | None:
 
 def _fail(store: Store, claim: Claim, kind: FailureKind, message: str) -> Execution:
     try:
-        state = store.fail(claim, kind, message)
+        state = store.handle(claim).fail(kind, message)
     except LeaseLost:
         return Execution(Outcome.LOST, error_kind=kind, message=message)
     outcome = Outcome.REQUEUED if state.value == "queued" else Outcome.FAILED

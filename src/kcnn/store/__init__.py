@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kcnn.files import atomic_link, atomic_write, remove_stale_temporaries
+from kcnn.store.claim_handle import ClaimHandle
 from kcnn.store.records import CLASSES_FILE, AddResult, Claim, FinishedRun, NewRun, Run
 from kcnn.store.states import FailureKind, RunState
 from kcnn.store.store import Store, default_store_path
@@ -12,6 +13,7 @@ __all__ = [
     "CLASSES_FILE",
     "AddResult",
     "Claim",
+    "ClaimHandle",
     "FailureKind",
     "FinishedRun",
     "NewRun",

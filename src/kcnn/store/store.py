@@ -7,9 +7,11 @@ and the queries (`reads`). Schema upgrades live apart, in `upgrade`.
 
 from __future__ import annotations
 
+from kcnn.store.claim_handle import ClaimHandle
 from kcnn.store.claims import WorkerWrites
 from kcnn.store.connection import default_store_path
 from kcnn.store.reads import Reads
+from kcnn.store.records import Claim
 from kcnn.store.studies import StudyRecords
 
 __all__ = ["Store", "default_store_path"]
@@ -40,3 +42,7 @@ class Store(StudyRecords, WorkerWrites, Reads):
           ``kcnn store upgrade`` (backup first); read-only users open with
           ``create=False`` and never create a store.
     """
+
+    def handle(self, claim: Claim) -> ClaimHandle:
+        """The claim with every write its worker may make (`ClaimHandle`), bound to this connection."""
+        return ClaimHandle(self, claim)

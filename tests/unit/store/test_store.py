@@ -217,3 +217,22 @@ def test_finish_records_the_median_images_per_second_as_the_run_result_does(stor
         store.record_epoch(claim, EpochRecord(**{**_epoch(number), "images_per_second": rate}))
     store.finish(claim)
     assert store.get_run(claim.run_id).images_per_second == 30.0
+
+
+def test_claim_handles_of_two_runs_write_and_fail_each_on_its_own(store):
+    """What a fused backend relies on: one handle per member; a cancelled member's writes fail alone."""
+    from kcnn.errors import LeaseLost
+
+    store.add_runs([CONFIG, CONFIG.replace(seed=1)])
+    first, second = store.handle(store.claim("w")), store.handle(store.claim("w"))
+    for handle in (first, second):
+        handle.heartbeat(30)
+        handle.record_epoch(EpochRecord(epoch=1, val_accuracy=0.5, seconds=1.0))
+    store.cancel([first.run_id])
+    with pytest.raises(LeaseLost):
+        first.record_epoch(EpochRecord(epoch=2, val_accuracy=0.6, seconds=1.0))
+    second.record_epoch(EpochRecord(epoch=2, val_accuracy=0.7, seconds=1.0))
+    second.finish(RunSummary({"params": 7}))
+    assert [store.get_run(run_id).state for run_id in (first.run_id, second.run_id)] == ["cancelled", "done"]
+    assert store.get_run(second.run_id).metrics["params"] == 7
+    assert [epoch["epoch"] for epoch in second.epochs()] == [1, 2]
