@@ -41,12 +41,13 @@ from typing import Any
 from kcnn.config import ExperimentConfig, field_name, format_value, parse_value
 from kcnn.config.fields import FIELDS_BY_NAME, LAYER_LIST_FIELDS
 from kcnn.errors import ConfigError, KcnnError, Pruned
-from kcnn.store import NewRun, Run, Store, Study, StudyStep
+from kcnn.store import NewRun, Run, RunState, Store, Study, StudyStep
+from kcnn.store.states import TrialState
 
 OPTUNA_FILE = "optuna.sqlite3"
 SAMPLERS = ("tpe", "random", "grid")
 PRUNERS = ("median", "hyperband", "none")
-FINISHED = ("done", "failed", "cancelled", "pruned")
+FINISHED = tuple(state for state in RunState if state.is_finished())
 #: Impossible configurations asked for in a row after which a study gives up (its space is mostly invalid).
 MAX_INVALID_IN_A_ROW = 50
 
@@ -287,12 +288,12 @@ def probe_optimize(study: Study, own: list[Run], runs_of: Callable[[Iterable[str
     """Whether the study has something to do now (no Optuna call: this runs on every worker poll)."""
     settings = OptimizeSettings.from_dict(study.settings)
     trials = study.progress.get("trials", {})
-    running = [int(n) for n, info in trials.items() if info["state"] == "running"]
+    running = [int(n) for n, info in trials.items() if info["state"] == TrialState.RUNNING]
     by_trial = _runs_by_trial(own)
     for number in running:
         runs = by_trial.get(number, [])
-        pruned = any(run.state == "pruned" for run in runs)
-        if all(run.state in FINISHED for run in runs) or (pruned and any(run.state == "queued" for run in runs)):
+        pruned = any(run.state == RunState.PRUNED for run in runs)
+        if all(run.state in FINISHED for run in runs) or (pruned and any(run.state == RunState.QUEUED for run in runs)):
             return StudyStep(note="a trial finished")
     asked = study.progress.get("asked", 0)
     if len(running) < settings.parallel and asked < settings.trials and not _timed_out(study, settings):
@@ -339,26 +340,26 @@ def decide_optimize(
         step = StudyStep()
         by_trial = _runs_by_trial(own)
         for number, info in trials.items():
-            if info["state"] != "running":
+            if info["state"] != TrialState.RUNNING:
                 continue
             runs = by_trial.get(int(number), [])
-            if any(run.state == "pruned" for run in runs):
-                step.prune += [run.id for run in runs if run.state == "queued"]
-                if any(run.state == "running" for run in runs):
+            if any(run.state == RunState.PRUNED for run in runs):
+                step.prune += [run.id for run in runs if run.state == RunState.QUEUED]
+                if any(run.state == RunState.RUNNING for run in runs):
                     continue  # they see the pruner's decision at their next epoch
                 tell(int(number), outcome=state.PRUNED)
-                info["state"] = "pruned"
+                info["state"] = TrialState.PRUNED
             elif runs and all(run.state in FINISHED for run in runs):
-                scores = [_metric(run, settings.metric) for run in runs if run.state == "done"]
+                scores = [_metric(run, settings.metric) for run in runs if run.state == RunState.DONE]
                 found = [score for score in scores if score is not None]
                 if found:
                     info["value"] = sum(found) / len(found)
                     tell(int(number), info["value"])
-                    info["state"] = "complete"
+                    info["state"] = TrialState.COMPLETE
                 else:
                     tell(int(number), outcome=state.FAIL)
-                    info["state"] = "failed"
-        running = sum(info["state"] == "running" for info in trials.values())
+                    info["state"] = TrialState.FAILED
+        running = sum(info["state"] == TrialState.RUNNING for info in trials.values())
         invalid_in_a_row = 0
         while running < settings.parallel and asked < settings.trials and not _timed_out(study, settings):
             trial = ostudy.ask()
@@ -370,7 +371,7 @@ def decide_optimize(
             except ConfigError as error:
                 trial.set_user_attr("kcnn_error", str(error))
                 tell(trial.number, outcome=state.FAIL)
-                trials[str(trial.number)] = {"state": "invalid", "params": shown, "reason": str(error)}
+                trials[str(trial.number)] = {"state": TrialState.INVALID, "params": shown, "reason": str(error)}
                 invalid_in_a_row += 1
                 if invalid_in_a_row >= MAX_INVALID_IN_A_ROW:
                     break
@@ -381,9 +382,9 @@ def decide_optimize(
                 for fold in range(config.folds):
                     run = NewRun.of(config.replace(seed=settings.seed + offset, fold=fold))
                     step.new_runs.append(dataclasses.replace(run, trial=trial.number))
-            trials[str(trial.number)] = {"state": "running", "params": shown, "key": config.config_key}
+            trials[str(trial.number)] = {"state": TrialState.RUNNING, "params": shown, "key": config.config_key}
             running += 1
-        told = sum(info["state"] != "running" for info in trials.values())
+        told = sum(info["state"] != TrialState.RUNNING for info in trials.values())
         step.progress = {**progress, "trials": trials, "asked": asked, "told": told}
         gave_up = invalid_in_a_row >= MAX_INVALID_IN_A_ROW
         if running == 0 and (asked >= settings.trials or _timed_out(study, settings) or gave_up):
@@ -466,12 +467,11 @@ def _timed_out(study: Study, settings: OptimizeSettings) -> bool:
 
 
 def _verdict(trials: dict[str, dict[str, Any]], settings: OptimizeSettings, asked: int, gave_up: bool) -> str:
-    counts = {state: sum(info["state"] == state for info in trials.values())
-              for state in ("complete", "pruned", "failed", "invalid")}  # fmt: skip
-    tally = (f"{counts['complete']} complete, {counts['pruned']} pruned, {counts['failed']} failed, "
-             f"{counts['invalid']} impossible of {asked} trial(s)")  # fmt: skip
+    counts = {state: sum(info["state"] == state for info in trials.values()) for state in TrialState}
+    tally = (f"{counts[TrialState.COMPLETE]} complete, {counts[TrialState.PRUNED]} pruned, "
+             f"{counts[TrialState.FAILED]} failed, {counts[TrialState.INVALID]} impossible of {asked} trial(s)")  # fmt: skip
     why = " (gave up: the last 50 configurations asked for were impossible)" if gave_up else ""
-    complete = {n: info for n, info in trials.items() if info["state"] == "complete"}
+    complete = {n: info for n, info in trials.items() if info["state"] == TrialState.COMPLETE}
     if not complete:
         return f"no trial completed{why}: {tally}"
     number, best = max(complete.items(), key=lambda item: item[1]["value"])

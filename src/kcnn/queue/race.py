@@ -30,7 +30,7 @@ from typing import Any
 from kcnn import stats
 from kcnn.config import ExperimentConfig
 from kcnn.errors import ConfigError
-from kcnn.store import NewRun, Run, Store, Study, StudyStep
+from kcnn.store import NewRun, Run, RunState, Store, Study, StudyStep
 
 #: Pocock's nominal two-sided level per look for an overall level of 0.05 with K equally spaced looks
 #: (Pocock, Biometrika 64, 1977, table 1; K = 15 and 20 from Jennison & Turnbull, 2000, table 2.1).
@@ -39,7 +39,7 @@ POCOCK_05 = {1: 0.05, 2: 0.0294, 3: 0.0221, 4: 0.0182, 5: 0.0158, 6: 0.0142, 7: 
 
 #: Failed runs of one configuration in a race after which it leaves the race (its runs cannot finish).
 MAX_FAILED = 3
-PENDING = ("queued", "running")
+PENDING = (RunState.QUEUED, RunState.RUNNING)
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ def decide_race(study: Study, own: list[Run], runs_of: Callable[[Iterable[str]],
     dropped: dict[str, str] = dict(progress.get("dropped", {}))
     runs = runs_of(settings.keys)
     values = _values(runs, settings.metric)
-    failed = {key: sum(r.state == "failed" and r.config_key == key for r in own) for key in settings.keys}
+    failed = {key: sum(r.state == RunState.FAILED and r.config_key == key for r in own) for key in settings.keys}
     for key in settings.keys:
         if key not in dropped and failed[key] >= MAX_FAILED:
             dropped[key] = f"{failed[key]} of its runs failed (`kcnn runs --state failed`)"
@@ -166,7 +166,7 @@ def _values(runs: Sequence[Run], metric: str) -> dict[str, list[float]]:
     latest: dict[tuple[str, int], float] = {}
     for run in runs:
         value = run.best_val_accuracy if metric == "best" else run.final_val_accuracy
-        if run.state == "done" and value is not None:
+        if run.state == RunState.DONE and value is not None:
             latest[(run.config_key, run.seed)] = value
     values: dict[str, list[float]] = {run.config_key: [] for run in runs}
     for (key, _), value in sorted(latest.items()):

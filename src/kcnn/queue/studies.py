@@ -5,14 +5,14 @@ from __future__ import annotations
 import sys
 
 from kcnn.queue.race import decide_race
-from kcnn.store import Store, Study, StudyStep
+from kcnn.store import Store, Study, StudyKind, StudyState, StudyStep
 
 
 def _advance(store: Store, study: Study) -> StudyStep | None:
     """One study's next step, decided by its kind (an Optuna study imports Optuna only when it has work)."""
-    if study.kind == "race":
+    if study.kind is StudyKind.RACE:
         return store.advance_study(study.id, decide_race)
-    if study.kind == "optimize":
+    if study.kind is StudyKind.OPTIMIZE:
         from kcnn.queue.optimize import decide_optimize
 
         return store.advance_study_outside_lock(study.id, decide_optimize(store.path))  # Optuna's own I/O
@@ -31,7 +31,7 @@ def advance_studies(store: Store, worker_id: str = "") -> list[StudyStep]:
     worker's runs go on. A later worker that can advance it (say, with the missing extra installed) does.
     """
     applied = []
-    for study in store.studies(state="running"):
+    for study in store.studies(state=StudyState.RUNNING):
         try:
             step = _advance(store, study)
         except Exception as error:  # a study's bug (or a missing extra) must not stop the worker's training

@@ -5,7 +5,7 @@ from __future__ import annotations
 from kcnn.files import atomic_link, atomic_write, remove_stale_temporaries
 from kcnn.store.claim_handle import ClaimHandle
 from kcnn.store.records import CLASSES_FILE, AddResult, Claim, FinishedRun, NewRun, Run
-from kcnn.store.states import FailureKind, RunState
+from kcnn.store.states import FailureKind, RunState, StudyKind, StudyState, TrialState
 from kcnn.store.store import Store, default_store_path
 from kcnn.store.studies import Study, StudyStep
 
@@ -21,7 +21,10 @@ __all__ = [
     "RunState",
     "Store",
     "Study",
+    "StudyKind",
+    "StudyState",
     "StudyStep",
+    "TrialState",
     "atomic_link",
     "atomic_write",
     "default_store_path",

@@ -39,3 +39,36 @@ class FailureKind(enum.StrEnum):
     def retryable(self) -> bool:
         """Whether a worker should requeue the run by itself (only crashes are)."""
         return self is FailureKind.CRASHED
+
+
+class StudyKind(enum.StrEnum):
+    """What drives a study: a race between configurations, or an Optuna search."""
+
+    RACE = "race"
+    OPTIMIZE = "optimize"
+
+
+class StudyState(enum.StrEnum):
+    """Where a study is: ``running`` (workers advance it) until ``done`` (a verdict) or ``stopped`` (by a user)."""
+
+    RUNNING = "running"
+    DONE = "done"
+    STOPPED = "stopped"
+
+    def is_finished(self) -> bool:
+        """Whether no worker advances it any more."""
+        return self is not StudyState.RUNNING
+
+
+class TrialState(enum.StrEnum):
+    """An Optuna study's trial as kcnn keeps it in the study's progress.
+
+    ``running`` until its runs end: ``complete`` (told the mean of its seeds), ``pruned``, ``failed`` (no run
+    finished), or ``invalid`` (an impossible configuration, told failed at no compute).
+    """
+
+    RUNNING = "running"
+    COMPLETE = "complete"
+    PRUNED = "pruned"
+    FAILED = "failed"
+    INVALID = "invalid"

@@ -26,9 +26,10 @@ from kcnn.errors import StoreError
 from kcnn.store.actions import UserActions
 from kcnn.store.records import NewRun, Run, run_columns, run_from_row
 from kcnn.store.schema import NOW
+from kcnn.store.states import StudyKind, StudyState
 
-STUDY_KINDS = ("race", "optimize")
-STUDY_STATES = ("running", "done", "stopped")
+STUDY_KINDS = tuple(kind.value for kind in StudyKind)
+STUDY_STATES = tuple(state.value for state in StudyState)
 
 
 @dataclass(frozen=True)
@@ -36,10 +37,10 @@ class Study:
     """One study: a row of the ``studies`` table."""
 
     id: int
-    kind: str
-    """``race`` or ``optimize``."""
-    state: str
-    """``running``, ``done`` or ``stopped``."""
+    kind: StudyKind
+    """A race or an Optuna study."""
+    state: StudyState
+    """Running, done or stopped."""
     settings: dict[str, Any]
     """What the user asked for (fixed at creation)."""
     progress: dict[str, Any]
@@ -153,7 +154,7 @@ class StudyRecords(UserActions):
         progress `decide` saw; otherwise another worker advanced it first and this step is dropped (`None`).
         """
         study = self._study_in(self._conn, study_id)
-        if study.state != "running":
+        if study.state is not StudyState.RUNNING:
             return None
         own = self._runs_where(self._conn, "study_id = ?", (study_id,))
         step = decide(study, own, lambda keys: self._runs_of_keys(self._conn, keys))
@@ -161,7 +162,7 @@ class StudyRecords(UserActions):
             return None
         with self._write() as conn:
             now = self._study_in(conn, study_id)
-            if now.state != "running" or now.progress != study.progress:
+            if now.state is not StudyState.RUNNING or now.progress != study.progress:
                 return None
             self._apply(conn, study_id, step)
         return step
@@ -174,7 +175,7 @@ class StudyRecords(UserActions):
         """
         with self._write() as conn:
             study = self._study_in(conn, study_id)
-            if study.state != "running":
+            if study.state is not StudyState.RUNNING:
                 return 0
             queued = [run.id for run in self._runs_where(conn, "study_id = ? AND state = 'queued'", (study_id,))]
             self._apply(conn, study_id, StudyStep(cancel=queued, note="stopped by the user"))
@@ -192,7 +193,7 @@ class StudyRecords(UserActions):
 
     def _decide(self, conn: sqlite3.Connection, study_id: int, decide: Decide) -> StudyStep | None:
         study = self._study_in(conn, study_id)
-        if study.state != "running":
+        if study.state is not StudyState.RUNNING:
             return None
         own = self._runs_where(conn, "study_id = ?", (study_id,))
         return decide(study, own, lambda keys: self._runs_of_keys(conn, keys))
@@ -248,5 +249,12 @@ class StudyRecords(UserActions):
 
 def _study(row: Sequence[Any]) -> Study:
     return Study(
-        int(row[0]), str(row[1]), str(row[2]), json.loads(row[3]), json.loads(row[4] or "{}"), row[5], row[6], row[7]
+        int(row[0]),
+        StudyKind(row[1]),
+        StudyState(row[2]),
+        json.loads(row[3]),
+        json.loads(row[4] or "{}"),
+        row[5],
+        row[6],
+        row[7],
     )
