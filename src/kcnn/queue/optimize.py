@@ -468,8 +468,8 @@ def _timed_out(study: Study, settings: OptimizeSettings) -> bool:
 
 def _verdict(trials: dict[str, dict[str, Any]], settings: OptimizeSettings, asked: int, gave_up: bool) -> str:
     counts = {state: sum(info["state"] == state for info in trials.values()) for state in TrialState}
-    tally = (f"{counts[TrialState.COMPLETE]} complete, {counts[TrialState.PRUNED]} pruned, "
-             f"{counts[TrialState.FAILED]} failed, {counts[TrialState.INVALID]} impossible of {asked} trial(s)")  # fmt: skip
+    told = [counts[state] for state in TrialState if state is not TrialState.RUNNING]
+    tally = "{} complete, {} pruned, {} failed, {} impossible of ".format(*told) + f"{asked} trial(s)"
     why = " (gave up: the last 50 configurations asked for were impossible)" if gave_up else ""
     complete = {n: info for n, info in trials.items() if info["state"] == TrialState.COMPLETE}
     if not complete:
