@@ -8,7 +8,7 @@ from typing import Any
 from kcnn.contract import run_metrics
 from kcnn.errors import StoreError
 from kcnn.store.connection import StoreConnection
-from kcnn.store.records import FinishedRun, Run, run_columns, run_from_row
+from kcnn.store.records import FinishedRun, Run, run_columns, run_from_row, run_reader
 from kcnn.store.states import RunState
 
 
@@ -40,7 +40,8 @@ class Reads(StoreConnection):
             query += " LIMIT ?"
             params.append(limit)
         artifacts = self.artifacts
-        return [run_from_row(row, artifacts, columns) for row in self._conn.execute(query, params).fetchall()]
+        read = run_reader(columns, artifacts)
+        return [read(row) for row in self._conn.execute(query, params).fetchall()]
 
     def runs(self, state: str | Sequence[str] | None = None) -> list[Run]:
         """Every run (oldest first), or those in `state` (one state or several)."""
@@ -48,11 +49,11 @@ class Reads(StoreConnection):
         return list(reversed(self.list_runs(states)))
 
     def finished_runs(self) -> list[FinishedRun]:
-        """Every done run as the reports group it (oldest first): config, seed, fold, accuracies, metrics.
+        """Every done run as the reports group it (oldest first): config, seed, fold, accuracies, numeric metrics.
 
         The input of `kcnn.reports.grouping.load_points`; the Python API's `kcnn.leaderboard` reads it for you.
         """
-        names = [metric.name for metric in run_metrics()]
+        names = [metric.name for metric in run_metrics() if metric.numeric]  # what the reports average
         base = ("id, config, config_key, seed, best_val_accuracy, final_val_accuracy, train_seconds, epochs_done, "
                 "fold, best_test_accuracy, test_accuracy")  # fmt: skip
         query = (

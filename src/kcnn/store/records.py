@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from kcnn.config import ExperimentConfig, stored_config_problem
 from kcnn.contract import MetricValue, run_metrics
@@ -199,15 +200,27 @@ def run_columns() -> list[str]:
 
 def run_from_row(row: Any, artifacts: Path | None, columns: list[str] | None = None) -> Run:
     """A `Run` from a row of `run_columns()` (read by name), knowing where the store keeps artifacts."""
-    values = dict(zip(columns or run_columns(), row, strict=True))
+    return run_reader(columns or run_columns(), artifacts)(row)
+
+
+def run_reader(columns: list[str], artifacts: Path | None) -> Callable[[Sequence[Any]], Run]:
+    """Turns rows of `columns` into `Run`s; the columns are matched to fields once, not once per row."""
     own = {f.name for f in fields(Run)}
-    metrics = {metric.name: values.get(metric.name) for metric in run_metrics()}
-    return Run(**{name: value for name, value in values.items() if name in own}, metrics=metrics, artifacts=artifacts)
+    positions = [(name, index) for index, name in enumerate(columns) if name in own]
+    metrics = [(metric.name, columns.index(metric.name)) for metric in run_metrics() if metric.name in columns]
+
+    def read(row: Sequence[Any]) -> Run:
+        values = {name: row[index] for name, index in positions}
+        return Run(**values, metrics={name: row[index] for name, index in metrics}, artifacts=artifacts)
+
+    return read
 
 
-@dataclass(frozen=True)
-class FinishedRun:
-    """A done run as the reports group it: its config, seed, fold, accuracies, time and metrics."""
+class FinishedRun(NamedTuple):
+    """A done run as the reports group it: its config, seed, fold, accuracies, time and metrics.
+
+    A named tuple, not a dataclass: the leaderboard reads 10⁴ of them at a time, and a tuple is made fastest.
+    """
 
     run_id: int
     config: str
@@ -221,5 +234,5 @@ class FinishedRun:
     fold: int
     best_test_accuracy: float | None
     test_accuracy: float | None
-    metrics: dict[str, MetricValue] = field(default_factory=dict)
-    """Every metric of the run contract by name."""
+    metrics: dict[str, MetricValue] = {}  # noqa: RUF012 - a NamedTuple default, never mutated
+    """Every numeric metric of the run contract by name (what the leaderboard averages)."""

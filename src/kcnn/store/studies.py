@@ -24,7 +24,7 @@ from typing import Any
 
 from kcnn.errors import StoreError
 from kcnn.store.actions import UserActions
-from kcnn.store.records import NewRun, Run, run_columns, run_from_row
+from kcnn.store.records import NewRun, Run, run_columns, run_reader
 from kcnn.store.schema import NOW
 from kcnn.store.states import StudyKind, StudyState
 
@@ -244,7 +244,8 @@ class StudyRecords(UserActions):
         cursor.row_factory = None
         columns = run_columns()
         query = f"SELECT {', '.join(columns)} FROM runs WHERE {where} ORDER BY id"
-        return [run_from_row(row, self.artifacts, columns) for row in cursor.execute(query, tuple(params)).fetchall()]
+        read = run_reader(columns, self.artifacts)
+        return [read(row) for row in cursor.execute(query, tuple(params)).fetchall()]
 
 
 def _study(row: Sequence[Any]) -> Study:
