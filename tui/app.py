@@ -7,7 +7,6 @@ processes, which outlive it. Every store read runs in a background thread.
 from __future__ import annotations
 
 import argparse
-import math
 import signal
 import subprocess
 import sys
@@ -93,24 +92,15 @@ def make_app(store_path: Path | None = None, refresh_seconds: float = 1.0) -> Kc
     return KcnnApp(path, refresh_seconds)
 
 
-def _refresh_seconds(text: str) -> float:
-    """``--refresh``: a finite number of seconds greater than 0 (argparse says so in one line, exit code 2)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(
-            f"expects a number of seconds greater than 0, such as `--refresh 1`; got {text!r}"
-        )
-    return value
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `kcnn-tui`."""
+    from kcnn.api.arguments import seconds
+
     parser = argparse.ArgumentParser(prog="kcnn-tui", description="Queue, watch and compare kcnn experiments.")
     parser.add_argument("--store", type=Path, default=None, help="store folder (default: $KCNN_STORE or ./kcnn-runs)")
-    parser.add_argument("--refresh", type=_refresh_seconds, default=1.0, help="seconds between refreshes (default: 1)")
+    parser.add_argument(
+        "--refresh", type=seconds("--refresh", example="1"), default=1.0, help="seconds between refreshes (default: 1)"
+    )
     args = parser.parse_args(argv)
     from kcnn.errors import KcnnError
 

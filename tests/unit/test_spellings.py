@@ -2,7 +2,7 @@
 
 import pytest
 
-from kcnn.cli.numbers import duration_seconds
+from kcnn.api.arguments import duration_seconds
 from kcnn.cli.spellings import modernize
 
 CASES = [

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from kcnn.api import CHECKPOINT_SECONDS, KcnnStore, default_store_path
 from kcnn.api import open_store as open_api_store
-from kcnn.cli.numbers import SQLITE_MAX, seconds
+from kcnn.api.arguments import SQLITE_MAX, seconds
 
 
 def add_store_option(parser: argparse.ArgumentParser) -> None:

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from kcnn.api.arguments import whole
 from kcnn.api.views import safe
 from kcnn.cli.common import add_store_option, open_store, run_ids
-from kcnn.cli.numbers import whole
 from kcnn.cli.output import add_format_option, add_wide_option, output_console, print_fitted
 
 MODEL_HELP = "final: the last epoch's weights (default); best: the best validation epoch's"

@@ -12,9 +12,9 @@ from rich.console import Console
 from rich.table import Table
 
 from kcnn.api import MAX_RUNS, InvalidSweep, SweepPoints, SweepSpec, load_sweep, queue_sweep
+from kcnn.api.arguments import priority, whole
 from kcnn.api.views import safe
 from kcnn.cli.common import add_store_option, open_store, run_ids
-from kcnn.cli.numbers import priority, whole
 from kcnn.cli.options import add_config_flags, flagify, grid_from_args
 from kcnn.config import format_value
 from kcnn.errors import ConfigError, KcnnError

@@ -11,9 +11,9 @@ from typing import Any
 from rich.console import Console, Group
 
 from kcnn.api import RunState
+from kcnn.api.arguments import whole
 from kcnn.api.views import safe
 from kcnn.cli.common import add_store_option, open_store, run_ids
-from kcnn.cli.numbers import whole
 from kcnn.cli.output import add_format_option, add_wide_option, output_console, print_fitted
 from kcnn.errors import KcnnError
 

@@ -7,9 +7,9 @@ import json
 from typing import Any
 
 from kcnn.api import RunState
+from kcnn.api.arguments import whole
 from kcnn.api.views import safe
 from kcnn.cli.common import add_store_option, open_store, run_ids
-from kcnn.cli.numbers import whole
 from kcnn.cli.output import add_format_option, add_wide_option, output_console, print_fitted
 from kcnn.cli.reports import register_curves, register_export
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from rich.console import Console
 
+from kcnn.api.arguments import seconds, whole
 from kcnn.cli.common import add_store_option, open_store
-from kcnn.cli.numbers import seconds, whole
 from kcnn.cli.output import add_format_option, output_console, print_fitted
 
 

@@ -9,9 +9,9 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from kcnn.api.arguments import whole
 from kcnn.api.views import config_table, plan_table, safe
 from kcnn.cli.common import add_checkpoint_option, add_store_option, checkpoint_seconds, open_store
-from kcnn.cli.numbers import whole
 from kcnn.cli.options import add_config_flags, config_from_args
 from kcnn.cli.output import add_format_option, output_console, print_fitted
 from kcnn.errors import ConfigError

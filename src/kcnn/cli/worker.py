@@ -8,9 +8,9 @@ from typing import Any
 from rich.console import Console
 
 from kcnn.api import default_store_path
+from kcnn.api.arguments import positive_number, seconds, whole
 from kcnn.api.views import safe
 from kcnn.cli.common import add_checkpoint_option, add_store_option, checkpoint_seconds
-from kcnn.cli.numbers import positive_number, seconds, whole
 from kcnn.cli.workers import register_stop
 from kcnn.errors import KcnnError
 

@@ -11,9 +11,9 @@ from rich.console import Console
 from rich.table import Table
 
 from kcnn.api import default_store_path
+from kcnn.api.arguments import whole
 from kcnn.api.views import safe, training_text
 from kcnn.cli.common import add_store_option
-from kcnn.cli.numbers import whole
 from kcnn.cli.output import add_format_option, output_console, print_fitted
 from kcnn.errors import KcnnError
 
