@@ -1,9 +1,9 @@
-"""Small-sample statistics without scipy: means, standard deviations, Student t, Welch's and corrected t-tests.
+"""Small-sample statistics over scipy's distributions: means, intervals, Welch's and corrected t-tests, outliers.
 
-The t distribution's CDF comes from the regularized incomplete beta function
-(continued fraction, as in Numerical Recipes §6.4); quantiles invert it by
-bisection. Accurate to ~1e-10, far beyond what accuracies of a few hundred
-validation images need.
+Student's t and the normal distribution are scipy's (`scipy.stats`), imported where a test is computed so
+that `kcnn --help` and the TUI's first screen never load scipy. What remains here is what scipy does not
+have: the Nadeau–Bengio corrected resampled t-test and interval, the repeats needed for a given power,
+Dixon's Q table, and kcnn's result types.
 """
 
 from __future__ import annotations
@@ -11,9 +11,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-_EPSILON = 1e-15
-_TINY = 1e-300
 
 
 def mean(values: Sequence[float]) -> float:
@@ -35,67 +32,38 @@ def sample_std(values: Sequence[float]) -> float:
     return math.sqrt(math.fsum((v - center) ** 2 for v in values) / (len(values) - 1))
 
 
-def _beta_continued_fraction(a: float, b: float, x: float) -> float:
-    qab, qap, qam = a + b, a + 1.0, a - 1.0
-    c, d = 1.0, 1.0 - qab * x / qap
-    d = 1.0 / (d if abs(d) > _TINY else _TINY)
-    result = d
-    for m in range(1, 300):
-        m2 = 2 * m
-        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
-        d = 1.0 + aa * d
-        d = 1.0 / (d if abs(d) > _TINY else _TINY)
-        c = 1.0 + aa / c
-        c = c if abs(c) > _TINY else _TINY
-        result *= d * c
-        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
-        d = 1.0 + aa * d
-        d = 1.0 / (d if abs(d) > _TINY else _TINY)
-        c = 1.0 + aa / c
-        c = c if abs(c) > _TINY else _TINY
-        delta = d * c
-        result *= delta
-        if abs(delta - 1.0) < _EPSILON:
-            break
-    return result
-
-
-def regularized_beta(a: float, b: float, x: float) -> float:
-    """The regularized incomplete beta function I_x(a, b)."""
-    if x <= 0.0:
-        return 0.0
-    if x >= 1.0:
-        return 1.0
-    log_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
-    if x < (a + 1.0) / (a + b + 2.0):
-        return math.exp(log_front) * _beta_continued_fraction(a, b, x) / a
-    return 1.0 - math.exp(log_front) * _beta_continued_fraction(b, a, 1.0 - x) / b
-
-
 def t_cdf(t: float, df: float) -> float:
-    """CDF of Student's t distribution with `df` (possibly fractional) degrees of freedom."""
-    tail = 0.5 * regularized_beta(df / 2.0, 0.5, df / (df + t * t))
-    return 1.0 - tail if t >= 0 else tail
+    """CDF of Student's t distribution with `df` (possibly fractional) degrees of freedom (scipy's)."""
+    from scipy import stats as distributions
+
+    return float(distributions.t.cdf(t, df))
+
+
+def t_sf(t: float, df: float) -> float:
+    """Survival function ``1 − CDF`` of Student's t (scipy's, exact in the far tail where ``1 − CDF`` is not)."""
+    from scipy import stats as distributions
+
+    return float(distributions.t.sf(t, df))
 
 
 def t_quantile(p: float, df: float) -> float:
-    """Inverse of `t_cdf`: the t with ``t_cdf(t, df) = p``."""
+    """Inverse of `t_cdf`: the t with ``t_cdf(t, df) = p`` (scipy's).
+
+    Raises:
+        ValueError: For `p` outside (0, 1).
+    """
     if not 0.0 < p < 1.0:
         raise ValueError(f"`p` must be between 0 and 1; got {p}.")
-    if p < 0.5:
-        return -t_quantile(1.0 - p, df)
-    low, high = 0.0, 1.0
-    while t_cdf(high, df) < p:
-        high *= 2.0
-    for _ in range(200):
-        middle = (low + high) / 2.0
-        if t_cdf(middle, df) < p:
-            low = middle
-        else:
-            high = middle
-        if high - low < 1e-12 * max(1.0, high):
-            break
-    return (low + high) / 2.0
+    from scipy import stats as distributions
+
+    return float(distributions.t.ppf(p, df))
+
+
+def normal_quantile(p: float) -> float:
+    """Inverse CDF of the standard normal distribution (scipy's)."""
+    from scipy import stats as distributions
+
+    return float(distributions.norm.ppf(p))
 
 
 def t_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
@@ -143,7 +111,7 @@ def welch_test(a: Sequence[float], b: Sequence[float], confidence: float = 0.95)
         )
     df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
     t = difference / se
-    p = 2.0 * (1.0 - t_cdf(abs(t), df))
+    p = 2.0 * t_sf(abs(t), df)
     half = t_quantile(0.5 + confidence / 2.0, df) * se
     return WelchResult(difference, difference - half, difference + half, t, df, min(max(p, 0.0), 1.0))
 
@@ -205,7 +173,7 @@ def corrected_resampled_t_test(
             difference, difference, difference, math.copysign(math.inf, difference) if difference else 0.0, df, p
         )
     t = difference / se
-    p = 2.0 * (1.0 - t_cdf(abs(t), df))
+    p = 2.0 * t_sf(abs(t), df)
     half = t_quantile(0.5 + confidence / 2.0, df) * se
     return WelchResult(difference, difference - half, difference + half, t, df, min(max(p, 0.0), 1.0))
 
@@ -218,22 +186,12 @@ def repeats_for_power(difference: float, std: float, alpha: float = 0.05, power:
     """
     if difference == 0 or not math.isfinite(std):
         return None
-    z = _normal_quantile(1 - alpha / 2) + _normal_quantile(power)
+    z = normal_quantile(1 - alpha / 2) + normal_quantile(power)
     return max(2, math.ceil(2 * z * z * std * std / (difference * difference)))
 
 
-def _normal_quantile(p: float) -> float:
-    low, high = -10.0, 10.0
-    for _ in range(100):
-        middle = (low + high) / 2
-        if 0.5 * math.erfc(-middle / math.sqrt(2)) < p:
-            low = middle
-        else:
-            high = middle
-    return (low + high) / 2
-
-
-#: Dixon's Q at 95% confidence for n = 3…10 (Rorabacher, Anal. Chem. 63, 1991, table II).
+#: Dixon's Q at 95% confidence for n = 3…10 (Rorabacher, Anal. Chem. 63, 1991, table II). Tabulated data, not a
+#: special function: scipy has no Dixon distribution (its critical values come from simulation).
 DIXON_Q_95 = {3: 0.970, 4: 0.829, 5: 0.710, 6: 0.625, 7: 0.568, 8: 0.526, 9: 0.493, 10: 0.466}
 
 

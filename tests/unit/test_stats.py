@@ -2,10 +2,9 @@ import math
 import random
 
 import pytest
+from scipy import stats as scipy_stats  # a core dependency: the reference and the implementation
 
 from kcnn import stats
-
-scipy_stats = pytest.importorskip("scipy.stats")
 
 
 def test_mean_and_sample_std_by_hand():
@@ -86,3 +85,22 @@ def test_grubbs_known_answer_above_ten_runs():
     assert result.test == "Grubbs" and result.critical == pytest.approx(critical, rel=1e-6)
     assert result.outlier is True
     assert largest_is_outlier([*values[:-1], 0.64]).outlier is False
+
+
+def test_the_normal_quantile_and_grubbs_critical_value_are_scipys():
+    for p in (0.5, 0.8, 0.975, 0.999):
+        assert stats.normal_quantile(p) == scipy_stats.norm.ppf(p)
+    values = [0.60 + 0.001 * i for i in range(11)] + [0.70]
+    result = stats.largest_is_outlier(values)
+    n = len(values)
+    t = scipy_stats.t.ppf(1 - 0.05 / n, n - 2)
+    assert result.test == "Grubbs" and result.critical == pytest.approx(
+        (n - 1) / math.sqrt(n) * math.sqrt(t * t / (n - 2 + t * t)), rel=1e-12
+    )
+    assert result.outlier is True
+
+
+def test_a_far_tail_p_value_is_not_lost_to_rounding():
+    """``2·sf`` keeps p-values that ``2·(1 − cdf)`` rounds to 0 (t = 40 with 30 degrees of freedom)."""
+    result = stats.welch_test([1.0 + 1e-4 * i for i in range(16)], [0.0 + 1e-4 * i for i in range(16)])
+    assert result.p_value > 0 and result.p_value == pytest.approx(2 * scipy_stats.t.sf(abs(result.t), result.df))

@@ -81,7 +81,7 @@ def effect_tests(
 ) -> EffectAnalysis:
     """Which hyperparameters matter beyond seed noise, with ω² and a verdict each (`kcnn.reports.effects`).
 
-    Type II F-tests against the within-configuration variance of repeats. Needs scipy (``kcnn[stats]``).
+    Type II F-tests against the within-configuration variance of repeats (scipy's F distribution).
 
     Args:
         store: The store.

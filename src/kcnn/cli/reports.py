@@ -58,7 +58,7 @@ def register(commands: Any) -> None:
         help="which hyperparameters matter beyond seed noise (F-tests, ω², verdicts)",
         description="Rank every varying hyperparameter by its share of the metric's variance (ω²), with an "
         "F-test against the seed-noise floor (the within-configuration variance of repeats) and a verdict. "
-        "Type II sums of squares, so random searches and unbalanced grids are right too. Needs kcnn[stats].",
+        "Type II sums of squares, so random searches and unbalanced grids are right too.",
         epilog="Examples: kcnn effects · kcnn effects --by kernel_size,dilation (adds their interaction)",
     )
     tests.add_argument("--by", default=None, help="two hyperparameters whose interaction is tested too, A,B")

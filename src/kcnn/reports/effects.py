@@ -4,7 +4,7 @@ The model is a linear model of the metric with every varying hyperparameter as a
 effect (and, with ``by=(A, B)``, their interaction). Each term's **Type II** sum of squares is the drop in
 the residual sum of squares when the term is added to the model of every other term that does not
 contain it: correct for balanced grids and for unbalanced designs alike (random search, studies, failed
-runs). Least squares is numpy's; the F distribution is scipy's (`kcnn[stats]`).
+runs). Least squares is numpy's; the F distribution is scipy's.
 
 The F-test's denominator is the **seed-noise floor**: the pooled within-configuration variance of runs
 that differ only by seed (pure error), not the model's residual, which would also hold whatever the
@@ -125,13 +125,11 @@ def analyze_effects(
         The analysis, terms ordered by ω² (then F), largest first.
 
     Raises:
-        KcnnError: If scipy is missing (``pip install 'kcnn[stats]'``), or there are fewer than two runs.
+        KcnnError: If there are fewer than two runs.
         ConfigError: If `interaction` does not name two varying fields.
     """
-    try:
-        from scipy import stats as distributions
-    except ImportError:
-        raise KcnnError("Effect tests need scipy: pip install 'kcnn[stats]'.") from None
+    from scipy import stats as distributions  # a core dependency, imported only where a test is computed
+
     if len(points) < 2:
         raise KcnnError(f"Effect tests need at least two finished runs; found {len(points)}.")
     if interaction and (len(interaction) != 2 or not set(interaction) <= set(fields)):
