@@ -8,6 +8,7 @@ the run that child held (requeued while attempts remain) and starts a new child.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -160,7 +161,7 @@ class ChildProcesses:
         env = dict(os.environ)
         env["CUDA_VISIBLE_DEVICES"] = slot.visible_gpus
         place = SlotPlace(slot.base_id, slot.device, slot.threads)
-        command = [sys.executable, "-m", "kcnn.queue.child", self.settings.to_json(), _json(asdict(place))]
+        command = [sys.executable, "-m", "kcnn.queue.child", self.settings.to_json(), json.dumps(asdict(place))]
         slot.process = subprocess.Popen(command, env=env, start_new_session=True)
         slot.started = time.monotonic()
         slot.runs_started += 1
@@ -183,9 +184,3 @@ class ChildProcesses:
             self.log(f"{slot.label}: run {run_id} {reason}; {state.value}")
         if code != 0 and time.monotonic() - slot.started < _CRASH_BACKOFF_SECONDS:
             slot.not_before = time.monotonic() + _CRASH_BACKOFF_SECONDS
-
-
-def _json(data: dict[str, object]) -> str:
-    import json
-
-    return json.dumps(data, sort_keys=True)

@@ -29,7 +29,6 @@ from kcnn.store.schema import NOW
 from kcnn.store.states import StudyKind, StudyState
 
 STUDY_KINDS = tuple(kind.value for kind in StudyKind)
-STUDY_STATES = tuple(state.value for state in StudyState)
 
 
 @dataclass(frozen=True)
