@@ -19,6 +19,10 @@ class ConfigError(KcnnError, ValueError):
     """An experiment configuration is out of range or cannot be built."""
 
 
+class FileContentError(ConfigError):
+    """A sweep or space file says something wrong; the message names the file's keys (not command-line flags)."""
+
+
 class DataError(KcnnError, ValueError):
     """A dataset cannot be found, read or split."""
 

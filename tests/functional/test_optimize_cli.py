@@ -65,6 +65,41 @@ def test_optimize_mistakes_are_one_line(store_path, tmp_path, capsys):
     assert "`--sampler grid` needs a list of choices" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "space",
+    [
+        "input_size = {low = 16, high = 30, step = -2}\n",
+        "learning_rate = {low = 1e-4, high = inf}\n",
+        'kernel_size = ["abc", 2]\n',
+        "kernel_size = [true, 2]\n",
+        "kernel_size = [[[2]]]\n",
+        "input_size = {low = 16, high = 31, step = 2}\n",
+    ],
+)
+def test_a_bad_space_is_one_line_in_the_files_words_and_writes_no_study(store_path, tmp_path, capsys, space):
+    """Issue 23, cases 1, 7 and 20: each of these left a study "running" (or a traceback, or was accepted)."""
+    path = tmp_path / "space.toml"
+    path.write_text(space)
+    assert main(["optimize", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: Space file {str(path)!r}: ") and err.count("\n") == 1 and "--" not in err
+    with Store(store_path) as store:
+        assert store.studies() == []
+
+
+def test_worker_once_exits_on_a_study_that_cannot_advance(store_path):
+    """Issue 23, case 1: `kcnn worker --once` waited forever on a study whose decision fails."""
+    assert kcnn("queue", "add", "--input-size", "16", "--channels", "4", "--dense-units", "8", "--epochs", "1",
+                "--store", str(store_path)).returncode == 0  # fmt: skip
+    with Store(store_path) as store:
+        study_id = store.create_study("optimize", {"params": "not a space"})
+    worker = kcnn("worker", "--once", "--jobs", "1", "--store", str(store_path), timeout=240)
+    assert worker.returncode == 0, worker.stderr
+    assert f"study {study_id} could not advance" in worker.stderr + worker.stdout
+    with Store(store_path) as store:
+        assert store.get_study(study_id).state == "stopped" and store.count_by_state()["done"] == 1
+
+
 @pytest.mark.slow
 def test_a_worker_killed_mid_study_the_next_one_finishes_it_nothing_lost_or_told_twice(store_path, tmp_path):
     space = tmp_path / "space.toml"

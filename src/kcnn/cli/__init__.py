@@ -29,7 +29,7 @@ from kcnn.cli import worker as worker_commands
 from kcnn.cli import workers as workers_commands
 from kcnn.cli.options import flagify
 from kcnn.cli.spellings import modernize
-from kcnn.errors import KcnnError
+from kcnn.errors import FileContentError, KcnnError
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -104,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         bad = getattr(error, "bad", None)
         if bad:
             _print_bad_files(bad)
-        _print_error(flagify(str(error)))
+        _print_error(str(error) if isinstance(error, FileContentError) else flagify(str(error)))
         return EXIT_USAGE
     except KeyboardInterrupt:
         _print_error("interrupted")

@@ -10,6 +10,7 @@ Per-layer fields (`kernel_size`, `dilation`, `stride`) hold one int per conv lay
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -145,6 +146,51 @@ def parse_value(name: str, text: str) -> Value:
             else "a whole number"
         )
         raise ConfigError(f"`{field.name}` must be {expected}; got {text!r}.") from None
+
+
+def file_value(name: str, value: Any) -> Value:
+    """One value of field `name` as a TOML file (a sweep, a space) gives it, checked and normalized.
+
+    Text for a number field (``"2,1"``) goes through `parse_value`; a per-layer field takes a whole number
+    or a flat list of whole numbers; ``true``/``false`` only where the field is a switch; a float field any
+    finite number.
+
+    Raises:
+        ConfigError: Naming the field, the value and the shape it needs.
+    """
+    field = FIELDS_BY_NAME[name]
+    if isinstance(value, str) and field.kind is not str:
+        return parse_value(name, value)
+    if field.kind is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"`{name}` must be true or false; got {value!r}.")
+    if field.kind is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"`{name}` must be text, such as {_example(field)}; got {value!r}.")
+    if field.layered:
+        entries = value if isinstance(value, list | tuple) else [value]
+        if not entries or not all(_whole(entry) for entry in entries):
+            raise ConfigError(
+                f"`{name}` must be a whole number or a flat list of whole numbers (one per conv layer), "
+                f"such as 2 or [2, 1]; got {value!r}."
+            )
+        return normalize(name, tuple(entries) if isinstance(value, list | tuple) else value)
+    if field.kind is int and not _whole(value):
+        raise ConfigError(f"`{name}` must be a whole number; got {value!r}.")
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if field.kind is float and not (number and math.isfinite(value)):
+        raise ConfigError(f"`{name}` must be a finite number, such as 0.001; got {value!r}.")
+    return normalize(name, value)
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _example(field: Field) -> str:
+    return repr(field.choices[0]) if field.choices else "'builtin:shapes'"
 
 
 def normalize(name: str, value: Any) -> Value:

@@ -38,9 +38,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kcnn.config import ExperimentConfig, field_name, format_value, parse_value
+from kcnn.config import ExperimentConfig, field_name, file_value, format_value, parse_value
 from kcnn.config.fields import FIELDS_BY_NAME, LAYER_LIST_FIELDS
-from kcnn.errors import ConfigError, KcnnError, Pruned
+from kcnn.errors import ConfigError, FileContentError, KcnnError, Pruned
 from kcnn.store import NewRun, Run, RunState, Store, Study, StudyStep
 from kcnn.store.states import TrialState
 
@@ -92,13 +92,17 @@ class Param:
 def parse_space(data: dict[str, Any], where: str = "the space") -> tuple[list[Param], dict[str, Any]]:
     """The searched hyperparameters and the ``[fixed]`` values of a space (a parsed SPACE.toml).
 
+    Everything is checked here, before a study row or an Optuna study exists: every choice has its field's
+    shape (`kcnn.config.file_value`), every range is finite with low < high, a step is above 0 and lands
+    on `high`, a log range is positive and has no step.
+
     Raises:
-        ConfigError: For an unknown hyperparameter, an empty choice list, or a malformed range.
+        ConfigError: For an unknown hyperparameter, an empty choice list, a malformed choice or range.
     """
     fixed_raw = data.get("fixed", {})
     if not isinstance(fixed_raw, dict):
         raise ConfigError(f"`[fixed]` in {where} must be a table of values, such as `epochs = 10`.")
-    fixed = {field_name(name): _value(field_name(name), value) for name, value in fixed_raw.items()}
+    fixed = {field_name(name): file_value(field_name(name), value) for name, value in fixed_raw.items()}
     params = []
     for raw_name, spec in data.items():
         if raw_name == "fixed":
@@ -109,25 +113,10 @@ def parse_space(data: dict[str, Any], where: str = "the space") -> tuple[list[Pa
         if isinstance(spec, list):
             if not spec:
                 raise ConfigError(f"`{name}` in {where} has no choices; give at least one, such as `{name} = [2, 3]`.")
-            labels = tuple(_label(name, value) for value in spec)
+            labels = tuple(_label(name, file_value(name, value)) for value in spec)
             params.append(Param(name, choices=tuple(dict.fromkeys(labels))))
         elif isinstance(spec, dict) and {"low", "high"} <= set(spec):
-            kind = FIELDS_BY_NAME[name].kind
-            if kind not in (int, float) or name in LAYER_LIST_FIELDS:
-                raise ConfigError(f"`{name}` takes a list of choices in {where}, not a range.")
-            unknown = set(spec) - {"low", "high", "log", "step"}
-            if unknown:
-                raise ConfigError(
-                    f"Unknown key `{sorted(unknown)[0]}` in the range of `{name}`; use low, high, log, step."
-                )
-            low, high = spec["low"], spec["high"]
-            if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high)) or not low < high:
-                raise ConfigError(
-                    f"The range of `{name}` needs numbers low < high; got low = {low!r}, high = {high!r}."
-                )
-            if spec.get("log") and low <= 0:
-                raise ConfigError(f"A log range of `{name}` needs low > 0; got {low!r}.")
-            params.append(Param(name, low=low, high=high, log=bool(spec.get("log", False)), step=spec.get("step")))
+            params.append(_range(name, spec))
         else:
             raise ConfigError(
                 f"`{name}` in {where} must be a list of choices (`{name} = [2, 3]`) or a range "
@@ -136,6 +125,42 @@ def parse_space(data: dict[str, Any], where: str = "the space") -> tuple[list[Pa
     if not params:
         raise ConfigError(f"{where} searches nothing: name at least one hyperparameter with choices or a range.")
     return params, fixed
+
+
+def _range(name: str, spec: dict[str, Any]) -> Param:
+    """A numeric range, checked so that Optuna accepts it and samples what it says."""
+    kind = FIELDS_BY_NAME[name].kind
+    if kind not in (int, float) or name in LAYER_LIST_FIELDS:
+        raise ConfigError(f"`{name}` takes a list of choices, not a range.")
+    unknown = set(spec) - {"low", "high", "log", "step"}
+    if unknown:
+        raise ConfigError(f"Unknown key `{sorted(unknown)[0]}` in the range of `{name}`; use low, high, log, step.")
+    low, high, step, log = spec["low"], spec["high"], spec.get("step"), spec.get("log", False)
+
+    def number(value: Any) -> bool:
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        return whole or (kind is float and isinstance(value, float) and math.isfinite(value))
+
+    wanted = "whole numbers" if kind is int else "finite numbers"
+    if not (number(low) and number(high)) or not low < high:
+        raise ConfigError(f"The range of `{name}` needs {wanted} low < high; got low = {low!r}, high = {high!r}.")
+    if not isinstance(log, bool):
+        raise ConfigError(f"`log` in the range of `{name}` must be true or false; got {log!r}.")
+    if log and low <= 0:
+        raise ConfigError(f"A log range of `{name}` needs low > 0; got {low!r}.")
+    if step is not None:
+        if not number(step) or not step > 0:
+            raise ConfigError(f"`step` in the range of `{name}` must be one of the {wanted} above 0; got {step!r}.")
+        if log and step != 1:
+            raise ConfigError(f"The log range of `{name}` cannot have a step; drop `step` or `log`.")
+        intervals = (high - low) / step
+        if abs(intervals - round(intervals)) > 1e-9 * max(1.0, abs(intervals)):
+            below = low + math.floor(intervals) * step
+            raise ConfigError(
+                f"The range of `{name}` from {low:g} in steps of {step:g} does not land on high = {high:g}; "
+                f"use high = {below:g} (or {below + step:g})."
+            )
+    return Param(name, low=low, high=high, log=log, step=step)
 
 
 def load_space(path: Path) -> tuple[list[Param], dict[str, Any]]:
@@ -147,10 +172,15 @@ def load_space(path: Path) -> tuple[list[Param], dict[str, Any]]:
     try:
         data = tomllib.loads(Path(path).read_text())
     except OSError as error:
-        raise ConfigError(f"Cannot read the space file {str(path)!r}: {error.strerror or error}.") from None
+        raise FileContentError(f"Cannot read the space file {str(path)!r}: {error.strerror or error}.") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise ConfigError(f"The space file {str(path)!r} is not valid TOML: {error}.") from None
-    return parse_space(data, str(path))
+        raise FileContentError(f"The space file {str(path)!r} is not valid TOML: {error}.") from None
+    try:
+        return parse_space(data, str(path))
+    except FileContentError:
+        raise
+    except ConfigError as error:
+        raise FileContentError(f"Space file {str(path)!r}: {error}") from None
 
 
 @dataclass(frozen=True)
@@ -279,8 +309,12 @@ def start_optimize(
         base["dataset"], base["color_mode"] = prepared.dataset, prepared.color_mode
     settings = dataclasses.replace(settings, fixed=base)
     study_id = store.create_study("optimize", settings.to_dict())
-    optuna_study(store.path, store.get_study(study_id))
-    store.advance_study_outside_lock(study_id, decide_optimize(store.path))
+    try:
+        optuna_study(store.path, store.get_study(study_id))
+        store.advance_study_outside_lock(study_id, decide_optimize(store.path))
+    except BaseException as error:  # never leave a study running that could not take its first step
+        store.stop_study(study_id, f"ended: its first step failed ({type(error).__name__}: {error})")
+        raise
     return study_id
 
 
@@ -484,16 +518,7 @@ def _verdict(trials: dict[str, dict[str, Any]], settings: OptimizeSettings, aske
 
 
 def _label(name: str, value: Any) -> Any:
-    """A choice as Optuna stores it: per-layer lists become ``"2,1"``; numbers and text stay as they are."""
-    if isinstance(value, list):
-        return format_value(name, tuple(value)) if name != "channels" else ",".join(map(str, value))
-    if name == "channels" and isinstance(value, int):
-        return str(value)
-    if not isinstance(value, bool | int | float | str):
-        raise ConfigError(f"A choice of `{name}` must be a number, text or a list of numbers; got {value!r}.")
-    return value
-
-
-def _value(name: str, value: Any) -> Any:
-    """A fixed value as the config takes it."""
-    return tuple(value) if isinstance(value, list) else value
+    """A checked choice as Optuna stores it: per-layer lists become ``"2,1"``; numbers and text stay as they are."""
+    if name == "channels":
+        return ",".join(map(str, value))
+    return format_value(name, value) if isinstance(value, tuple) else value

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 
 from kcnn.queue.runner import Execution
-from kcnn.queue.studies import advance_studies
+from kcnn.queue.studies import advance_studies, studies_to_wait_for
 from kcnn.store import Claim, Store
 
 
@@ -45,7 +45,8 @@ def serve_claims(
         stop: Set to stop after the current run (which `execute` abandons and requeues itself).
         lease_seconds: The lease of each claim.
         poll_seconds: How long to wait before looking again when the queue is empty.
-        once: Return when the queue is empty and no study is running (a running study queues more runs).
+        once: Return when the queue is empty and no study this process can advance is running (a running study
+            queues more runs).
         ready: Whether the slot can train now (a Ray actor being restarted cannot); nothing is claimed while
             it says no. It may block up to about `poll_seconds`.
         on_first_idle: Called once, the first time the queue is found empty before any run (warm-up).
@@ -58,7 +59,7 @@ def serve_claims(
         advance_studies(store, worker_id)  # a study whose runs finished queues its next ones first
         claim = store.claim(worker_id, lease_seconds)
         if claim is None:
-            if once and not store.studies(state="running"):
+            if once and not studies_to_wait_for(store):
                 return
             if on_first_idle is not None:
                 idle, on_first_idle = on_first_idle, None

@@ -10,9 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kcnn.config import FIELD_NAMES, ExperimentConfig, parse_value
-from kcnn.config.fields import FIELDS_BY_NAME
-from kcnn.errors import ConfigError
+from kcnn.config import FIELD_NAMES, ExperimentConfig, file_value
+from kcnn.errors import ConfigError, FileContentError
 from kcnn.store.schema import MAX_INTEGER
 
 CONFIG_FIELDS = FIELD_NAMES
@@ -155,44 +154,62 @@ def load_sweep(path: Path) -> SweepSpec:
     """Read a sweep file (TOML; see ``examples/dilation_sweep.toml``).
 
     Raises:
-        ConfigError: If the file is missing, not TOML, or has unknown keys.
+        FileContentError: If the file is missing or not TOML, has an unknown key, a field both in the grid and
+            fixed, or a value of the wrong shape (each named as the file names it).
     """
     try:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError:
-        raise ConfigError(f"Sweep file {str(path)!r} does not exist.") from None
+        raise FileContentError(f"Sweep file {str(path)!r} does not exist.") from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise ConfigError(f"Sweep file {str(path)!r} is not valid TOML: {error}.") from None
-    unknown = sorted(set(data) - set(SWEEP_KEYS))
+        raise FileContentError(f"Sweep file {str(path)!r} is not valid TOML: {error}.") from None
     where = f"Sweep file {str(path)!r}"
+    try:
+        return _parse_sweep(data)
+    except ConfigError as error:
+        raise FileContentError(f"{where}: {error}") from None
+
+
+def _parse_sweep(data: dict[str, Any]) -> SweepSpec:
+    unknown = sorted(set(data) - set(SWEEP_KEYS))
     if unknown:
-        raise ConfigError(f"{where} has an unknown key `{unknown[0]}`; known keys are {', '.join(SWEEP_KEYS)}.")
+        hint = (
+            f"; a field goes under [grid] (`{unknown[0]} = [1, 2]`) or [fixed]"
+            if unknown[0] in CONFIG_FIELDS
+            else f"; known keys are {', '.join(SWEEP_KEYS)}"
+        )
+        raise ConfigError(f"unknown key `{unknown[0]}`{hint}.")
     grid = data.get("grid", {})
     if not isinstance(grid, dict) or not grid:
-        raise ConfigError(f"{where} needs a [grid] table with at least one field.")
+        raise ConfigError("it needs a [grid] table with at least one field.")
     fixed = data.get("fixed", {})
     if not isinstance(fixed, dict):
-        raise ConfigError(f"{where}: `fixed` must be a table of field = value (a [fixed] section); got {fixed!r}.")
+        raise ConfigError(f"`fixed` must be a table of field = value (a [fixed] section); got {fixed!r}.")
+    _check_fields(grid, "grid")
+    _check_fields(fixed, "fixed values")
+    both = sorted(set(grid) & set(fixed))
+    if both:
+        raise ConfigError(f"`{both[0]}` is both in [grid] and in [fixed]; keep one.")
     lists = {name: values if isinstance(values, list) else [values] for name, values in grid.items()}
     random_points = data.get("random")
     return SweepSpec(
-        grid={name: [_typed(name, value) for value in values] for name, values in lists.items()},
-        fixed={name: _typed(name, value) for name, value in fixed.items()},
-        repeats=_whole(where, data, "repeats", 1, 1),
-        random=None if random_points is None else _whole(where, data, "random", None, 1),
-        sample_seed=_whole(where, data, "sample_seed", 0, 0),
-        priority=_whole(where, data, "priority", 0, -MAX_INTEGER - 1),
-        max_attempts=_whole(where, data, "max_attempts", 3, 1, 1000),
-        max_runs=_whole(where, data, "max_runs", MAX_RUNS, 1),
+        grid={name: [file_value(name, value) for value in values] for name, values in lists.items()},
+        fixed={name: file_value(name, value) for name, value in fixed.items()},
+        repeats=_whole(data, "repeats", 1, 1),
+        random=None if random_points is None else _whole(data, "random", None, 1),
+        sample_seed=_whole(data, "sample_seed", 0, 0),
+        priority=_whole(data, "priority", 0, -MAX_INTEGER - 1),
+        max_attempts=_whole(data, "max_attempts", 3, 1, 1000),
+        max_runs=_whole(data, "max_runs", MAX_RUNS, 1),
     )
 
 
-def _whole(where: str, data: dict[str, Any], key: str, default: int | None, low: int, high: int = MAX_INTEGER) -> int:
+def _whole(data: dict[str, Any], key: str, default: int | None, low: int, high: int = MAX_INTEGER) -> int:
     """A sweep file's whole-number setting, checked: one line naming the key otherwise."""
     value = data.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         bound = f"at least {low}" if high == MAX_INTEGER and low >= 0 else f"between {low:,} and {high:,}"
-        raise ConfigError(f"{where}: `{key}` must be a whole number {bound}; got {value!r}.")
+        raise ConfigError(f"`{key}` must be a whole number {bound}; got {value!r}.")
     return value
 
 
@@ -200,13 +217,6 @@ def _check_fields(values: Mapping[str, Any], where: str) -> None:
     unknown = sorted(set(values) - set(CONFIG_FIELDS))
     if unknown:
         raise ConfigError(f"Unknown field `{unknown[0]}` in the {where}; fields are {', '.join(CONFIG_FIELDS)}.")
-
-
-def _typed(name: str, value: Any) -> Any:
-    """A sweep file's value; text for a number field (``"2,1"``) goes through the config's one parser."""
-    if isinstance(value, str) and name in FIELDS_BY_NAME and FIELDS_BY_NAME[name].kind is not str:
-        return parse_value(name, value)
-    return value
 
 
 def _normalise(value: Any) -> Any:

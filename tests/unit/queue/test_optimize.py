@@ -103,7 +103,7 @@ def test_space_mistakes_are_one_line():
         parse_space({"kernal": [2]})
     with pytest.raises(ConfigError, match="`kernel_size` in the space has no choices"):
         parse_space({"kernel_size": []})
-    with pytest.raises(ConfigError, match="needs numbers low < high"):
+    with pytest.raises(ConfigError, match="needs finite numbers low < high"):
         parse_space({"learning_rate": {"low": 1, "high": 0.1}})
     with pytest.raises(ConfigError, match="is both searched and fixed"):
         parse_space({"kernel_size": [2], "fixed": {"kernel": 3}})
@@ -111,6 +111,44 @@ def test_space_mistakes_are_one_line():
         parse_space({"fixed": {"epochs": 3}})
     with pytest.raises(ConfigError, match="`--sampler grid` needs a list of choices for every hyperparameter"):
         settings(sampler="grid")
+
+
+@pytest.mark.parametrize(
+    ("space", "message"),
+    [
+        ({"input_size": {"low": 16, "high": 30, "step": -2}}, "`step` in the range of `input_size` must be one of the"),
+        ({"input_size": {"low": 16, "high": 30, "step": 0}}, "must be one of the whole numbers above 0; got 0"),
+        ({"input_size": {"low": 16, "high": 31, "step": 2}}, "does not land on high = 31; use high = 30 (or 32)"),
+        ({"learning_rate": {"low": 1e-4, "high": float("inf")}}, "needs finite numbers low < high; got low = 0.0001"),
+        ({"learning_rate": {"low": float("nan"), "high": 1.0}}, "needs finite numbers low < high"),
+        ({"learning_rate": {"low": 1e-4, "high": 1e-2, "log": True, "step": 1e-4}}, "cannot have a step"),
+        ({"learning_rate": {"low": 1e-4, "high": 1e-2, "log": "yes"}}, "`log` in the range of `learning_rate` must be"),
+        ({"input_size": {"low": 16.5, "high": 30}}, "needs whole numbers low < high"),
+        ({"input_size": {"low": True, "high": 30}}, "needs whole numbers low < high"),
+        ({"kernel_size": ["abc", 2]}, "`kernel_size` must be whole numbers, one per conv layer"),
+        ({"kernel_size": [True, 2]}, "`kernel_size` must be a whole number or a flat list of whole numbers"),
+        ({"kernel_size": [[[2]]]}, "`kernel_size` must be a whole number or a flat list of whole numbers"),
+        ({"dilation": [[2, [1]]]}, "`dilation` must be a whole number or a flat list"),
+        ({"learning_rate": [0.1, float("inf")]}, "`learning_rate` must be a finite number"),
+        ({"kernel_size": [2], "fixed": {"epochs": 1.5}}, "`epochs` must be a whole number; got 1.5."),
+    ],
+)
+def test_a_space_is_checked_whole_before_anything_is_written(tmp_path, space, message):
+    """Issue 23, cases 1 and 20: Optuna's own errors (and a traceback) came after the study row was written."""
+    with pytest.raises(ConfigError) as raised:
+        parse_space(space)
+    assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_a_study_whose_first_step_fails_is_ended_not_left_running(tmp_path, monkeypatch):
+    from kcnn.queue import optimize
+
+    monkeypatch.setattr(optimize, "decide_optimize", lambda path: lambda *args: 1 / 0)
+    with Store(tmp_path / "s") as store:
+        with pytest.raises(ZeroDivisionError):
+            start_optimize(store, settings(), lambda config: config)
+        (study,) = store.studies()
+        assert study.state == "stopped" and "its first step failed (ZeroDivisionError" in study.verdict
 
 
 def test_per_layer_choices_reach_the_config():

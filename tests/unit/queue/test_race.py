@@ -140,7 +140,8 @@ def test_race_settings_and_keys_are_checked(tmp_path):
             start_race(store, RaceSettings((A.config_key, B.replace(folds=2).config_key)))
 
 
-def test_a_study_that_cannot_advance_is_reported_once_and_the_worker_goes_on(tmp_path, capsys, monkeypatch):
+def test_a_study_that_cannot_advance_is_ended_with_its_reason_and_reported_once(tmp_path, capsys, monkeypatch):
+    """Issue 23, case 1: a study whose decision raises was left running, and `worker --once` waited on it forever."""
     from kcnn.queue import studies
 
     with Store(tmp_path / "s") as store:
@@ -152,4 +153,44 @@ def test_a_study_that_cannot_advance_is_reported_once_and_the_worker_goes_on(tmp
             assert advance_studies(store, "w1") == []
         events = [e for e in store.events() if e["kind"] == "study_error"]
         assert len(events) == 1 and f"study {study_id} could not advance: ZeroDivisionError" in events[0]["message"]
+        study = store.get_study(study_id)
+        assert study.state == "stopped" and "could not advance (ZeroDivisionError" in (study.verdict or "")
+        assert store.count_by_state()["queued"] == 0  # its queued runs were cancelled
+        assert studies.studies_to_wait_for(store) == []
     assert capsys.readouterr().err.count("could not advance") == 1
+
+
+def test_a_study_this_machine_cannot_advance_stays_running_but_is_not_waited_on(tmp_path, monkeypatch):
+    from kcnn.errors import KcnnError
+    from kcnn.queue import studies
+
+    def missing_extra(*args):
+        raise KcnnError("Optuna studies need Optuna: pip install 'kcnn[optuna]'.")
+
+    with Store(tmp_path / "s") as store:
+        seed_leaderboard(store, [A, B], lambda key: 0.5)
+        study_id = start_race(store, RaceSettings((A.config_key, B.config_key)))
+        monkeypatch.setattr(studies, "decide_race", missing_extra)
+        monkeypatch.setattr(studies, "_STUCK_HERE", set())
+        assert [s.id for s in studies.studies_to_wait_for(store)] == [study_id]
+        advance_studies(store, "w1")
+        assert store.get_study(study_id).state == "running" and studies.studies_to_wait_for(store) == []
+
+
+def test_a_draining_worker_returns_on_a_study_that_cannot_advance(tmp_path, monkeypatch):
+    import threading
+
+    from kcnn.queue import studies
+    from kcnn.queue.serve import serve_claims
+
+    with Store(tmp_path / "s") as store:
+        seed_leaderboard(store, [A, B], lambda key: 0.5)
+        start_race(store, RaceSettings((A.config_key, B.config_key)))
+        store.cancel([run.id for run in store.runs(state="queued")])
+        monkeypatch.setattr(studies, "decide_race", lambda *args: 1 / 0)
+        done = threading.Event()
+        worker = threading.Thread(
+            target=lambda: (serve_claims(store, "w", lambda c: None, stop=threading.Event(), lease_seconds=60,
+                                         poll_seconds=0.05, once=True), done.set()), daemon=True)  # fmt: skip
+        worker.start()
+        assert done.wait(20), "`--once` kept waiting on a study that cannot advance"

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from kcnn.errors import ConfigError
+from kcnn.errors import ConfigError, FileContentError
 from kcnn.queue.sweep import SweepSpec, expand, load_sweep
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -49,7 +49,7 @@ def test_example_sweep_file():
     ("text", "message"),
     [
         ("[grid]\nkernal = [2]\n", "Unknown field `kernal` in the grid"),
-        ("repeat = 2\n[grid]\nkernel_size = [2]\n", "has an unknown key `repeat`"),
+        ("repeat = 2\n[grid]\nkernel_size = [2]\n", "unknown key `repeat`; known keys are grid"),
         ("[grid]\n", "needs a [grid] table"),
         ("[grid\n", "is not valid TOML"),
         ("[grid]\nkernel_size = []\n", "`kernel_size` in the grid has no values"),
@@ -71,10 +71,10 @@ def test_sweep_files_take_per_layer_values_as_lists_or_as_typed_text(tmp_path):
     path = tmp_path / "sweep.toml"
     path.write_text('[grid]\ndilation = [[2, 1], "2,1", "1", 2]\n[fixed]\nchannels = "8,16"\n')
     spec = load_sweep(path)
-    assert spec.grid["dilation"] == [[2, 1], (2, 1), 1, 2] and spec.fixed["channels"] == (8, 16)
+    assert spec.grid["dilation"] == [(2, 1), (2, 1), 1, 2] and spec.fixed["channels"] == (8, 16)
     assert [c.dilation for c in expand(spec).configs] == [(2, 1), (2, 1), (1, 1), (2, 2)]
     path.write_text('[grid]\ndilation = ["two"]\n')
-    with pytest.raises(ConfigError, match=r"^`dilation` must be whole numbers, one per conv layer"):
+    with pytest.raises(ConfigError, match=r": `dilation` must be whole numbers, one per conv layer"):
         load_sweep(path)
 
 
@@ -103,8 +103,33 @@ def test_sweep_files_with_wrong_types_are_one_line_naming_the_key(tmp_path, text
 def test_grid_seeds_must_be_whole_numbers(tmp_path):
     path = tmp_path / "sweep.toml"
     path.write_text("[grid]\nkernel_size = [2]\nseed = [[1, 2]]\n")
-    with pytest.raises(ConfigError, match=r"^`seed` values must be whole numbers, 0 or more; got \[1, 2\]\.$"):
+    with pytest.raises(ConfigError, match=r": `seed` must be a whole number; got \[1, 2\]\.$"):
         expand(load_sweep(path))
+    path.write_text("[grid]\nkernel_size = [2]\nseed = [-1]\n")
+    with pytest.raises(ConfigError, match=r"^`seed` values must be whole numbers, 0 or more; got -1\.$"):
+        expand(load_sweep(path))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[grid]\nkernel_size = [[[2]]]\n", "`kernel_size` must be a whole number or a flat list of whole numbers"),
+        ("[grid]\ndilation = [[2, [1]]]\n", "`dilation` must be a whole number or a flat list of whole numbers"),
+        ("[grid]\ndilation = [true]\n", "`dilation` must be a whole number or a flat list"),
+        ("[grid]\nepochs = [1.5]\n", "`epochs` must be a whole number; got 1.5."),
+        ("[grid]\nlearning_rate = [inf]\n", "`learning_rate` must be a finite number"),
+        ("[grid]\nactivation = [1]\n", "`activation` must be text"),
+        ("[grid]\nskip_bad = [1]\n", "`skip_bad` must be true or false; got 1."),
+        ("[grid]\nkernel_size = [2, 3]\n[fixed]\nkernel_size = 2\n", "`kernel_size` is both in [grid] and in [fixed]"),
+        ("seed = [[1, 2]]\n[grid]\nkernel_size = [2]\n", "unknown key `seed`; a field goes under [grid]"),
+    ],
+)
+def test_sweep_file_values_of_the_wrong_shape_are_one_line_in_the_files_words(tmp_path, text, message):
+    path = tmp_path / "sweep.toml"
+    path.write_text(text)
+    with pytest.raises(FileContentError) as raised:
+        load_sweep(path)
+    assert str(raised.value).startswith(f"Sweep file {str(path)!r}: ") and message in str(raised.value)
 
 
 def test_a_huge_grid_is_counted_and_refused_before_anything_is_built():
