@@ -207,16 +207,23 @@ def _plan_table(report: Any, title: str) -> Table:
     return table
 
 
+#: Invalid grid points listed one by one; past these, the table says how many more.
+INVALID_ROWS_SHOWN = 20
+
+
 def _invalid_table(invalid: Sequence[Any], grid_points: int) -> Table:
-    """The `kcnn.queue.sweep.InvalidCombination` points, with their reasons."""
+    """The first `kcnn.queue.sweep.InvalidCombination` points, with their reasons, and how many more."""
+    more = len(invalid) - INVALID_ROWS_SHOWN
     table = Table(
-        title=f"Invalid: {len(invalid)} of {grid_points} configurations",
+        title=f"Invalid: {len(invalid):,} of {grid_points:,} configurations",
         title_justify="left",
         title_style="bold red",
+        caption=f"… and {more:,} more invalid configuration(s)" if more > 0 else None,
+        caption_justify="left",
     )
     table.add_column("values")
     table.add_column("reason")
-    for item in invalid:
+    for item in invalid[:INVALID_ROWS_SHOWN]:
         values = " ".join(f"{name}={format_value(name, value)}" for name, value in item.values.items())
         table.add_row(safe(values), safe(flagify(item.reason)))
     return table
