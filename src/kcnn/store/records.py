@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from kcnn.config import ExperimentConfig, stored_config_problem
+from kcnn.errors import ConfigError
 from kcnn.contract import MetricValue, run_metrics
 from kcnn.store.states import RunState
 from kcnn.throughput import training_flops_per_second
@@ -28,10 +29,20 @@ class Claim:
     checkpoint_epoch: int
     checkpoint: str | None = None
     """File name (in the run's artifacts folder) of the checkpoint to resume from."""
+    config_key: str | None = None
+    """The key the run was queued under; the config must still match it."""
 
     @property
     def config(self) -> ExperimentConfig:
-        """The run's config (raises `ConfigError` if it no longer validates)."""
+        """The run's config.
+
+        Raises:
+            ConfigError: If it no longer validates, or no longer matches its key (a row edited or damaged):
+                training it would record results under a configuration they are not from.
+        """
+        problem = stored_config_problem(self.config_json, self.config_key)
+        if problem is not None:
+            raise ConfigError(f"the stored config cannot be trained: {problem}")
         return ExperimentConfig.from_json(self.config_json)
 
 

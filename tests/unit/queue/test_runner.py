@@ -216,3 +216,20 @@ def test_a_resumed_runs_best_test_score_is_the_kept_best_models_whichever_attemp
     expected = accuracy(kept, data.images[test], data.labels[test], config.batch_size)
     assert run.best_test_accuracy == pytest.approx(expected, abs=1e-9)
     assert done.result.best_test_accuracy == run.best_test_accuracy
+
+
+def test_a_queued_run_whose_config_no_longer_matches_its_key_fails_as_invalid_config_untrained(tmp_path, loop):
+    """Issue 23, case 2: `{"channels": 5}` written over a row was trained with defaults and marked done."""
+    import sqlite3
+
+    with Store(tmp_path / "store") as store:
+        [added] = store.add_runs([TINY])
+        connection = sqlite3.connect(tmp_path / "store" / "kcnn.sqlite")
+        connection.execute("UPDATE runs SET config = ? WHERE id = ?", ('{"channels": 5}', added.run_id))
+        connection.commit()
+        connection.close()
+        claim = store.claim("test-worker")
+        execution = execute_claim(store, claim, RunSettings(device="cpu"))
+        run = store.get_run(added.run_id)
+    assert execution.outcome is Outcome.FAILED and run.state == "failed" and run.error_kind == "invalid_config"
+    assert "does not match its key" in run.error_message and run.epochs_done == 0
