@@ -128,6 +128,24 @@ def test_reap_command(store_path, capsys):
     assert "reaped 0 run(s)" in capsys.readouterr().out
 
 
+def test_a_worker_asked_for_gpus_torch_does_not_see_refuses_at_start_up(store_path, capsys, monkeypatch):
+    """Issue 23, case 3: `--gpus 0` without a GPU failed every run it claimed as invalid_config."""
+    import torch
+
+    assert main(["queue", "add", "--epochs", "1"]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main(["worker", "--gpus", "0", "--once"]) == 2
+    err = capsys.readouterr().err
+    assert "`--gpus 0`: torch sees no CUDA GPU on this machine" in err and err.count("\n") == 1
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert main(["worker", "--gpus", "0,3", "--once"]) == 2
+    assert "torch sees 2 GPU(s), 0 to 1; there is no GPU 3." in capsys.readouterr().err
+    with Store(store_path) as store:
+        assert store.count_by_state()["queued"] == 1  # nothing claimed, nothing failed
+
+
 def test_bad_worker_flags(store_path, capsys):
     assert main(["worker", "--gpus", "a"]) == 2
     assert "`--gpus` takes comma-separated GPU indices" in capsys.readouterr().err

@@ -100,6 +100,10 @@ def _child_processes(
         raise ConfigError("`cpus_per_run` (`--cpus-per-run`) is for Ray slots; local CPU workers split the cores "
                           "with `--jobs N`.")  # fmt: skip
     per_gpu = 1 if per_gpu is None else per_gpu
+    if gpus:
+        from kcnn.training.devices import check_gpus
+
+        check_gpus(list(gpus))  # refused here, not as every claimed run failing in its child
     slots = plan_slots(jobs=jobs, gpus=gpus, per_gpu=per_gpu)
     Store(settings.store_path).close()  # create it, or fail with a clear message, before starting children
     where = f"GPUs {','.join(map(str, gpus))} × {per_gpu}" if gpus else f"CPU, {slots[0].threads} thread(s) each"

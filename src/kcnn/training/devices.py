@@ -40,6 +40,28 @@ def resolve_device(spec: str = "auto") -> str:
     return f"cuda:{number}"
 
 
+def check_gpus(indices: list[int] | tuple[int, ...]) -> None:
+    """Check that every GPU index a worker is asked to train on (``--gpus``) is one torch sees.
+
+    Raises:
+        DeviceError: If torch sees no GPU, or fewer than an index needs.
+    """
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    asked = ",".join(map(str, indices))
+    if count == 0:
+        raise DeviceError(
+            f"`--gpus {asked}`: torch sees no CUDA GPU on this machine. Drop `--gpus` to train on the CPU "
+            "(`--jobs N`), or check the driver with `nvidia-smi`."
+        )
+    missing = [index for index in indices if index >= count]
+    if missing:
+        raise DeviceError(
+            f"`--gpus {asked}`: torch sees {count} GPU(s), 0 to {count - 1}; there is no GPU {missing[0]}."
+        )
+
+
 def check_precision(precision: str, device: str) -> str:
     """Check that `precision` is known and works on `device`.
 
