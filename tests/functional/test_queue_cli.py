@@ -3,6 +3,7 @@ import json
 import pytest
 
 from kcnn.cli import main
+from kcnn.config import ExperimentConfig
 from kcnn.store import Store
 
 TINY = ["--input-size", "16", "--channels", "4", "--dense-units", "8", "--epochs", "2"]
@@ -144,6 +145,25 @@ def test_a_worker_asked_for_gpus_torch_does_not_see_refuses_at_start_up(store_pa
     assert "torch sees 2 GPU(s), 0 to 1; there is no GPU 3." in capsys.readouterr().err
     with Store(store_path) as store:
         assert store.count_by_state()["queued"] == 1  # nothing claimed, nothing failed
+
+
+def test_a_configuration_too_large_for_this_machine_is_refused_before_it_is_queued(store_path, capsys, monkeypatch):
+    """Issue 23, case 4: a run far beyond the machine's memory swapped for minutes before the OOM killer."""
+    from kcnn.queue import memory
+
+    monkeypatch.setattr(memory, "machine_memory", lambda: 2**30)  # a 1 GiB machine: 64 px fits, 512 px does not
+    argv = ["queue", "add", "--input-size", "64", "512", "--epochs", "1"]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert "Invalid: 1 of 2 configurations" in captured.out and "input_size 512 with batch_size 32" in captured.out
+    assert "1 of 2 configurations are invalid" in captured.err
+    assert main([*argv, "--skip-invalid"]) == 0
+    with Store(store_path) as store:
+        assert [ExperimentConfig.from_json(run.config).input_size for run in store.runs()] == [64]
+    capsys.readouterr()
+    assert main(["train", "--input-size", "512", "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "needs about" in err and "more than this machine's 1.0 GiB" in err and err.count("\n") == 1
 
 
 def test_bad_worker_flags(store_path, capsys):

@@ -56,6 +56,20 @@ def builtin_class_count(spec: str) -> int | None:
     return len(builtin.CLASSES) if spec == BUILTIN_PREFIX + "shapes" else None
 
 
+def dataset_image_count(spec: str) -> int:
+    """Images in a dataset, counted without decoding any (a folder's image files; a built-in's fixed count).
+
+    Raises:
+        DataError: If the dataset cannot be found.
+    """
+    if is_builtin(spec):
+        locate_dataset(spec)
+        return len(builtin.CLASSES) * builtin.DEFAULT_IMAGES_PER_CLASS
+    from kcnn.data.folder_scan import scan_folder
+
+    return len(scan_folder(spec).files)
+
+
 def locate_dataset(spec: str) -> None:
     """Check that a dataset exists: a known built-in name, or a folder that can be listed.
 

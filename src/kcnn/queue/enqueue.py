@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kcnn.config import ExperimentConfig, absolute_dataset, key_of
-from kcnn.errors import InvalidSweep, KcnnError
+from kcnn.errors import ConfigError, InvalidSweep, KcnnError
 from kcnn.queue.submit import ConfigPreparer
 from kcnn.queue.sweep import InvalidCombination, SweepPoints, SweepSpec
 from kcnn.store import AddResult, NewRun, Store
@@ -118,7 +118,13 @@ def _runs(
             continue
         if report.invalid and not skip_invalid:
             continue  # nothing will be queued; keep looking, to list every invalid point
-        config = preparer.prepare(item)
+        try:
+            config = preparer.prepare(item)
+        except ConfigError as error:  # too large for this machine's memory: an invalid point like the others
+            report.invalid.append(InvalidCombination(_sized(item), str(error)))
+            continue
+        if report.invalid and not skip_invalid:
+            continue
         report.points += 1
         fields = config.to_dict()
         key = key_of(fields)
@@ -133,6 +139,11 @@ def _runs(
             "queued. Fix the values, or pass --skip-invalid to queue the rest.",
             report.invalid,
         )
+
+
+def _sized(config: ExperimentConfig) -> dict[str, Any]:
+    """The values that size a run's memory, to list a point refused for it."""
+    return {"input_size": config.input_size, "batch_size": config.batch_size, "channels": config.channels}
 
 
 def _json_around_seed(fields: dict[str, Any]) -> tuple[str, str]:

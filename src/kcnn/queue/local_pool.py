@@ -19,9 +19,10 @@ from dataclasses import asdict, dataclass, field
 
 from kcnn.errors import KcnnError
 from kcnn.queue.child import child_worker_id, supervisor_id
+from kcnn.queue.memory import oom_kills
 from kcnn.queue.settings import EXIT_STALLED, WorkerSettings
 from kcnn.queue.supervisor import fail_held
-from kcnn.store import Store
+from kcnn.store import FailureKind, Store
 
 _CRASH_BACKOFF_SECONDS = 2.0
 
@@ -56,6 +57,8 @@ class Slot:
     started: float = 0.0
     not_before: float = 0.0
     runs_started: int = field(default=0)
+    oom_kills: int | None = None
+    """The machine's out-of-memory kills when the child started (`kcnn.queue.memory.oom_kills`)."""
 
     @property
     def label(self) -> str:
@@ -165,6 +168,7 @@ class ChildProcesses:
         slot.process = subprocess.Popen(command, env=env, start_new_session=True)
         slot.started = time.monotonic()
         slot.runs_started += 1
+        slot.oom_kills = oom_kills()
 
     def _reap_child(self, store: Store, slot: Slot) -> None:
         assert slot.process is not None
@@ -174,13 +178,19 @@ class ChildProcesses:
         if code == 0 and not store.running_claims(worker_id):
             return
         self.crashes += 1
-        if code is not None and code < 0:
+        kind = FailureKind.CRASHED
+        killed_for_memory = code == -signal.SIGKILL and (oom_kills() or 0) > (slot.oom_kills or 0)
+        if killed_for_memory:
+            kind = FailureKind.OUT_OF_MEMORY
+            reason = ("the kernel's out-of-memory killer ended the worker child (SIGKILL): the run needs more memory "
+                      "than this machine has; lower `input_size` or `batch_size`")  # fmt: skip
+        elif code is not None and code < 0:
             reason = f"worker child was killed by {signal.Signals(-code).name}"
         elif code == EXIT_STALLED:
             reason = f"no training step finished in {self.settings.stall_seconds:g} s; the child was ended"
         else:
             reason = f"worker child exited with code {code}"
-        for run_id, state in fail_held(store, worker_id, reason):
+        for run_id, state in fail_held(store, worker_id, reason, kind):
             self.log(f"{slot.label}: run {run_id} {reason}; {state.value}")
         if code != 0 and time.monotonic() - slot.started < _CRASH_BACKOFF_SECONDS:
             slot.not_before = time.monotonic() + _CRASH_BACKOFF_SECONDS

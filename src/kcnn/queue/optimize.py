@@ -11,7 +11,8 @@ step is applied in one transaction only if the study's progress is still the one
   `repeats` seeds; ``PRUNED`` if the pruner stopped it; ``FAIL`` if every run failed;
 * while fewer than `parallel` trials are in flight and the budget allows, a new trial is asked for,
   its parameters become a config (the space's values over the ``[fixed]`` ones), and the config is
-  checked by the geometry first: an impossible one is told ``FAIL`` with the reason, at no compute;
+  checked by the geometry and the memory estimate first (`kcnn.queue.memory`): an impossible one is told
+  ``FAIL`` with the reason, at no compute;
   a valid one queues `repeats` runs (seeds ``seed`` … ``seed + repeats − 1``) tagged with the trial;
 * when the budget (`trials`, or `timeout_hours`) is spent and nothing is in flight, the study is done
   and its verdict names the best trial.
@@ -40,7 +41,8 @@ from typing import Any
 
 from kcnn.config import ExperimentConfig, field_name, file_value, format_value, parse_value
 from kcnn.config.fields import FIELDS_BY_NAME, LAYER_LIST_FIELDS
-from kcnn.errors import ConfigError, FileContentError, KcnnError, Pruned
+from kcnn.errors import ConfigError, DataError, FileContentError, KcnnError, Pruned
+from kcnn.queue.memory import check_fits, dataset_images
 from kcnn.store import NewRun, Run, RunState, Store, Study, StudyStep
 from kcnn.store.states import TrialState
 
@@ -402,6 +404,7 @@ def decide_optimize(
             shown = {name: format_value(name, value) for name, value in values.items()}
             try:
                 config = ExperimentConfig(**{**settings.fixed, **values, "seed": settings.seed})
+                _check_memory(config)
             except ConfigError as error:
                 trial.set_user_attr("kcnn_error", str(error))
                 tell(trial.number, outcome=state.FAIL)
@@ -482,6 +485,16 @@ def _intermediate(
             return None  # not every seed has reached this epoch yet
         values.append(max(accuracies) if settings.metric == "best" else accuracies[-1])
     return sum(values) / len(values)
+
+
+def _check_memory(config: ExperimentConfig) -> None:
+    """Refuse a trial too large for this machine's memory (`kcnn.queue.memory`); an unreadable dataset is left
+    to its runs, which fail with the data's own reason."""
+    try:
+        images = dataset_images(config.dataset)
+    except DataError:
+        return
+    check_fits(config, images)
 
 
 def _runs_by_trial(runs: Iterable[Run]) -> dict[int, list[Run]]:

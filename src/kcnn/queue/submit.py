@@ -1,4 +1,4 @@
-"""Prepare configs for the store: check each dataset once and settle what ``auto`` colour mode means.
+"""Prepare configs for the store: check each dataset once, settle what ``auto`` colour mode means, check memory.
 
 Every way of adding runs (``kcnn queue add``/``sweep``, ``kcnn train``, the TUI, the Python API)
 goes through `prepare_configs`, so a run's stored config and key say what it will train on.
@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from kcnn.config import ExperimentConfig
 from kcnn.data import check_dataset, resolve_color_mode
+from kcnn.queue.memory import check_fits, dataset_images
 
 
 class ConfigPreparer:
@@ -24,6 +25,7 @@ class ConfigPreparer:
 
         Raises:
             DataError: If the dataset cannot be found or used.
+            ConfigError: If training it cannot fit this machine's memory (`kcnn.queue.memory.check_fits`).
         """
         if (config.dataset, config.skip_bad) not in self._checked:
             check_dataset(config.dataset, config.skip_bad)
@@ -32,6 +34,7 @@ class ConfigPreparer:
             if config.dataset not in self._resolved:  # reads every file's header: only when a config needs it
                 self._resolved[config.dataset] = resolve_color_mode(config.dataset, "auto")
             config = config.replace(color_mode=self._resolved[config.dataset])
+        check_fits(config, dataset_images(config.dataset))
         return config
 
 

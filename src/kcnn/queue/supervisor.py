@@ -65,12 +65,18 @@ class Executor(Protocol):
         """Release what `open` and `start` took; always called."""
 
 
-def fail_held(store: Store, worker_id: str, reason: str) -> list[tuple[int, RunState]]:
-    """Record a crash on every run `worker_id` holds (requeued while attempts remain); each run and its new state."""
+def fail_held(
+    store: Store, worker_id: str, reason: str, kind: FailureKind = FailureKind.CRASHED
+) -> list[tuple[int, RunState]]:
+    """Record a failure on every run `worker_id` holds; each run and its new state.
+
+    A crash is requeued while attempts remain; any other kind (``out_of_memory``: it would only be killed
+    again at the same size) fails the run.
+    """
     failed = []
     for claim in store.running_claims(worker_id):
         try:
-            failed.append((claim.run_id, store.fail(claim, FailureKind.CRASHED, reason)))
+            failed.append((claim.run_id, store.fail(claim, kind, reason)))
         except LeaseLost:
             continue
     return failed

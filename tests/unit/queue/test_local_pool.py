@@ -31,3 +31,36 @@ def test_several_runs_per_gpu(monkeypatch):
 def test_bad_slot_counts(kwargs, message):
     with pytest.raises(KcnnError, match=message):
         plan_slots(**kwargs)
+
+
+@pytest.mark.parametrize(("kills_grew", "state", "kind"), [(True, "failed", "out_of_memory"), (False, "queued", "crashed")])
+def test_a_child_killed_by_the_oom_killer_fails_its_run_as_out_of_memory_not_retried(
+    tmp_path, monkeypatch, kills_grew, state, kind
+):
+    """Issue 23, case 4: a run SIGKILLed by the OOM killer was retried at the same size and recorded as crashed."""
+    import signal
+    import subprocess
+    import sys
+
+    from kcnn.config import ExperimentConfig
+    from kcnn.queue.child import child_worker_id
+    from kcnn.queue.local_pool import ChildProcesses
+    from kcnn.queue.settings import WorkerSettings
+    from kcnn.store import Store
+
+    counts = iter([3, 4 if kills_grew else 3])
+    monkeypatch.setattr(worker, "oom_kills", lambda: next(counts))
+    with Store(tmp_path / "s") as store:
+        store.add_runs([ExperimentConfig(epochs=1)])
+        pool = ChildProcesses(plan_slots(jobs=1), WorkerSettings(store_path=tmp_path / "s"), log=lambda line: None)
+        slot = pool.slots[0]
+        slot.base_id, slot.oom_kills = "w-sup", worker.oom_kills()
+        slot.process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        store.claim(child_worker_id(slot.base_id, slot.process.pid))
+        slot.process.send_signal(signal.SIGKILL)
+        slot.process.wait()
+        pool._reap_child(store, slot)
+        (run,) = store.runs()
+    assert (run.state, run.error_kind) == (state, kind)
+    if kills_grew:
+        assert "out-of-memory killer" in run.error_message and "lower `input_size` or `batch_size`" in run.error_message

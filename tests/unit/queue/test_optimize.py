@@ -151,6 +151,21 @@ def test_a_study_whose_first_step_fails_is_ended_not_left_running(tmp_path, monk
         assert study.state == "stopped" and "its first step failed (ZeroDivisionError" in study.verdict
 
 
+def test_a_trial_too_large_for_this_machine_is_told_failed_at_no_compute(tmp_path, monkeypatch):
+    """Issue 23, case 4: TPE picked input_size 2765 from 16..5000 and the run was killed by the OOM killer."""
+    from kcnn.queue import memory
+
+    monkeypatch.setattr(memory, "machine_memory", lambda: 2**30)
+    space = {"input_size": [16, 512], "fixed": {"channels": [4], "dense_units": 8, "pool_size": 1, "epochs": 2}}
+    with Store(tmp_path / "s") as store:
+        study_id = start_optimize(store, settings(space, sampler="grid", trials=2), lambda config: config)
+        trials = store.get_study(study_id).progress["trials"]
+        too_large = [info for info in trials.values() if info["params"]["input_size"] == "512"]
+        assert too_large[0]["state"] == "invalid" and "needs about" in too_large[0]["reason"]
+        assert {run.config_key for run in store.runs()} == {trials[n]["key"] for n in trials if "key" in trials[n]}
+        assert all(ExperimentConfig.from_json(run.config).input_size == 16 for run in store.runs())
+
+
 def test_per_layer_choices_reach_the_config():
     params, _ = parse_space({"dilation": [1, [2, 1]], "channels": [[16, 32], [8, 8]]})
     assert params[0].choices == (1, "2,1") and params[1].choices == ("16,32", "8,8")
