@@ -23,17 +23,20 @@ if TYPE_CHECKING:
 
 
 def check_setup(config: ExperimentConfig, device: str = "auto") -> None:
-    """Check that `config` can train here (device, precision, dataset) without loading anything big.
+    """Check that `config` can train here (device, precision, dataset, memory) without loading anything big.
 
     Raises:
         DeviceError: If the device or the config's precision is not available.
         DataError: If the dataset cannot be found (its other problems are listed when training decodes it).
+        ConfigError: If training it cannot fit this machine's memory.
     """
     from kcnn.data import locate_dataset
+    from kcnn.queue.memory import check_fits, dataset_images
     from kcnn.training.train import prepare_device
 
     prepare_device(device, config.precision)
     locate_dataset(config.dataset)  # a folder's problems are listed together when it is decoded
+    check_fits(config, dataset_images(config.dataset))
 
 
 def train(
