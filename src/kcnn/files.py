@@ -11,6 +11,37 @@ from collections.abc import Callable
 from pathlib import Path
 
 
+def output_file(path: str | os.PathLike[str], flag: str, suffix: str = "") -> Path:
+    """Check a file the user asked kcnn to write, before any work is done for it.
+
+    Args:
+        path: The path given.
+        flag: How the user gave it (``--png``), for the message.
+        suffix: The suffix the written file will have (``.png``); added when the name has none, so the path
+            reported is the path written.
+
+    Returns:
+        The path that will be written.
+
+    Raises:
+        KcnnError: If the path is a folder, or its folder does not exist or cannot be written.
+    """
+    from kcnn.errors import KcnnError
+
+    target = Path(path).expanduser()
+    if target.is_dir():
+        example = target / f"figure{suffix or '.out'}"
+        raise KcnnError(f"`{flag} {path}` is a folder; name a file in it, such as `{flag} {example}`.")
+    if suffix and not target.suffix:
+        target = target.with_name(target.name + suffix)
+    folder = target.parent
+    if not folder.is_dir():
+        raise KcnnError(f"`{flag} {path}`: the folder {str(folder)!r} does not exist; create it first.")
+    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise KcnnError(f"`{flag} {path}`: {str(target)!r} cannot be written (permission denied).")
+    return target
+
+
 def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
     """Create `path` so that readers see either the old file or the whole new one.
 

@@ -1,6 +1,10 @@
 """`kcnn evaluate` and `kcnn predict` on a run trained on an image folder."""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -111,4 +115,106 @@ def test_an_export_that_does_not_reproduce_the_model_is_refused_and_leaves_nothi
     assert "does not reproduce its model" in capsys.readouterr().err
     assert sorted(path.name for path in tmp_path.iterdir() if "export" in path.name) == []
     assert main(["model", "export", str(run_id), "--output", str(tmp_path / "missing" / "x.keras")]) == 2
-    assert "does not exist or is not writable" in capsys.readouterr().err
+    assert "does not exist; create it first" in capsys.readouterr().err
+
+
+def _set_model_column(store_path, run_id, value):
+    import sqlite3
+
+    connection = sqlite3.connect(store_path / "kcnn.sqlite")
+    connection.execute("UPDATE runs SET model = ? WHERE id = ?", (value, run_id))
+    connection.commit()
+    connection.close()
+
+
+@pytest.mark.parametrize("stored", ["/etc/passwd", "../../../etc/passwd"])
+@pytest.mark.parametrize("command", [["model", "evaluate"], ["model", "predict"], ["model", "export"]])
+def test_every_model_read_refuses_a_path_outside_the_runs_folder(trained, store_path, tmp_path, capsys, stored,
+                                                                 command):  # fmt: skip
+    """Issue 23, case 6: an absolute path was followed (8 s, then a Keras traceback); `../..` said "no final model"."""
+    root, run_id = trained
+    _set_model_column(store_path, run_id, stored)
+    extra = {"predict": [str(root)], "export": ["--output", str(tmp_path / "m.keras")]}.get(command[1], [])
+    assert main([*command, str(run_id), *extra]) == 2
+    err = capsys.readouterr().err
+    assert f"model path {stored!r} points outside its folder" in err and err.count("\n") == 1
+
+
+def test_a_damaged_model_file_or_a_missing_folder_is_named_for_what_it_is(trained, store_path, capsys):
+    """Issue 23, case 9: a truncated file said "File not found"; a deleted folder said "has no final model"."""
+    import shutil
+
+    _, run_id = trained
+    folder = store_path / "artifacts" / str(run_id)
+    model = folder / "model-a1.keras"
+    model.write_bytes(model.read_bytes()[:3000])
+    assert main(["model", "evaluate", str(run_id)]) == 2
+    assert "is damaged: not a whole .keras archive (truncated or overwritten)" in capsys.readouterr().err
+    shutil.rmtree(folder)
+    assert main(["model", "evaluate", str(run_id)]) == 2
+    assert "artifacts folder" in (err := capsys.readouterr().err) and "is missing (moved or deleted)" in err
+
+
+def test_export_checks_its_output_before_loading_and_takes_the_format_from_the_suffix(trained, tmp_path, capsys):
+    """Issue 23, case 10: a folder failed after 8 s with IsADirectoryError; `x.onnx` got a Keras zip."""
+    _, run_id = trained
+    assert main(["model", "export", str(run_id), "--output", str(tmp_path)]) == 2
+    assert f"`--output {tmp_path}` is a folder; name a file in it" in capsys.readouterr().err
+    assert main(["model", "export", str(run_id), "--output", str(tmp_path / "x.onnx"), "--to", "keras"]) == 2
+    assert "names an ONNX file, but the export is keras; name it x.keras" in capsys.readouterr().err
+    assert main(["model", "export", str(run_id), "--output", str(tmp_path / "plain")]) == 0
+    assert capsys.readouterr().out.startswith(f"wrote {tmp_path / 'plain.keras'} (keras,")
+
+
+def test_png_outputs_are_checked_before_any_work_and_the_path_written_is_the_one_said(trained, tmp_path, capsys):
+    """Issue 23, case 11: `--png DIR` wrote DIR.png; a read-only folder failed late; a missing one was made."""
+    pytest.importorskip("matplotlib")
+    _, run_id = trained
+    assert main(["model", "evaluate", str(run_id), "--png", str(tmp_path)]) == 2
+    assert "is a folder; name a file in it" in capsys.readouterr().err
+    assert main(["plot", "runs", "--by", "kernel", "--png", "/nonexistent/p.png"]) == 2
+    assert "the folder '/nonexistent' does not exist" in capsys.readouterr().err
+    assert not Path("/nonexistent").exists()
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    if not os.access(locked, os.W_OK):  # root writes anywhere: the permission case only means something as a user
+        assert main(["run", "curves", str(run_id), "--png", str(locked / "c.png")]) == 2
+        assert "cannot be written" in capsys.readouterr().err
+    assert main(["run", "curves", str(run_id), "--png", str(tmp_path / "curves")]) == 0
+    assert f"wrote {tmp_path / 'curves.png'}" in capsys.readouterr().out and (tmp_path / "curves.png").is_file()
+
+
+def test_a_model_whose_layers_were_edited_is_refused_not_scored(trained, store_path, capsys):
+    """Issue 23, case 22: relu edited to softmax evaluated at 10% with no word about it."""
+    from kcnn.training.backend import import_keras
+
+    keras = import_keras()
+    _, run_id = trained
+    path = store_path / "artifacts" / str(run_id) / "model-a1.keras"
+    model = keras.saving.load_model(path)
+    model.get_layer("conv1").activation = keras.activations.get("softmax")
+    model.save(path)
+    assert main(["model", "evaluate", str(run_id)]) == 2
+    err = capsys.readouterr().err
+    assert "is not the network its config describes (conv1 has activation softmax, the config says relu)" in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["model", "evaluate", "1", "--data", "/nonexistent"],
+        ["model", "evaluate", "1", "--split", "test"],
+        ["model", "export", "1", "--output", "/"],
+        ["model", "evaluate", "1", "--png", "/nonexistent/x.png"],
+        ["model", "evaluate", "7"],
+    ],
+)
+def test_refusals_that_need_no_model_do_not_import_keras(trained, store_path, argv):
+    """Issue 23, slow refusals: each took 7.5-8 s because Keras was imported before the cheap checks."""
+    script = (
+        "import sys\nfrom kcnn.cli import main\n"
+        f"code = main({argv!r} + ['--store', {str(store_path)!r}])\n"
+        "print(code, 'keras' in sys.modules, 'torch' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.stdout.split() == ["2", "False", "False"], result.stdout + result.stderr

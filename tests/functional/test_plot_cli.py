@@ -10,6 +10,9 @@ def test_each_figure_draws_in_the_terminal_and_as_png(swept, tmp_path, capsys):
     assert main(["plot", "box", "--by", "dilation"]) == 0
     assert "median" in capsys.readouterr().out
     png = tmp_path / "figures" / "curves.png"
+    assert main(["plot", "curves", "--by", "dilation", "--png", str(png)]) == 2  # issue 23: no folder is made
+    assert "does not exist; create it first" in capsys.readouterr().err and not png.parent.exists()
+    png.parent.mkdir()
     assert main(["plot", "curves", "--by", "dilation", "--png", str(png)]) == 0
     assert "mean validation accuracy by dilation" in capsys.readouterr().out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

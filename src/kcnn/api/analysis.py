@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kcnn.api.workspace import StoreLike, engine_store
 from kcnn.config import Value, field_name
 from kcnn.errors import ConfigError, KcnnError
+from kcnn.files import output_file
 from kcnn.reports.comparison import Comparison, find_summary
 from kcnn.reports.comparison import compare as compare_summaries
 from kcnn.reports.grouping import (
@@ -135,6 +135,7 @@ def figure(
 
     if kind not in plots.KINDS:
         raise ConfigError(f"The figure must be one of {', '.join(plots.KINDS)}; got {kind!r}.")
+    target = output_file(png, "--png", ".png") if png is not None else None  # before any work
     _check_metric(metric)
     by = field_name(by)
     color = field_name(color) if color else None
@@ -147,8 +148,8 @@ def figure(
             value = group_value(by, point.config.get(by))
             curve = [epoch["val_accuracy"] for epoch in engine_store(store).epochs(point.run_id)]
             histories.setdefault(value, []).append(curve)
-    if png is not None:
-        plots.write_png(kind, Path(png), points, by, color, metric, histories)
+    if target is not None:
+        plots.write_png(kind, target, points, by, color, metric, histories)
     if kind == "runs":
         return plots.runs_chart(points, by, color, metric)
     if kind == "box":

@@ -1,4 +1,4 @@
-"""Range-checked number types for argparse, shared by both faces (`kcnn` and `kcnn-tui`): one line, rc 2.
+"""Range-checked argparse types and the check of a file to write, shared by `kcnn` and `kcnn-tui`: one line, rc 2.
 
 Integers are bounded by SQLite's 64-bit range (anything larger would overflow when stored or looked
 up); seconds must be finite numbers (``nan`` and ``inf`` are refused).
@@ -10,7 +10,10 @@ import argparse
 import math
 from collections.abc import Callable
 
+from kcnn.files import output_file
 from kcnn.store.schema import MAX_INTEGER as SQLITE_MAX
+
+__all__ = ["duration_seconds", "output_file", "positive_number", "priority", "seconds", "whole"]
 
 
 def whole(flag: str, low: int = 0, high: int = SQLITE_MAX, example: int = 1) -> Callable[[str], int]:

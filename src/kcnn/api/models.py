@@ -76,10 +76,12 @@ def export_model(
     run: Run | int,
     output: str | os.PathLike[str],
     store: StoreLike | None = None,
-    fmt: str = "keras",
+    fmt: str | None = None,
     model: str = "final",
 ) -> ExportReport:
     """Write a done run's model as ``.keras`` or ONNX (``kcnn[onnx]``), checked by loading it back.
+
+    The format is `fmt`, or what `output`'s suffix says (``.onnx``: ONNX; else Keras).
 
     Returns:
         A `kcnn.inference.export.ExportReport`: the path, and the largest difference of a class

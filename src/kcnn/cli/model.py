@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kcnn.api.arguments import whole
+from kcnn.api.arguments import output_file, whole
 from kcnn.api.views import safe
 from kcnn.cli.common import add_store_option, open_store, run_ids
 from kcnn.cli.output import add_format_option, add_wide_option, output_console, print_fitted
@@ -82,7 +82,8 @@ def register_export(actions: Any) -> None:
     )
     export.add_argument("run", metavar="RUN")
     export.add_argument("--output", required=True, metavar="FILE", help="where to write the model")
-    export.add_argument("--to", choices=("keras", "onnx"), default="keras", help="keras (default) or onnx")
+    export.add_argument("--to", choices=("keras", "onnx"), default=None,
+                        help="keras or onnx (default: what FILE's suffix says; .onnx is ONNX, else keras)")  # fmt: skip
     export.add_argument("--model", choices=("final", "best"), default="final", help=MODEL_HELP)
     add_store_option(export)
     export.set_defaults(handler=run_export_model)
@@ -109,20 +110,21 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from kcnn.api.views import class_table, confusion_table
 
     [run_id] = run_ids([args.run])
+    png = output_file(args.png, "--png", ".png") if args.png is not None else None  # before any work
     with open_store(args) as store:
         run = store.get_run(run_id)
     evaluation = api.evaluate(run, data=args.data, split=args.split, model=args.model)
-    if args.png is not None:
+    if png is not None:
         from kcnn.api.views import write_confusion_png
 
-        write_confusion_png(evaluation, args.png)
+        write_confusion_png(evaluation, png)
     if args.format == "json":
         print(json.dumps(evaluation.to_dict(), indent=2))
         return 0
     console = output_console(args.wide)
     print_fitted(console, class_table(evaluation), confusion_table(evaluation))
-    if args.png is not None:
-        console.print(f"wrote {safe(str(args.png))}", highlight=False)
+    if png is not None:
+        console.print(f"wrote {safe(str(png))}", highlight=False)
     return 0
 
 

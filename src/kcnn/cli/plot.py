@@ -8,6 +8,8 @@ from typing import Any
 
 from rich.console import Console
 
+from kcnn.api.arguments import output_file
+from kcnn.api.views import safe
 from kcnn.cli.common import add_store_option, open_store
 
 
@@ -36,11 +38,12 @@ def run_plot(args: argparse.Namespace) -> int:
     """Draw one figure."""
     from kcnn import api
 
+    png = output_file(args.png, "--png", ".png") if args.png is not None else None  # before any work
     with open_store(args) as store:
         chart = api.figure(store, args.kind, args.by, color=args.color, metric=args.metric, filters=args.filter,
-                           png=args.png)  # fmt: skip
+                           png=png)  # fmt: skip
     console = Console()
     console.print(chart)
-    if args.png is not None:
-        console.print(f"wrote {args.png}", highlight=False)
+    if png is not None:
+        console.print(f"wrote {safe(str(png))}", highlight=False)
     return 0

@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Console, Group
 
 from kcnn.api import RunState
-from kcnn.api.arguments import whole
+from kcnn.api.arguments import output_file, whole
 from kcnn.api.views import safe
 from kcnn.cli.common import add_store_option, open_store, run_ids
 from kcnn.cli.output import add_format_option, add_wide_option, output_console, print_fitted
@@ -217,6 +217,7 @@ def run_curves(args: argparse.Namespace) -> int:
     """Draw curves of runs."""
     from kcnn.api.views import line_chart, run_curves, write_png
 
+    png = output_file(args.png, "--png", ".png") if args.png else None  # before any work
     with open_store(args) as store:
         histories = {f"run {run_id}": epochs for run_id, epochs in store.curves(run_ids(args.runs)).items()}
     console = Console()
@@ -230,8 +231,8 @@ def run_curves(args: argparse.Namespace) -> int:
         console.print(
             line_chart({k: [e["val_loss"] for e in v] for k, v in histories.items()}, "validation loss", percent=False)
         )
-    if args.png:
-        console.print(f"wrote {write_png(histories, args.png)}")
+    if png is not None:
+        console.print(f"wrote {safe(str(write_png(histories, png)))}", highlight=False)
     return 0
 
 

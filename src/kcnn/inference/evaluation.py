@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,27 +40,69 @@ def class_names_of(run: Run) -> tuple[str, ...] | None:
     return tuple(str(name) for name in names) if isinstance(names, list) else None
 
 
-def load_run_model(run: Run, which: str = "final") -> tuple[Any, ExperimentConfig, str]:
-    """The run's final or best-epoch Keras model, its config, and the model's file name.
+def run_model_file(run: Run, which: str = "final") -> Path:
+    """The run's final or best-epoch model file, checked without loading anything (fit to refuse at once).
 
     Raises:
         ConfigError: For `which` other than ``final`` or ``best``.
-        StoreError: If the run's config is damaged, or it has no such model.
+        StoreError: If the run's config is damaged, it has no such model, its folder or file is missing, the
+            stored name points outside the run's folder, or the file is not a whole ``.keras`` archive.
     """
     from kcnn.errors import ConfigError
 
     if which not in MODELS:
         raise ConfigError(f"`--model` must be final or best; got {which!r}.")
-    config = run.experiment_config
-    if config is None:
+    if run.experiment_config is None:
         raise StoreError(f"Run {run.id} has a damaged config ({run.config_problem}); it cannot be evaluated.")
-    path = run.model_path if which == "final" else run.best_model_path
-    if path is None or not path.exists():
-        what = "final model" if which == "final" else "best-epoch model (runs from before kcnn kept one have none)"
-        raise StoreError(f"Run {run.id} has no {what} ({run.state}); only done runs have one.")
-    from kcnn.training.backend import import_keras
+    folder = run.folder
+    if folder is None or not run.model:
+        raise StoreError(f"Run {run.id} has no final model ({run.state}); only done runs have one.")
+    if not folder.is_dir():
+        raise StoreError(f"Run {run.id}'s artifacts folder {str(folder)!r} is missing (moved or deleted); its "
+                         "models cannot be loaded.")  # fmt: skip
+    if which == "best":
+        path = run.best_model_path
+        if path is None:
+            raise StoreError(f"Run {run.id} has no best-epoch model (runs from before kcnn kept one have none).")
+    else:
+        path = folder / run.model
+        if not path.resolve().is_relative_to(folder.resolve()):
+            raise StoreError(f"Run {run.id}'s model path {run.model!r} points outside its folder {str(folder)!r}; "
+                             "refusing to read it (the store was edited or damaged).")  # fmt: skip
+    if not path.is_file():
+        raise StoreError(f"Run {run.id}'s model file {str(path)!r} is missing (deleted?); it cannot be loaded.")
+    if not zipfile.is_zipfile(path):
+        raise StoreError(f"Run {run.id}'s model file {str(path)!r} is damaged: not a whole .keras archive "
+                         "(truncated or overwritten); it cannot be loaded.")  # fmt: skip
+    return path
 
-    return import_keras().saving.load_model(path), config, path.name
+
+def load_run_model(run: Run, which: str = "final") -> tuple[Any, ExperimentConfig, str]:
+    """The run's final or best-epoch Keras model, its config, and the model's file name.
+
+    The model is checked against the run's config (`kcnn.training.model.architecture_problem`): a file whose
+    layers were edited or replaced is refused, since its scores would no longer be the run's.
+
+    Raises:
+        ConfigError: For `which` other than ``final`` or ``best``.
+        StoreError: If the model file is missing, damaged, outside the run's folder, or not the run's network.
+    """
+    path = run_model_file(run, which)
+    config = run.experiment_config
+    assert config is not None  # run_model_file refused a damaged config
+    from kcnn.training.backend import import_keras
+    from kcnn.training.model import architecture_problem
+
+    try:
+        network = import_keras().saving.load_model(path)
+    except Exception as error:  # Keras raises many kinds for a bad archive
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise StoreError(f"Run {run.id}'s model file {str(path)!r} could not be loaded: {detail}") from None
+    problem = architecture_problem(network, config)
+    if problem is not None:
+        raise StoreError(f"Run {run.id}'s model file {str(path)!r} is not the network its config describes "
+                         f"({problem}); it was edited or replaced, so its scores would not be the run's.")  # fmt: skip
+    return network, config, path.name
 
 
 def _classes_must_match(run: Run, found: Sequence[str], where: str) -> tuple[str, ...]:
@@ -99,6 +143,18 @@ def evaluate_run(run: Run, data: str | None = None, split: str | None = None, mo
     split = split or ("val" if data is None else "all")
     if split not in SPLITS:
         raise ConfigError(f"`--split` must be one of {', '.join(SPLITS)}; got {split!r}.")
+    run_model_file(run, model)  # every refusal that needs no model comes before Keras is imported
+    config = run.experiment_config
+    assert config is not None
+    if split == "test" and not config.test_split:
+        raise ConfigError(
+            f"Run {run.id} has no test set (it was queued without `--test-split`); use `--split val`, or queue "
+            "runs with `--test-split 0.2` to keep one."
+        )
+    if data is not None:
+        from kcnn.data import locate_dataset
+
+        locate_dataset(data)
     network, config, model_name = load_run_model(run, model)
     spec = config.dataset if data is None else data
     images = load_dataset(spec, config.input_size, config.color_mode, config.resize, config.skip_bad)

@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from kcnn.errors import ConfigError, KcnnError
-from kcnn.inference.evaluation import load_run_model
+from kcnn.files import output_file
+from kcnn.inference.evaluation import load_run_model, run_model_file
 from kcnn.store import Run
 
 FORMATS = ("keras", "onnx")
@@ -40,27 +41,42 @@ class ExportReport:
     """Largest absolute difference of a class probability between the model and the loaded export."""
 
 
-def export_model(run: Run, output: str | os.PathLike[str], fmt: str = "keras", model: str = "final") -> ExportReport:
+def export_model(
+    run: Run, output: str | os.PathLike[str], fmt: str | None = None, model: str = "final"
+) -> ExportReport:
     """Write the run's model to `output` in `fmt` and check the written file against the model.
 
+    Args:
+        run: A done run.
+        output: The file to write.
+        fmt: ``keras`` or ``onnx``; by default, what the file's suffix says (``.onnx``: ONNX; else Keras).
+        model: ``final`` or ``best``.
+
     Raises:
-        ConfigError: For an unknown format.
-        KcnnError: If the output folder cannot be written, the ONNX extra is missing, or the export does not
-            reproduce the model (nothing is left at `output` then).
+        ConfigError: For an unknown format, or a suffix that names the other format.
+        KcnnError: If `output` is a folder or its folder cannot be written, the ONNX extra is missing, or the
+            export does not reproduce the model (nothing is left at `output` then). Checked before any model
+            is loaded.
         StoreError: If the run has no such model.
     """
+    suffix = Path(output).suffix.lower()
+    fmt = fmt or ("onnx" if suffix == ".onnx" else "keras")
     if fmt not in FORMATS:
-        raise ConfigError(f"`--format` must be keras or onnx; got {fmt!r}.")
-    target = Path(output).expanduser()
-    if not target.parent.is_dir() or not os.access(target.parent, os.W_OK):
-        raise KcnnError(f"`--output {output}`: the folder {str(target.parent)!r} does not exist or is not writable.")
+        raise ConfigError(f"`--to` must be keras or onnx; got {fmt!r}.")
+    named = {".keras": "keras", ".onnx": "onnx"}.get(suffix)
+    if named is not None and named != fmt:
+        raise ConfigError(
+            f"`--output {output}` names {'an ONNX' if named == 'onnx' else 'a Keras'} file, but the export is "
+            f"{fmt}; name it {Path(output).with_suffix('.' + fmt).name}, or pass `--to {named}`."
+        )
+    target = output_file(output, "--output", "." + fmt)
+    source = run_model_file(run, model)  # refusals that need no model, before Keras is imported
     network, config, name = load_run_model(run, model)
     images = _check_images(config, network)
     expected = np.asarray(network.predict(images, verbose=0))  # also builds the model, which ONNX export needs
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".kcnn-export-") as scratch:
         written = Path(scratch) / f"model.{fmt}"
         if fmt == "keras":
-            source = run.model_path if model == "final" else run.best_model_path
             shutil.copyfile(str(source), written)
             got = _keras_predictions(written, images)
         else:

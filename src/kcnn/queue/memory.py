@@ -106,9 +106,11 @@ def dataset_images(spec: str) -> int:
 
 
 def oom_kills() -> int | None:
-    """How many processes the kernel's out-of-memory killer has ended so far (this cgroup's count, else the
-    machine's, from ``/proc/vmstat``); `None` where neither is readable. A child killed by SIGKILL while
-    this count grew was ended for memory."""
+    """How many processes the kernel's out-of-memory killer has ended so far; `None` where it is not known.
+
+    This cgroup's count, else the machine's (``/proc/vmstat``). A child killed by SIGKILL while this count
+    grew was ended for memory.
+    """
     for path, label in (("/sys/fs/cgroup/memory.events", "oom_kill"), ("/proc/vmstat", "oom_kill")):
         try:
             lines = Path(path).read_text().splitlines()

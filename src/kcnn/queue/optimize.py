@@ -488,8 +488,10 @@ def _intermediate(
 
 
 def _check_memory(config: ExperimentConfig) -> None:
-    """Refuse a trial too large for this machine's memory (`kcnn.queue.memory`); an unreadable dataset is left
-    to its runs, which fail with the data's own reason."""
+    """Refuse a trial too large for this machine's memory (`kcnn.queue.memory`).
+
+    An unreadable dataset is left to the trial's runs, which fail with the data's own reason.
+    """
     try:
         images = dataset_images(config.dataset)
     except DataError:

@@ -10,6 +10,7 @@ from typing import Any
 from rich.text import Text
 
 from kcnn.errors import KcnnError
+from kcnn.files import output_file
 
 COLORS = ("cyan", "magenta", "green", "yellow", "blue", "red", "bright_white", "bright_black")
 MARKERS = ("●", "○", "■", "□", "▲", "△", "◆", "◇")
@@ -99,6 +100,21 @@ def pyplot() -> Any:
     return plt
 
 
+def save_figure(figure: Any, path: Path) -> Path:
+    """Write a matplotlib figure to `path` (checked with `kcnn.files.output_file`) and close it.
+
+    Raises:
+        KcnnError: If the file cannot be written after all (the disk is full, say).
+    """
+    try:
+        figure.savefig(path, dpi=120)
+    except OSError as error:
+        raise KcnnError(f"Cannot write {str(path)!r}: {error.strerror or error}.") from None
+    finally:
+        pyplot().close(figure)
+    return path
+
+
 def write_png(histories: Mapping[str, Sequence[Mapping[str, float]]], path: Path) -> Path:
     """Draw accuracy and loss curves of several runs into a PNG file with matplotlib.
 
@@ -121,7 +137,4 @@ def write_png(histories: Mapping[str, Sequence[Mapping[str, float]]], path: Path
         axis.grid(alpha=0.3)
         axis.legend(fontsize="small")
     figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return path
+    return save_figure(figure, output_file(path, "--png", ".png"))

@@ -53,7 +53,8 @@ def confusion_table(evaluation: Evaluation) -> Table:
 
 def write_confusion_png(evaluation: Evaluation, path: Path) -> Path:
     """The confusion matrix as a PNG heat map, counts in the cells (needs ``kcnn[plot]``)."""
-    from kcnn.reports.curves import pyplot
+    from kcnn.files import output_file
+    from kcnn.reports.curves import pyplot, save_figure
 
     plt = pyplot()
     size = max(4.0, 0.55 * len(evaluation.class_names) + 2)
@@ -72,7 +73,4 @@ def write_confusion_png(evaluation: Evaluation, path: Path) -> Path:
     title = f"Run {evaluation.run_id}, {evaluation.split} split: accuracy {evaluation.accuracy:.1%}"
     axis.set(xlabel="predicted class", ylabel="true class", title=title)
     figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return path
+    return save_figure(figure, output_file(path, "--png", ".png"))

@@ -20,7 +20,8 @@ from rich.text import Text
 
 from kcnn import stats
 from kcnn.config import format_value, group_value, sort_key
-from kcnn.reports.curves import COLORS, MARKERS, line_chart, pyplot
+from kcnn.files import output_file
+from kcnn.reports.curves import COLORS, MARKERS, line_chart, pyplot, save_figure
 from kcnn.reports.grouping import RunPoint
 
 KINDS = ("runs", "box", "curves")
@@ -216,10 +217,7 @@ def write_png(
     if kind != "curves":
         axis.set_xlabel(by)
     figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return path
+    return save_figure(figure, output_file(path, "--png", ".png"))
 
 
 __all__ = ["KINDS", "MARKERS", "Level", "box_chart", "curves_chart", "levels", "runs_chart", "write_png"]

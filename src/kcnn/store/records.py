@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from kcnn.config import ExperimentConfig, stored_config_problem
-from kcnn.errors import ConfigError
 from kcnn.contract import MetricValue, run_metrics
+from kcnn.errors import ConfigError
 from kcnn.store.states import RunState
 from kcnn.throughput import training_flops_per_second
 

@@ -85,3 +85,40 @@ def make_optimizer(config: ExperimentConfig) -> Any:
     if config.optimizer == "sgd":
         return keras.optimizers.SGD(rate, momentum=0.9)
     return keras.optimizers.RMSprop(rate)
+
+
+def architecture_problem(model: Any, config: ExperimentConfig) -> str | None:
+    """How a loaded model differs from the network `config` describes, in a few words; `None` when it does not.
+
+    Compares, layer by layer name, what `build_model` sets from the config: each conv layer's filters,
+    kernel, dilation, stride, padding and activation, the pooling windows, the hidden Dense layer's units and
+    activation, and the softmax output.
+    """
+    keras = import_keras()
+
+    def activation(layer: Any) -> str:
+        return str(keras.activations.serialize(layer.activation))
+
+    wanted_activation = str(keras.activations.serialize(keras.activations.get(config.activation)))
+    expected: dict[str, dict[str, Any]] = {}
+    blocks = zip(config.channels, config.kernel_sizes, config.dilations, config.strides, strict=True)
+    for index, (filters, kernel, dilation, stride) in enumerate(blocks, start=1):
+        expected[f"conv{index}"] = {"filters": filters, "kernel_size": (kernel, kernel),
+                                    "dilation_rate": (dilation, dilation), "strides": (stride, stride),
+                                    "padding": config.padding, "activation": wanted_activation}  # fmt: skip
+        if config.pool_size > 1:
+            expected[f"pool{index}"] = {"pool_size": (config.pool_size, config.pool_size)}
+    expected["dense"] = {"units": config.dense_units, "activation": wanted_activation}
+    expected["output"] = {"activation": str(keras.activations.serialize(keras.activations.get("softmax")))}
+    layers = {layer.name: layer for layer in model.layers}
+    for name, settings in expected.items():
+        layer = layers.get(name)
+        if layer is None:
+            return f"it has no layer {name}"
+        for attribute, value in settings.items():
+            found = activation(layer) if attribute == "activation" else getattr(layer, attribute, None)
+            found = tuple(found) if isinstance(found, list) else found
+            if found != value:
+                return f"{name} has {attribute} {found}, the config says {value}"
+    extra = sorted(name for name in layers if name.startswith(("conv", "pool")) and name not in expected)
+    return f"it has an extra layer {extra[0]}" if extra else None

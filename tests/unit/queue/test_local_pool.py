@@ -33,7 +33,9 @@ def test_bad_slot_counts(kwargs, message):
         plan_slots(**kwargs)
 
 
-@pytest.mark.parametrize(("kills_grew", "state", "kind"), [(True, "failed", "out_of_memory"), (False, "queued", "crashed")])
+@pytest.mark.parametrize(
+    ("kills_grew", "state", "kind"), [(True, "failed", "out_of_memory"), (False, "queued", "crashed")]
+)
 def test_a_child_killed_by_the_oom_killer_fails_its_run_as_out_of_memory_not_retried(
     tmp_path, monkeypatch, kills_grew, state, kind
 ):
