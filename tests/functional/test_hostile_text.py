@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from PIL import Image
 
 from kcnn.cli import main
@@ -53,3 +54,14 @@ def test_a_store_path_with_markup_works_for_every_writer(tmp_path, capsys, monke
     assert f"worker: watching {store_path}" in capsys.readouterr().err.replace("\n", "")
     with Store(store_path) as store:
         assert store.count_by_state() == {**dict.fromkeys(store.count_by_state(), 0), "queued": 1, "done": 1}
+
+
+@pytest.mark.parametrize("name", ["st[/]x", "[bold red]z"])
+def test_store_info_shows_a_store_path_with_markup_as_it_is(tmp_path, capsys, monkeypatch, name):
+    """Issue 23, case 8: `st[/]x` raised Rich's MarkupError; `[bold red]z` showed as `z`."""
+    monkeypatch.setenv("COLUMNS", "300")
+    store_path = tmp_path / name
+    assert main(["queue", "add", "--epochs", "1", "--store", str(store_path)]) == 0
+    capsys.readouterr()
+    assert main(["store", "info", "--store", str(store_path)]) == 0
+    assert str(store_path) in capsys.readouterr().out

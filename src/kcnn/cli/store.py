@@ -9,6 +9,7 @@ from typing import Any
 from rich.table import Table
 
 from kcnn.api import default_store_path
+from kcnn.api.views import safe
 from kcnn.cli.common import add_store_option
 from kcnn.cli.output import add_format_option, output_console, print_fitted
 
@@ -47,7 +48,7 @@ def run_info(args: argparse.Namespace) -> int:
     )
     runs = ", ".join(f"{count} {state}" for state, count in sorted(info.runs_by_state.items())) or "none"
     for name, value in (
-        ("path", str(info.path.resolve())),
+        ("path", safe(str(info.path.resolve()))),
         ("schema version", version),
         ("runs", runs),
         ("epochs recorded", f"{info.epochs:,}"),
