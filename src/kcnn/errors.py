@@ -51,6 +51,10 @@ class InvalidSweep(ConfigError):
         return (type(self), (str(self), self.invalid))
 
 
+class StoreFull(StoreError):
+    """The disk holding the store is full: the change was not made (the store is intact)."""
+
+
 class FinishedRunError(StoreError):
     """A change was asked of a run that is already finished (done, failed or cancelled)."""
 

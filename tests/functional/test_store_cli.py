@@ -6,6 +6,7 @@ import pytest
 from old_stores import OLD_CONFIG, version_2_store
 
 from kcnn.cli import main
+from kcnn.store import Store
 from kcnn.store.schema import SCHEMA_VERSION
 
 
@@ -88,3 +89,22 @@ def test_a_store_on_a_read_only_disk_is_read_and_refuses_changes_naming_the_caus
         assert done.stderr.count("\n") == 1
     with Store(folder) as store:
         assert [run.state for run in store.runs()] == ["queued"]  # nothing changed
+
+
+def test_queue_add_on_a_full_disk_says_so_in_one_line(tmp_path, capsys, monkeypatch):
+    """Issue 23, case 12: it said the store "could not be read … newer or damaged" (it was intact)."""
+    store_path = tmp_path / "runs"
+    assert main(["queue", "add", "--epochs", "1", "--store", str(store_path)]) == 0
+    opened = Store.__init__
+
+    def full_disk(self, *args, **kwargs):
+        opened(self, *args, **kwargs)
+        pages = self._conn.execute("PRAGMA page_count").fetchone()[0]
+        self._conn.execute(f"PRAGMA max_page_count = {pages}")  # SQLite answers SQLITE_FULL, as on a full disk
+
+    monkeypatch.setattr(Store, "__init__", full_disk)
+    capsys.readouterr()
+    assert main(["queue", "add", "--epochs", "1", "--seed", *map(str, range(1, 400)), "--store", str(store_path)]) == 2
+    err = capsys.readouterr().err
+    assert "is full (database or disk is full); nothing was changed and the store is intact" in err
+    assert err.count("\n") == 1 and "newer or damaged" not in err

@@ -20,7 +20,7 @@ import sys
 import threading
 from types import FrameType
 
-from kcnn.queue.settings import WorkerSettings
+from kcnn.queue.settings import EXIT_DISK_FULL, WorkerSettings
 
 EXIT_STOPPED = 0
 
@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if threads:
         torch.set_num_threads(threads)
+    from kcnn.errors import StoreFull
     from kcnn.queue.runner import RunSettings, execute_claim
     from kcnn.queue.serve import serve_claims
     from kcnn.store import Store
@@ -85,17 +86,21 @@ def main(argv: list[str] | None = None) -> int:
         checkpoint_seconds=worker.checkpoint_seconds,
     )
     with Store(worker.store_path) as store:
-        serve_claims(
-            store,
-            worker_id,
-            lambda claim: execute_claim(store, claim, settings, stop=stop),
-            stop=stop,
-            lease_seconds=worker.lease_seconds,
-            poll_seconds=worker.poll_seconds,
-            once=worker.once,
-            on_first_idle=lambda: _warm_up(worker_id, device),
-            log=lambda line: print(line, flush=True),
-        )
+        try:
+            serve_claims(
+                store,
+                worker_id,
+                lambda claim: execute_claim(store, claim, settings, stop=stop),
+                stop=stop,
+                lease_seconds=worker.lease_seconds,
+                poll_seconds=worker.poll_seconds,
+                once=worker.once,
+                on_first_idle=lambda: _warm_up(worker_id, device),
+                log=lambda line: print(line, flush=True),
+            )
+        except StoreFull as error:  # nothing can be recorded: one line, and the supervisor stops the worker
+            print(f"[{worker_id}] stopping: {error}", file=sys.stderr, flush=True)
+            return EXIT_DISK_FULL
     return EXIT_STOPPED
 
 

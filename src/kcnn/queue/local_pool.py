@@ -17,10 +17,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
-from kcnn.errors import KcnnError
+from kcnn.errors import KcnnError, StoreError
 from kcnn.queue.child import child_worker_id, supervisor_id
 from kcnn.queue.memory import oom_kills
-from kcnn.queue.settings import EXIT_STALLED, WorkerSettings
+from kcnn.queue.settings import EXIT_DISK_FULL, EXIT_STALLED, WorkerSettings
 from kcnn.queue.supervisor import fail_held
 from kcnn.store import FailureKind, Store
 
@@ -186,11 +186,20 @@ class ChildProcesses:
                       "than this machine has; lower `input_size` or `batch_size`")  # fmt: skip
         elif code is not None and code < 0:
             reason = f"worker child was killed by {signal.Signals(-code).name}"
+        elif code == EXIT_DISK_FULL:
+            reason = "the disk holding the store is full"
+            self.log(f"{slot.label}: {reason}; stopping the worker (free some space, then start it again)")
+            self.request_stop()
         elif code == EXIT_STALLED:
             reason = f"no training step finished in {self.settings.stall_seconds:g} s; the child was ended"
         else:
             reason = f"worker child exited with code {code}"
-        for run_id, state in fail_held(store, worker_id, reason, kind):
+        try:
+            held = fail_held(store, worker_id, reason, kind)
+        except StoreError as error:  # a full disk: the lease lapses and a reap requeues the run later
+            self.log(f"{slot.label}: could not record it ({error})")
+            held = []
+        for run_id, state in held:
             self.log(f"{slot.label}: run {run_id} {reason}; {state.value}")
         if code != 0 and time.monotonic() - slot.started < _CRASH_BACKOFF_SECONDS:
             slot.not_before = time.monotonic() + _CRASH_BACKOFF_SECONDS

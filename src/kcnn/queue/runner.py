@@ -9,6 +9,7 @@ parts of one claim's life; each writes under the same fence and reads the same s
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import json
@@ -35,6 +36,7 @@ from kcnn.errors import (
     Pruned,
     StopRequested,
     StoreError,
+    StoreFull,
 )
 from kcnn.files import atomic_link, atomic_write, remove_stale_temporaries
 from kcnn.queue.settings import CHECKPOINT_SECONDS, EXIT_STALLED
@@ -343,6 +345,11 @@ def execute_claim(
         except LeaseLost:
             return Execution(Outcome.LOST)
         return Execution(Outcome.PRUNED, message=str(error))
+    except StoreFull as error:  # not the run's fault: give it back (if even that can be written), stop the worker
+        # If not even that can be written, its lease lapses and a reap requeues it: never done, never lost.
+        with contextlib.suppress(LeaseLost, StoreError):
+            run.release("the disk holding the store is full")
+        raise error
     except DivergedError as error:
         return _fail(store, claim, FailureKind.DIVERGED, str(error))
     except DataError as error:

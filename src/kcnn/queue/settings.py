@@ -17,6 +17,8 @@ CHECKPOINT_SECONDS = 10.0
 
 #: The exit code of a child that ended itself because no training step finished in `stall_seconds`.
 EXIT_STALLED = 75
+#: The exit code of a child that stopped because the disk holding the store is full (nothing can be recorded).
+EXIT_DISK_FULL = 74
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Self
 
-from kcnn.errors import LeaseLost, StoreError
+from kcnn.errors import LeaseLost, StoreError, StoreFull
 from kcnn.store.records import Claim
 from kcnn.store.schema import NOW, SCHEMA_VERSION, create_schema, missing_metric_columns
 
@@ -196,16 +196,24 @@ class StoreConnection:
 
         Raises:
             StoreError: If the store is read-only here, naming why.
+            StoreFull: If the disk is full (the transaction is rolled back; the store stays as it was).
         """
         if self.read_only_reason is not None:
             raise StoreError(self._read_only_message())
         self._retry_locked(lambda: self._conn.execute("BEGIN IMMEDIATE"))
         try:
             yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
+            self._retry_locked(lambda: self._conn.execute("COMMIT"))
+        except BaseException as error:
+            if self._conn.in_transaction:  # SQLite may have rolled back already (a full disk does)
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+            if isinstance(error, sqlite3.OperationalError) and disk_is_full(error):
+                raise StoreFull(
+                    f"The disk holding the store {str(self.path)!r} is full ({error}); nothing was changed and the "
+                    "store is intact. Free some space and run the command again."
+                ) from None
             raise
-        self._retry_locked(lambda: self._conn.execute("COMMIT"))
 
     @staticmethod
     def _event(
@@ -237,3 +245,8 @@ class StoreConnection:
     def integrity_check(self) -> str:
         """``PRAGMA integrity_check``: ``ok`` for a healthy file."""
         return str(self._conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+
+def disk_is_full(error: sqlite3.Error) -> bool:
+    """Whether SQLite failed because the disk (or the database's size limit) is full."""
+    return getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(error)

@@ -66,3 +66,22 @@ def test_a_child_killed_by_the_oom_killer_fails_its_run_as_out_of_memory_not_ret
     assert (run.state, run.error_kind) == (state, kind)
     if kills_grew:
         assert "out-of-memory killer" in run.error_message and "lower `input_size` or `batch_size`" in run.error_message
+
+
+def test_a_child_that_found_the_disk_full_stops_the_worker(tmp_path):
+    import subprocess
+    import sys
+
+    from kcnn.queue.local_pool import ChildProcesses
+    from kcnn.queue.settings import EXIT_DISK_FULL, WorkerSettings
+    from kcnn.store import Store
+
+    lines = []
+    with Store(tmp_path / "s") as store:
+        pool = ChildProcesses(plan_slots(jobs=1), WorkerSettings(store_path=tmp_path / "s"), log=lines.append)
+        slot = pool.slots[0]
+        slot.base_id = "w-sup"
+        slot.process = subprocess.Popen([sys.executable, "-c", f"raise SystemExit({EXIT_DISK_FULL})"])
+        slot.process.wait()
+        pool._reap_child(store, slot)
+    assert pool.stopping and any("the disk holding the store is full; stopping the worker" in line for line in lines)

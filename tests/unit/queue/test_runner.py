@@ -233,3 +233,21 @@ def test_a_queued_run_whose_config_no_longer_matches_its_key_fails_as_invalid_co
         run = store.get_run(added.run_id)
     assert execution.outcome is Outcome.FAILED and run.state == "failed" and run.error_kind == "invalid_config"
     assert "does not match its key" in run.error_message and run.epochs_done == 0
+
+
+def test_a_full_disk_mid_run_gives_the_run_back_and_stops_the_worker_without_a_traceback(tmp_path, loop, monkeypatch):
+    """Issue 23, case 12: children printed sqlite3 tracebacks and the run stayed running until its lease lapsed."""
+    from kcnn.errors import StoreFull
+    from kcnn.store import ClaimHandle
+
+    def full(*args, **kwargs):
+        raise StoreFull("The disk holding the store is full")
+
+    with Store(tmp_path / "store") as store:
+        [added] = store.add_runs([TINY])
+        claim = store.claim("test-worker")
+        monkeypatch.setattr(ClaimHandle, "record_epoch", full)
+        with pytest.raises(StoreFull):
+            execute_claim(store, claim, RunSettings(device="cpu"))
+        run = store.get_run(added.run_id)
+    assert run.state == "queued" and run.retries == 0  # given back, not counted as the run's failure

@@ -236,3 +236,23 @@ def test_claim_handles_of_two_runs_write_and_fail_each_on_its_own(store):
     assert [store.get_run(run_id).state for run_id in (first.run_id, second.run_id)] == ["cancelled", "done"]
     assert store.get_run(second.run_id).metrics["params"] == 7
     assert [epoch["epoch"] for epoch in second.epochs()] == [1, 2]
+
+
+def fill_the_disk(store):
+    """Let the database grow no more: SQLite then fails every growing write with SQLITE_FULL, as on a full disk."""
+    pages = store._conn.execute("PRAGMA page_count").fetchone()[0]
+    store._conn.execute(f"PRAGMA max_page_count = {pages}")
+
+
+def test_a_full_disk_is_said_as_such_and_leaves_the_store_as_it_was(store):
+    """Issue 23, case 12: `queue add` said "cannot rollback - no transaction is active; … newer or damaged store?"."""
+    from kcnn.errors import StoreFull
+
+    store.add_runs([ExperimentConfig(epochs=1)])
+    fill_the_disk(store)
+    with pytest.raises(StoreFull, match=r"^The disk holding the store .* is full \(database or disk is full\)"):
+        store.add_runs([ExperimentConfig(epochs=1, seed=seed) for seed in range(1, 400)])
+    assert not store._conn.in_transaction and store.count_by_state()["queued"] == 1
+    assert store.integrity_check() == "ok"
+    store._conn.execute("PRAGMA max_page_count = 1073741823")  # space freed: the same command works
+    assert len(store.add_runs([ExperimentConfig(epochs=1, seed=seed) for seed in range(1, 400)])) == 399
