@@ -107,10 +107,17 @@ def _exists(pid: int) -> bool:
 
 
 def is_that_worker(info: WorkerInfo) -> bool:
-    """Whether `info`'s process still runs on this host and is the kcnn worker that registered (not a reused PID)."""
+    """Whether `info`'s process still runs on this host and is the kcnn worker that registered (not a reused PID).
+
+    Where start times can be read (Linux), an entry without one is never taken for a live worker: its PID may
+    have been reused by any process, even one whose command line says "kcnn".
+    """
     if info.host != socket.gethostname() or info.pid <= 0 or not _exists(info.pid):
         return False
-    if info.process_start is not None and process_start(info.pid) not in (None, info.process_start):
+    now = process_start(info.pid)
+    if info.process_start is None and now is not None:
+        return False  # an entry from before start times were kept: its PID alone may name another process
+    if info.process_start is not None and now not in (None, info.process_start):
         return False
     command = _command_line(info.pid)
     return command is None or "kcnn" in command  # no /proc: the PID is all there is to check

@@ -79,3 +79,17 @@ def test_a_dead_pid_and_a_garbled_entry_are_ignored(tmp_path):
     (tmp_path / "workers" / "garbled.json").write_text('{"pid": "x"')
     assert api.live_workers(tmp_path) == [] and not stale.exists()
     assert api.stop_worker(tmp_path, done.pid) is False
+
+
+def test_an_entry_without_a_start_time_is_never_signalled_even_if_the_pid_runs_kcnn(tmp_path):
+    """Issue 23, case 13: an older entry (no process_start) whose PID was reused by a "kcnn" process was signalled."""
+    impostor = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "kcnn"])
+    try:
+        time.sleep(0.2)
+        assert "kcnn" in registry._command_line(impostor.pid)
+        old = _entry(tmp_path, impostor.pid, process_start=None)
+        assert api.stop_worker(tmp_path, impostor.pid) is False
+        assert impostor.poll() is None and not old.exists()
+    finally:
+        impostor.kill()
+        impostor.wait()
