@@ -83,3 +83,23 @@ def test_a_worker_fails_a_damaged_queued_run_and_trains_on(damaged, capsys):
         states = {run.id: (run.state, run.error_kind) for run in store.runs()}
     assert states[6] == ("failed", "invalid_config")
     assert states[5][0] == "done"
+
+
+def test_epochs_without_metrics_from_an_upgraded_store_show_as_empty_cells(damaged, capsys):
+    """Issue 23, case 14: an upgraded old store with NULL epoch metrics made `show` and `curves` raise TypeError."""
+    connection = sqlite3.connect(damaged / "kcnn.sqlite")
+    connection.execute("UPDATE epochs SET loss = NULL, accuracy = NULL, val_loss = NULL, val_accuracy = NULL, "
+                       "seconds = NULL, images_per_second = NULL WHERE run_id IN (2, 5)")  # fmt: skip
+    connection.commit()
+    connection.close()
+    for argv in (
+        ["run", "show", "2"],
+        ["run", "curves", "2"],
+        ["run", "curves", "2", "5"],
+        ["plot", "curves", "--by", "kernel"],
+    ):
+        assert main(argv) == 0, argv
+        captured = capsys.readouterr()
+        assert "Traceback" not in captured.err + captured.out
+    assert main(["run", "curves", "2"]) == 0
+    assert "(no values recorded for its epochs)" in capsys.readouterr().out

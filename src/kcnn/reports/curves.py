@@ -16,8 +16,13 @@ COLORS = ("cyan", "magenta", "green", "yellow", "blue", "red", "bright_white", "
 MARKERS = ("●", "○", "■", "□", "▲", "△", "◆", "◇")
 
 
+def numbers(values: Sequence[float | None]) -> list[float]:
+    """Per-epoch values with a missing one (NULL in an upgraded store, NaN in a record) as NaN: skipped by plots."""
+    return [math.nan if value is None else float(value) for value in values]
+
+
 def line_chart(
-    series: Mapping[str, Sequence[float]],
+    series: Mapping[str, Sequence[float | None]],
     title: str,
     height: int = 10,
     width: int = 56,
@@ -26,7 +31,7 @@ def line_chart(
     """Plot each series against its epoch (1, 2, …) as a text chart with a legend.
 
     Args:
-        series: Label → values per epoch (NaN values are skipped).
+        series: Label → values per epoch (NaN and missing values are skipped).
         title: Heading above the chart.
         height: Rows of the plot area. Defaults to `10`.
         width: Columns of the plot area. Defaults to `56`.
@@ -35,10 +40,13 @@ def line_chart(
     Returns:
         The chart as Rich text.
     """
+    series = {label: numbers(values) for label, values in series.items()}
     finite = [v for values in series.values() for v in values if math.isfinite(v)]
     text = Text(f"{title}\n", style="bold")
     if not finite:
-        return text.append("(no epochs recorded yet)\n", style="dim")
+        recorded = any(series.values())
+        return text.append("(no values recorded for its epochs)\n" if recorded else "(no epochs recorded yet)\n",
+                           style="dim")  # fmt: skip
     low, high = min(finite), max(finite)
     if high - low < 1e-9:
         low, high = low - 0.01, high + 0.01
@@ -76,7 +84,7 @@ def _on_epoch(position: float) -> bool:
     return abs(position - round(position)) < 0.02
 
 
-def run_curves(epochs: Sequence[Mapping[str, float]], run_label: str = "") -> list[Text]:
+def run_curves(epochs: Sequence[Mapping[str, float | None]], run_label: str = "") -> list[Text]:
     """Accuracy and loss charts (train and validation) of one run's epochs."""
     prefix = f"{run_label} " if run_label else ""
     accuracy = {"train accuracy": [e["accuracy"] for e in epochs], "val accuracy": [e["val_accuracy"] for e in epochs]}
@@ -115,7 +123,7 @@ def save_figure(figure: Any, path: Path) -> Path:
     return path
 
 
-def write_png(histories: Mapping[str, Sequence[Mapping[str, float]]], path: Path) -> Path:
+def write_png(histories: Mapping[str, Sequence[Mapping[str, float | None]]], path: Path) -> Path:
     """Draw accuracy and loss curves of several runs into a PNG file with matplotlib.
 
     Raises:
@@ -125,12 +133,14 @@ def write_png(histories: Mapping[str, Sequence[Mapping[str, float]]], path: Path
     figure, (accuracy_axis, loss_axis) = plt.subplots(1, 2, figsize=(11, 4))
     for label, epochs in histories.items():
         xs = [e["epoch"] for e in epochs]
-        line = accuracy_axis.plot(xs, [e["val_accuracy"] for e in epochs], marker="o", label=f"{label} val")[0]
-        accuracy_axis.plot(
-            xs, [e["accuracy"] for e in epochs], linestyle="--", color=line.get_color(), label=f"{label} train"
-        )
-        loss_axis.plot(xs, [e["val_loss"] for e in epochs], marker="o", color=line.get_color(), label=f"{label} val")
-        loss_axis.plot(xs, [e["loss"] for e in epochs], linestyle="--", color=line.get_color(), label=f"{label} train")
+
+        def metric(name: str, epochs: Sequence[Mapping[str, float | None]] = epochs) -> list[float]:
+            return numbers([e[name] for e in epochs])
+
+        line = accuracy_axis.plot(xs, metric("val_accuracy"), marker="o", label=f"{label} val")[0]
+        accuracy_axis.plot(xs, metric("accuracy"), linestyle="--", color=line.get_color(), label=f"{label} train")
+        loss_axis.plot(xs, metric("val_loss"), marker="o", color=line.get_color(), label=f"{label} val")
+        loss_axis.plot(xs, metric("loss"), linestyle="--", color=line.get_color(), label=f"{label} train")
     accuracy_axis.set(title="accuracy", xlabel="epoch")
     loss_axis.set(title="loss", xlabel="epoch")
     for axis in (accuracy_axis, loss_axis):

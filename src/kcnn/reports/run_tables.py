@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -20,7 +21,12 @@ STATE_STYLES = {"queued": "cyan", "running": "yellow", "done": "green", "failed"
 
 
 def _percent(value: float | None) -> str:
-    return "" if value is None else f"{value:.2%}"
+    return _number(value, ".2%")
+
+
+def _number(value: float | None, spec: str) -> str:
+    """A metric as text; a missing one (NULL in an upgraded store, NaN) is an empty cell."""
+    return "" if value is None or not math.isfinite(value) else format(value, spec)
 
 
 def _seconds(run: Run, now: float) -> str:
@@ -125,17 +131,17 @@ def epochs_table(epochs: Sequence[Mapping[str, Any]]) -> Table:
     table = Table(title="Epochs", title_justify="left")
     for column in ("epoch", "attempt", "loss", "acc", "val loss", "val acc", "s", "img/s"):
         table.add_column(column, justify="right")
-    best = max((row["val_accuracy"] or 0 for row in epochs), default=None)
+    best = max((row["val_accuracy"] for row in epochs if _number(row["val_accuracy"], "g")), default=None)
     for row in epochs:
         table.add_row(
             str(row["epoch"]),
             str(row["attempt"]),
-            f"{row['loss']:.4f}",
+            _number(row["loss"], ".4f"),
             _percent(row["accuracy"]),
-            f"{row['val_loss']:.4f}",
+            _number(row["val_loss"], ".4f"),
             _percent(row["val_accuracy"]),
-            f"{row['seconds']:.2f}",
-            f"{row['images_per_second']:,.0f}",
+            _number(row["seconds"], ".2f"),
+            _number(row["images_per_second"], ",.0f"),
             style="bold green" if row["val_accuracy"] == best else None,
         )
     return table
