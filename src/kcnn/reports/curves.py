@@ -40,19 +40,19 @@ def line_chart(
     Returns:
         The chart as Rich text.
     """
-    series = {label: numbers(values) for label, values in series.items()}
-    finite = [v for values in series.values() for v in values if math.isfinite(v)]
+    plotted = {label: numbers(values) for label, values in series.items()}
+    finite = [v for values in plotted.values() for v in values if math.isfinite(v)]
     text = Text(f"{title}\n", style="bold")
     if not finite:
-        recorded = any(series.values())
+        recorded = any(plotted.values())
         return text.append("(no values recorded for its epochs)\n" if recorded else "(no epochs recorded yet)\n",
                            style="dim")  # fmt: skip
     low, high = min(finite), max(finite)
     if high - low < 1e-9:
         low, high = low - 0.01, high + 0.01
-    epochs = max(len(values) for values in series.values())
+    epochs = max(len(values) for values in plotted.values())
     grid: list[list[tuple[str, str] | None]] = [[None] * width for _ in range(height)]
-    for index, values in enumerate(series.values()):
+    for index, values in enumerate(plotted.values()):
         marker, color = MARKERS[index % len(MARKERS)], COLORS[index % len(COLORS)]
         for column in range(width):
             position = column / (width - 1) * (epochs - 1) if epochs > 1 else 0.0
