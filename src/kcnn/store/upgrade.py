@@ -13,6 +13,7 @@ predate the `precision` field are recorded as ``float32`` (kcnn's default then; 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kcnn.config import KEY_VERSION, absolute_dataset, key_of
+from kcnn.config import KEY_VERSION, ExperimentConfig, absolute_dataset, key_of
 from kcnn.errors import KcnnError, StoreError
 from kcnn.store.claims import median_rate
 from kcnn.store.connection import (
@@ -205,6 +206,10 @@ def rekey_runs(conn: sqlite3.Connection, resolve_color_mode: Callable[[str, str]
                 except KcnnError:
                     resolved[dataset] = "auto"
             config["color_mode"] = resolved[dataset]
+        # The reader's own normalisation (`ExperimentConfig`), so that reader and upgrade agree on the key; a
+        # config this kcnn cannot build is keyed as it is, and readers show it as damaged.
+        with contextlib.suppress(KcnnError, TypeError, ValueError, AttributeError):
+            config = ExperimentConfig.from_dict(config).to_dict()
         key = key_of(config)
         rates = [r[0] for r in conn.execute(
             "SELECT images_per_second FROM epochs WHERE run_id = ? AND images_per_second IS NOT NULL", (run_id,)

@@ -54,6 +54,20 @@ def test_upgrade_backs_up_migrates_and_rekeys_every_run_once(tmp_path, monkeypat
     assert upgrade_store(folder).backup is None  # a second upgrade has nothing to do
 
 
+def test_upgrade_keys_an_old_config_as_the_reader_does_when_it_misses_a_field_or_has_a_scalar(tmp_path):
+    """Issue 23, case 15: a schema-2 config without `stride`, or with a scalar `kernel_size`, was re-keyed by the
+    upgrade, then reported by every reader as not matching its key and left out of the statistics."""
+    no_stride = {key: value for key, value in OLD_CONFIG.items() if key != "stride"}
+    scalar = {**OLD_CONFIG, "kernel_size": 2, "dilation": 2, "seed": 1}
+    folder = version_2_store(tmp_path / "old", [no_stride, scalar])
+    upgrade_store(folder, resolve_color_mode=lambda dataset, mode: "rgb")
+    with Store(folder) as store:
+        runs = store.runs()
+    assert [run.config_problem for run in runs] == [None, None]
+    assert runs[0].config_key == runs[1].config_key  # the same configuration, two seeds: repeats
+    assert runs[0].config_key == ExperimentConfig.from_dict({**OLD_CONFIG, "color_mode": "rgb"}).config_key
+
+
 def test_upgrade_leaves_a_damaged_row_as_it_is_and_says_so(tmp_path):
     folder = version_2_store(tmp_path / "old", [OLD_CONFIG, {**OLD_CONFIG, "seed": 1}])
     connection = sqlite3.connect(folder / "kcnn.sqlite")
