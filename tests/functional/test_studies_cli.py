@@ -47,3 +47,15 @@ def test_stop_cancels_the_queued_runs_and_mistakes_are_one_line(store_path, caps
     assert "There is no study 7; `kcnn studies` lists them." in capsys.readouterr().err
     assert main(["race", "--max-repeats", "1"]) == 2
     assert "--max-repeats" in capsys.readouterr().err
+
+
+def test_stopping_a_study_that_already_ended_says_so(store_path, capsys):
+    """Issue 23, case 17: `study stop` on a finished study printed "stopped; 0 queued run(s) cancelled"."""
+    with Store(store_path) as store:
+        study_id = store.create_study("race", {"keys": []})
+        store.add_runs([])
+    assert main(["study", "stop", str(study_id)]) == 0
+    assert f"study {study_id} stopped; 0 queued run(s) cancelled" in capsys.readouterr().err
+    assert main(["study", "stop", str(study_id)]) == 2
+    err = capsys.readouterr().err
+    assert f"Study {study_id} already ended (stopped); there is nothing to stop." in err and err.count("\n") == 1

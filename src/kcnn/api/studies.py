@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 
 from kcnn.api.analysis import _check_metric, leaderboard
 from kcnn.api.workspace import StoreLike, engine_store
-from kcnn.errors import ConfigError
+from kcnn.errors import ConfigError, StoreError
 from kcnn.reports.comparison import find_summary
+from kcnn.store import StudyState
 
 if TYPE_CHECKING:
     from kcnn.reports.study_tables import StudySummary
@@ -111,8 +112,10 @@ def stop_study(store: StoreLike, study_id: int) -> int:
     """Stop a running study: its queued runs are cancelled (running ones finish); how many were cancelled.
 
     Raises:
-        StoreError: If there is no such study.
+        StoreError: If there is no such study, or it already ended (done or stopped): nothing to stop.
     """
     engine = engine_store(store)
-    engine.get_study(study_id)
+    study = engine.get_study(study_id)
+    if study.state is not StudyState.RUNNING:
+        raise StoreError(f"Study {study_id} already ended ({study.state.value}); there is nothing to stop.")
     return engine.stop_study(study_id, "stopped by the user")
