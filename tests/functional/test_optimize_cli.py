@@ -128,7 +128,8 @@ def test_a_worker_killed_mid_study_the_next_one_finishes_it_nothing_lost_or_told
         trials = optuna_study(store.path, study).get_trials(deepcopy=False)
     assert study.state == "done" and study.progress["asked"] == 3 and study.progress["told"] == 3
     assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 3  # none lost, none told twice
-    assert [run.trial for run in runs] == [0, 1, 2] and all(run.state == "done" for run in runs)
+    assert runs[0].trial == 0 and all(run.state == "done" for run in runs)
+    assert len({(run.config_key, run.seed) for run in runs}) == len(runs)  # a configuration asked again is reused
     assert runs[0].attempt == 2 and run.epochs_done >= 1  # the killed run resumed from its checkpoint
     assert_store_healthy(store_path)
 

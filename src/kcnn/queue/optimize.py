@@ -327,6 +327,11 @@ def probe_optimize(study: Study, own: list[Run], runs_of: Callable[[Iterable[str
     running = [int(n) for n, info in trials.items() if info["state"] == TrialState.RUNNING]
     by_trial = _runs_by_trial(own)
     for number in running:
+        twin = trials[str(number)].get("same_as")
+        if twin is not None:
+            if trials.get(str(twin), {}).get("state") != TrialState.RUNNING:
+                return StudyStep(note="a trial finished")
+            continue
         runs = by_trial.get(number, [])
         pruned = any(run.state == RunState.PRUNED for run in runs)
         if all(run.state in FINISHED for run in runs) or (pruned and any(run.state == RunState.QUEUED for run in runs)):
@@ -378,7 +383,15 @@ def decide_optimize(
         for number, info in trials.items():
             if info["state"] != TrialState.RUNNING:
                 continue
-            runs = by_trial.get(int(number), [])
+            if info.get("same_as") is not None:  # the same configuration as a trial in flight: its outcome
+                twin = trials[str(info["same_as"])]
+                if twin["state"] == TrialState.RUNNING:
+                    continue
+                info["state"], info["value"] = twin["state"], twin.get("value")
+                outcome = {TrialState.PRUNED: state.PRUNED, TrialState.COMPLETE: None}.get(twin["state"], state.FAIL)
+                tell(int(number), info["value"] if outcome is None else None, outcome)
+                continue
+            runs = by_trial.get(int(number), []) + _reused(runs_of, info)
             if any(run.state == RunState.PRUNED for run in runs):
                 step.prune += [run.id for run in runs if run.state == RunState.QUEUED]
                 if any(run.state == RunState.RUNNING for run in runs):
@@ -414,12 +427,37 @@ def decide_optimize(
                     break
                 continue
             invalid_in_a_row = 0
-            trial.set_user_attr("config_key", config.config_key)
-            for offset in range(settings.repeats):
-                for fold in range(config.folds):
-                    run = NewRun.of(config.replace(seed=settings.seed + offset, fold=fold))
+            key = config.config_key
+            trial.set_user_attr("config_key", key)
+            entry: dict[str, Any] = {"state": TrialState.RUNNING, "params": shown, "key": key}
+            in_flight = next((n for n, other in trials.items() if other["state"] == TrialState.RUNNING
+                         and other.get("key") == key and other.get("same_as") is None), None)  # fmt: skip
+            if in_flight is not None:  # asked again while in flight: it takes that trial's outcome, no run queued
+                trials[str(trial.number)] = {**entry, "same_as": int(in_flight)}
+                running += 1
+                continue
+            needed = [
+                (settings.seed + offset, fold) for offset in range(settings.repeats) for fold in range(config.folds)
+            ]
+            done = {(run.seed, run.fold): run for run in runs_of([key]) if run.state == RunState.DONE}
+            reused = [done[pair] for pair in needed if pair in done]  # runs are unique by (key, seed, fold)
+            if reused:
+                entry["reused"] = [run.id for run in reused]
+            if len(reused) == len(needed):  # every run it needs is done already: told at no compute
+                reused_values = [v for v in (_metric(run, settings.metric) for run in reused) if v is not None]
+                if reused_values:
+                    entry["state"], entry["value"] = TrialState.COMPLETE, sum(reused_values) / len(reused_values)
+                    tell(trial.number, entry["value"])
+                else:
+                    entry["state"] = TrialState.FAILED
+                    tell(trial.number, outcome=state.FAIL)
+                trials[str(trial.number)] = entry
+                continue
+            for seed, fold in needed:
+                if (seed, fold) not in done:
+                    run = NewRun.of(config.replace(seed=seed, fold=fold))
                     step.new_runs.append(dataclasses.replace(run, trial=trial.number))
-            trials[str(trial.number)] = {"state": TrialState.RUNNING, "params": shown, "key": config.config_key}
+            trials[str(trial.number)] = entry
             running += 1
         told = sum(info["state"] != TrialState.RUNNING for info in trials.values())
         step.progress = {**progress, "trials": trials, "asked": asked, "told": told}
@@ -497,6 +535,12 @@ def _check_memory(config: ExperimentConfig) -> None:
     except DataError:
         return
     check_fits(config, images)
+
+
+def _reused(runs_of: Callable[[Iterable[str]], list[Run]], info: dict[str, Any]) -> list[Run]:
+    """The done runs (of any study, or none) a trial counts as its own: same key, seed and fold."""
+    ids = set(info.get("reused", ()))
+    return [run for run in runs_of([info["key"]]) if run.id in ids] if ids else []
 
 
 def _runs_by_trial(runs: Iterable[Run]) -> dict[int, list[Run]]:

@@ -166,6 +166,28 @@ def test_a_trial_too_large_for_this_machine_is_told_failed_at_no_compute(tmp_pat
         assert all(ExperimentConfig.from_json(run.config).input_size == 16 for run in store.runs())
 
 
+@pytest.mark.parametrize("parallel", [1, 3])
+def test_a_configuration_asked_again_reuses_its_runs_never_trains_a_key_seed_and_fold_twice(tmp_path, parallel):
+    """Issue 23, case 18: TPE asked one configuration three times and each time it trained seed 0 again."""
+    space = {"kernel_size": [2, 3], "fixed": SPACE["fixed"]}
+    with Store(tmp_path / "s") as store:
+        study_id = start_optimize(store, settings(space, sampler="random", trials=8, repeats=2, parallel=parallel),
+                                  lambda config: config)  # fmt: skip
+        scripted(store, by_kernel)
+        study = store.get_study(study_id)
+        runs = store.runs()
+        ostudy = optuna_study(store.path, study)
+    triples = [(run.config_key, run.seed, run.fold) for run in runs]
+    assert len(triples) == len(set(triples)) == 4  # two configurations × two seeds, each trained once
+    trials = study.progress["trials"]
+    assert study.state == "done" and len(trials) == 8
+    assert all(info["state"] == "complete" for info in trials.values())
+    for info in trials.values():  # every trial of a configuration told that configuration's mean
+        kernel = int(info["params"]["kernel_size"])
+        assert info["value"] == pytest.approx(by_kernel(ExperimentConfig(kernel_size=kernel)))
+    assert [t.state for t in ostudy.get_trials()] == [optuna.trial.TrialState.COMPLETE] * 8
+
+
 def test_per_layer_choices_reach_the_config():
     params, _ = parse_space({"dilation": [1, [2, 1]], "channels": [[16, 32], [8, 8]]})
     assert params[0].choices == (1, "2,1") and params[1].choices == ("16,32", "8,8")
