@@ -171,4 +171,32 @@ def test_effects_ranks_hyperparameters_with_f_tests_and_verdicts(swept, capsys):
     assert main(["compare", "--by", "dilation"]) == 0
     assert "F-test · dilation: real (p = " in capsys.readouterr().out
     assert main(["effects", "--by", "kernel"]) == 2
-    assert "takes two hyperparameters" in capsys.readouterr().err
+    assert "takes 2 hyperparameter(s)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["effects", "--by", "kernel_size,kernel_size"], "`--by` names kernel_size twice; give different"),
+        (["effects", "--by", "kernel,kernel_size"], "`--by` names kernel_size twice"),
+        (["effects", "--by", "bogus"], "Unknown hyperparameter 'bogus'"),
+        (["effects", "--by", "kernel,bogus"], "Unknown hyperparameter 'bogus'"),
+        (["effects", "--by", ""], "`--by` needs hyperparameter names separated by commas"),
+        (["effects", "--by", "kernel"], "`--by` takes 2 hyperparameter(s), such as `--by kernel_size,dilation`; got 1"),
+        (["compare", "--by", ""], "`--by` needs hyperparameter names separated by commas"),
+        (["compare", "--by", "dilation,dilation"], "`--by` names dilation twice"),
+        (["compare", "--by", "kernel,dilation,seed"], "Unknown hyperparameter 'seed'"),
+    ],
+)
+def test_by_names_each_mistake_in_one_line(swept, capsys, argv, message):
+    """Issue 23, case 21: a repeated name gave a df-0 row, `bogus` was "takes two hyperparameters", `` was accepted."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+
+
+def test_compare_refuses_a_configuration_against_itself(swept, capsys):
+    assert main(["leaderboard", "--format", "json"]) == 0
+    key = json.loads(capsys.readouterr().out)["configs"][0]["config_key"]
+    assert main(["compare", key, key[:6]]) == 2
+    assert "are the same configuration" in capsys.readouterr().err

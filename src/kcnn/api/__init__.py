@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from kcnn.api.analysis import (
     Filters,
+    by_fields,
     compare,
     curves,
     effect_tests,
@@ -93,6 +94,7 @@ __all__ = [
     "SweepPoints",
     "SweepSpec",
     "Workspace",
+    "by_fields",
     "check_setup",
     "compare",
     "conv_out",

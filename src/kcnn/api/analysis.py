@@ -66,14 +66,35 @@ def excluded(store: StoreLike) -> Excluded:
     return Excluded(engine.count_by_state(), damaged_runs(engine.finished_runs()))
 
 
+def by_fields(by: str | Sequence[str], counts: Sequence[int] = (1, 2)) -> list[str]:
+    """The hyperparameters of a ``--by`` (``"kernel,dilation"`` or a list), each resolved, none twice.
+
+    Raises:
+        ConfigError: For an empty list, an unknown name (named), a name given twice, or a count not in `counts`.
+    """
+    names = [name.strip() for name in by.split(",")] if isinstance(by, str) else [str(name).strip() for name in by]
+    example = "`--by kernel_size`" if 1 in counts else "`--by kernel_size,dilation`"
+    if not names or any(not name for name in names):
+        raise ConfigError(f"`--by` needs hyperparameter names separated by commas, such as {example}; got {by!r}.")
+    fields = [field_name(name) for name in names]
+    twice = next((name for name in fields if fields.count(name) > 1), None)
+    if twice is not None:
+        raise ConfigError(f"`--by` names {twice} twice; give different hyperparameters, such as {example}.")
+    if len(fields) not in counts:
+        wanted = " or ".join(map(str, counts))
+        raise ConfigError(f"`--by` takes {wanted} hyperparameter(s), such as {example}; got {len(fields)}.")
+    return fields
+
+
 def effects(store: StoreLike, by: Sequence[str], metric: str = "best", filters: Filters = ()) -> list[EffectCell]:
     """Every finished run grouped by the values of one or two hyperparameters (an effect table's cells).
 
     Raises:
-        ConfigError: For an unknown hyperparameter or metric, more than two names, or a malformed filter.
+        ConfigError: For an unknown hyperparameter or metric, a name given twice, more than two names, or a
+            malformed filter.
     """
     _check_metric(metric)
-    return effect_cells(_points(store, filters), [field_name(name) for name in by], metric)
+    return effect_cells(_points(store, filters), by_fields(by), metric)
 
 
 def effect_tests(
@@ -101,7 +122,7 @@ def effect_tests(
     fields = varying_fields(points)
     if not fields:
         raise KcnnError(f"No hyperparameter varies among the {len(points)} finished run(s); queue a sweep first.")
-    return analyze_effects(points, fields, metric, [field_name(name) for name in by])
+    return analyze_effects(points, fields, metric, by_fields(by, counts=(2,)) if by else [])
 
 
 def figure(
@@ -178,7 +199,12 @@ def compare(
     """
     summaries = leaderboard(store, metric, filters)
     if a is not None and b is not None:
-        return compare_summaries(find_summary(summaries, a), find_summary(summaries, b))
+        first, second = find_summary(summaries, a), find_summary(summaries, b)
+        if first.config_key == second.config_key:
+            raise KcnnError(
+                f"{a!r} and {b!r} are the same configuration ({first.config_key}); compare two different ones."
+            )
+        return compare_summaries(first, second)
     if a is not None or b is not None:
         raise KcnnError("Compare two configurations (two config keys), or none for the top two.")
     if len(summaries) < 2:

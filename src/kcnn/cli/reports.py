@@ -139,7 +139,7 @@ def run_leaderboard(args: argparse.Namespace) -> int:
 
 def run_compare(args: argparse.Namespace) -> int:
     """Print an effect table, or an A/B comparison."""
-    if args.by:
+    if args.by is not None:
         return _effects(args)
     from kcnn import api
     from kcnn.api.views import comparison_table
@@ -159,11 +159,10 @@ def run_compare(args: argparse.Namespace) -> int:
 def _effects(args: argparse.Namespace) -> int:
     from kcnn import api
     from kcnn.api.views import effects_table
-    from kcnn.config import field_name
 
     if args.configs:
         raise KcnnError("Give either `--by NAME` or two configurations, not both.")
-    by = [field_name(name) for name in args.by.split(",") if name.strip()]
+    by = api.by_fields(args.by)
     with open_store(args) as store:
         cells, excluded = api.effects(store, by, args.metric, args.filter), api.excluded(store)
         tests = _f_tests(api, store, args, by) if cells else []
@@ -201,9 +200,7 @@ def run_effects(args: argparse.Namespace) -> int:
     from kcnn import api
     from kcnn.api.views import effect_tests_table
 
-    by = [name for name in (args.by or "").split(",") if name.strip()]
-    if by and len(by) != 2:
-        raise KcnnError(f"`--by` takes two hyperparameters, such as `--by kernel_size,dilation`; got {args.by!r}.")
+    by = api.by_fields(args.by, counts=(2,)) if args.by is not None else []
     with open_store(args) as store:
         analysis = api.effect_tests(store, args.metric, by, args.filter)
     if args.format == "json":
