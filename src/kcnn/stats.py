@@ -75,6 +75,18 @@ def t_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float
     return center - half, center + half
 
 
+def clipped(interval: tuple[float, float], low: float = 0.0, high: float = 1.0) -> tuple[float, float]:
+    """An interval of a bounded quantity (an accuracy: 0 to 1) cut to its range; NaN stays NaN."""
+    start, end = interval
+    if math.isnan(start) or math.isnan(end):
+        return start, end
+    return min(max(start, low), high), max(min(end, high), low)
+
+
+#: Fewer runs than this make an interval that says little: n = 2 has one degree of freedom (t₀.₉₇₅ = 12.7).
+FEW_FOR_AN_INTERVAL = 3
+
+
 @dataclass(frozen=True)
 class WelchResult:
     """Welch's unequal-variance t-test of mean(a) − mean(b)."""

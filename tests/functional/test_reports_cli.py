@@ -200,3 +200,23 @@ def test_compare_refuses_a_configuration_against_itself(swept, capsys):
     key = json.loads(capsys.readouterr().out)["configs"][0]["config_key"]
     assert main(["compare", key, key[:6]]) == 2
     assert "are the same configuration" in capsys.readouterr().err
+
+
+def test_an_interval_from_two_runs_stays_within_what_an_accuracy_can_be_and_says_it_means_little(store_path, capsys):
+    """Issue 23, case 24: n = 2 showed "95% CI −118.6%–272.4%"."""
+    from kcnn.config import ExperimentConfig
+    from kcnn.contract import EpochRecord, RunSummary
+    from kcnn.store import Store
+
+    with Store(store_path) as store:
+        for seed, accuracy in enumerate((0.2, 0.95)):
+            [added] = store.add_runs([ExperimentConfig(epochs=1, seed=seed)])
+            claim = store.claim("w", run_id=added.run_id)
+            store.record_epoch(claim, EpochRecord(epoch=1, val_accuracy=accuracy, seconds=1.0))
+            store.finish(claim, RunSummary({"params": 10, "flops_per_image": 20, "device": "cpu"}))
+    assert main(["leaderboard", "--format", "json"]) == 0
+    [row] = json.loads(capsys.readouterr().out)["configs"]
+    assert (row["ci95_low"], row["ci95_high"]) == (0.0, 1.0)
+    assert main(["leaderboard"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "0.0%–100.0% (n=2)" in out and "it says little until n ≥ 3" in out

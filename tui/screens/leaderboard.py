@@ -82,7 +82,6 @@ class LeaderboardScreen(Screen[None]):
         table.add_columns("#", "config", *(SHORT.get(f, f) for f in fields), "n", "mean ± std", "95% CI", "best",
                           "s/epoch")  # fmt: skip
         for rank, summary in enumerate(summaries, start=1):
-            low, high = summary.interval
             std = "" if math.isnan(summary.std) else f" ± {summary.std:.1%}"
             table.add_row(
                 str(rank),
@@ -90,7 +89,7 @@ class LeaderboardScreen(Screen[None]):
                 *(format_value(f, summary.config.get(f)) for f in fields),
                 str(summary.n) if summary.n > 1 else "1 (unreplicated)",
                 f"{summary.mean:.1%}{std}",
-                "" if math.isnan(low) else f"{low:.1%}–{high:.1%}",
+                summary.interval_text,
                 f"{summary.best:.1%}" + (" ! outlier?" if summary.likely_outlier else ""),
                 "" if summary.mean_epoch_seconds is None else f"{summary.mean_epoch_seconds:.2f}",
                 key=summary.config_key,

@@ -46,6 +46,8 @@ def leaderboard_table(summaries: Sequence[ConfigSummary], metric: str, excluded:
         "(1) unreplicated: a single run",
         "! best run an outlier among its config's runs (Dixon's Q to 10 runs, Grubbs above; 5%)",
     ]
+    if any(summary.n == 2 for summary in summaries):
+        notes.append("95% CI (n=2): from two runs, one degree of freedom (t = 12.7); it says little until n ≥ 3")
     if cross_validated:
         notes.append("K-fold configurations: n counts folds × seeds, 95% CI with Nadeau-Bengio's corrected variance")
     winner_test = summaries[0].test_mean if summaries else None
@@ -69,8 +71,7 @@ def leaderboard_table(summaries: Sequence[ConfigSummary], metric: str, excluded:
     for column in columns:
         table.add_column(column, justify="right", no_wrap=column != "95% CI")
     for rank, summary in enumerate(summaries, start=1):
-        low, high = summary.interval
-        interval = "" if math.isnan(low) else f"{low:.1%}–{high:.1%}"
+        interval = summary.interval_text
         best = f"{summary.best:.2%} ({summary.best_run})" + (" [bold red]![/]" if summary.likely_outlier else "")
         n = f"{summary.n}" if summary.n > 1 else "[yellow]1 (1)[/]"
         if summary.fold_count > 1:

@@ -146,9 +146,10 @@ def folds_summary(config: ExperimentConfig, results: Sequence[RunResult]) -> dic
     for name, values in series.items():
         if not values:
             continue
-        low, high = (
+        interval = (
             stats.corrected_interval(values, ratio) if name.endswith("val_accuracy") else stats.t_interval(values)
         )
+        low, high = stats.clipped(interval)
         summary[name] = {
             "mean": stats.mean(values),
             "std": stats.sample_std(values) if len(values) > 1 else None,

@@ -114,14 +114,23 @@ class ConfigSummary:
 
     @property
     def interval(self) -> tuple[float, float]:
-        """95% Student-t confidence interval of the mean.
+        """95% Student-t confidence interval of the mean, cut to what an accuracy can be (0 to 1).
 
         Under K-fold cross-validation the folds' results are correlated (their training sets overlap), so the
         variance of the mean is the Nadeau–Bengio corrected one: ``(1/n + 1/(K−1)) · s²``.
         """
         if self.fold_count > 1:
-            return stats.corrected_interval(self.values, 1 / (self.fold_count - 1))
-        return stats.t_interval(self.values)
+            return stats.clipped(stats.corrected_interval(self.values, 1 / (self.fold_count - 1)))
+        return stats.clipped(stats.t_interval(self.values))
+
+    @property
+    def interval_text(self) -> str:
+        """The interval as both faces show it: empty for one run, marked when too few runs make it mean little."""
+        low, high = self.interval
+        if math.isnan(low):
+            return ""
+        few = f" (n={self.n})" if self.n < stats.FEW_FOR_AN_INTERVAL else ""
+        return f"{low:.1%}–{high:.1%}{few}"
 
     @property
     def best(self) -> float:

@@ -42,7 +42,7 @@ class Level:
     @property
     def interval(self) -> tuple[float, float]:
         """95% confidence interval of the mean (NaN for a single run)."""
-        return stats.t_interval(self.values) if len(self.values) > 1 else (math.nan, math.nan)
+        return stats.clipped(stats.t_interval(self.values)) if len(self.values) > 1 else (math.nan, math.nan)
 
 
 def levels(points: Sequence[RunPoint], field: str, metric: str = "best") -> list[Level]:

@@ -67,8 +67,8 @@ def test_cross_validated_configurations_are_compared_fold_by_fold_with_the_corre
     assert "Nadeau-Bengio corrected resampled t-test over 5 paired folds" in result.verdict
     paired = stats.corrected_resampled_t_test([x - y for x, y in zip(a.values, b.values, strict=True)], 0.0)
     assert paired.p_value < result.test.p_value  # the plain paired test on fold results is too confident
-    assert summary("x", 1, [0.5, 0.6]).interval == pytest.approx(stats.t_interval([0.5, 0.6]))
-    assert a.interval == pytest.approx(stats.corrected_interval(a.values, 1 / 4))
+    assert summary("x", 1, [0.5, 0.6]).interval == pytest.approx(stats.clipped(stats.t_interval([0.5, 0.6])))
+    assert a.interval == pytest.approx(stats.clipped(stats.corrected_interval(a.values, 1 / 4)))
 
 
 def test_pairs_follow_seed_and_fold_not_run_order():
