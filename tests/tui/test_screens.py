@@ -489,3 +489,38 @@ async def test_the_sweep_form_counts_off_the_ui_thread(app, store_path, monkeypa
         await pilot.press("ctrl+s")
         await settle(pilot, app)
     assert threads and threading.main_thread() not in threads
+
+
+@pytest.mark.parametrize(
+    ("key", "answer", "message"),
+    [
+        ("r", "0", "The number of configurations to race (`--top`) must be from 2 to 50; got 0."),
+        ("r", "99999", "must be from 2 to 50; got 99999."),
+        ("o", "{space} 0", "`--trials` must be between 1 and 100000; got 0."),
+        ("o", "{bad} 3", "Space file"),
+    ],
+)
+async def test_studies_screen_says_why_a_study_did_not_start(app, store_path, tmp_path, key, answer, message):
+    """Issue 23, case 16: `o` with a bad space showed nothing (and left a stuck study), 0 trials did nothing,
+    `r` with 0 said "found 0" and 99999 raced every configuration."""
+    from kcnn_tui.screens.studies import StudiesScreen
+
+    space, bad = tmp_path / "space.toml", tmp_path / "bad.toml"
+    space.write_text("kernel_size = [2, 3]\n[fixed]\ninput_size = 16\nchannels = [4]\nepochs = 1\n")
+    bad.write_text("input_size = {low = 16, high = 30, step = -2}\n")
+    finish_runs(store_path, {(2, 2): [0.70, 0.72], (3, 1): [0.60, 0.61], (2, 1): [0.5, 0.55]})
+    notes = []
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("t")
+        await settle(pilot, app)
+        assert isinstance(app.screen, StudiesScreen)
+        app.screen.notify = lambda text, **_: notes.append(text)
+        await pilot.press(key)
+        await pilot.pause()
+        await set_input(pilot, app.screen, "#answer", answer.format(space=space, bad=bad))
+        await pilot.press("enter")
+        await settle(pilot, app)
+        await settle(pilot, app)
+    assert any(message in note for note in notes), notes
+    with Store(store_path) as store:
+        assert store.studies() == []

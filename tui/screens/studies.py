@@ -109,6 +109,9 @@ class StudiesScreen(Screen[None]):
         except KcnnError as error:
             self.post_message(StoreActionDone(str(error), "warning"))
             return
+        except Exception as error:  # an internal failure: said, never a silent worker
+            self.post_message(StoreActionDone(f"The race could not start: {type(error).__name__}: {error}", "error"))
+            return
         self.selected = study_id
         self.post_message(StoreActionDone(f"race {study_id} started: workers run and advance it"))
 
@@ -135,6 +138,10 @@ class StudiesScreen(Screen[None]):
                 study_id = api.optimize(store, path.strip(), trials=int(trials))
         except KcnnError as error:
             self.post_message(StoreActionDone(str(error), "warning"))
+            return
+        except Exception as error:  # an internal failure: said, never a silent worker
+            message = f"The Optuna study could not start: {type(error).__name__}: {error}"
+            self.post_message(StoreActionDone(message, "error"))
             return
         self.selected = study_id
         self.post_message(StoreActionDone(f"Optuna study {study_id} started: workers run and advance it"))

@@ -13,7 +13,10 @@ from collections.abc import Callable
 from kcnn.files import output_file
 from kcnn.store.schema import MAX_INTEGER as SQLITE_MAX
 
-__all__ = ["duration_seconds", "output_file", "positive_number", "priority", "seconds", "whole"]
+#: How many of the leaderboard's configurations a race takes at least and at most (`kcnn race --top`).
+RACE_TOP = (2, 50)
+
+__all__ = ["RACE_TOP", "duration_seconds", "output_file", "positive_number", "priority", "seconds", "whole"]
 
 
 def whole(flag: str, low: int = 0, high: int = SQLITE_MAX, example: int = 1) -> Callable[[str], int]:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kcnn.api.analysis import _check_metric, leaderboard
+from kcnn.api.arguments import RACE_TOP
 from kcnn.api.workspace import StoreLike, engine_store
 from kcnn.errors import ConfigError, StoreError
 from kcnn.reports.comparison import find_summary
@@ -44,6 +45,9 @@ def race(
     from kcnn.queue.race import RaceSettings, start_race
 
     _check_metric(metric)
+    low, high = RACE_TOP
+    if not keys and (isinstance(top, bool) or not isinstance(top, int) or not low <= top <= high):
+        raise ConfigError(f"The number of configurations to race (`--top`) must be from {low} to {high}; got {top!r}.")
     ranked = [summary for summary in leaderboard(store, metric) if summary.fold_count == 1]
     chosen = [find_summary(ranked, key).config_key for key in keys] if keys else [s.config_key for s in ranked[:top]]
     if len(chosen) < 2:

@@ -8,7 +8,7 @@ from typing import Any
 
 from rich.console import Console
 
-from kcnn.api.arguments import seconds, whole
+from kcnn.api.arguments import RACE_TOP, seconds, whole
 from kcnn.cli.common import add_store_option, open_store
 from kcnn.cli.output import add_format_option, output_console, print_fitted
 
@@ -26,7 +26,7 @@ def register(commands: Any) -> None:
     )
     race.add_argument("keys", nargs="*", metavar="KEY", help="config keys (or their first characters) to race")
     race.add_argument(
-        "--top", type=whole("--top", 2, 50, 3), default=3, help="race the leaderboard's top N (default 3)"
+        "--top", type=whole("--top", *RACE_TOP, 3), default=3, help="race the leaderboard's top N (default 3)"
     )
     race.add_argument(
         "--max-repeats", type=whole("--max-repeats", 2, 1000, 10), default=10, help="runs per configuration at most"
