@@ -11,7 +11,9 @@ to 8 bits. Truncated files are errors: nothing is ever padded silently.
 from __future__ import annotations
 
 import os
+import re
 import stat
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,19 +31,34 @@ FORMATS_BY_EXTENSION: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 
+class ImageTooLarge(OSError):
+    """An image with more pixels than Pillow's decompression-bomb limit: refused before it is decoded."""
+
+
 def open_image(path: str) -> Image.Image:
     """Open `path` with Pillow, allowing only the formats its extension names, and only if it is a regular file.
 
     Raises:
         OSError: For a missing file, a dangling or looping symbolic link, or something that is not a
             regular file (a FIFO, a device, a socket).
+        ImageTooLarge: For more pixels than Pillow's decompression-bomb limit (one line, no warning).
         PIL.UnidentifiedImageError: If the contents are not one of the extension's formats.
     """
     info = os.stat(path)  # follows symbolic links: a dangling or looping one raises here
     if not stat.S_ISREG(info.st_mode):
         raise OSError("not a regular file (a FIFO, device or socket): never opened")
     formats = FORMATS_BY_EXTENSION.get(os.path.splitext(path)[1].lower())
-    return Image.open(path, formats=list(formats) if formats else None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            return Image.open(path, formats=list(formats) if formats else None)
+        except (Image.DecompressionBombWarning, Image.DecompressionBombError) as error:
+            pixels = re.search(r"\((\d+) pixels\)", str(error))
+            size = f"{int(pixels.group(1)):,} pixels" if pixels else "too many pixels"
+            raise ImageTooLarge(
+                f"too large to decode: {size}, more than the {Image.MAX_IMAGE_PIXELS:,} allowed (Pillow's "
+                "decompression-bomb limit); shrink the image first"
+            ) from None
 
 
 @dataclass(frozen=True)
@@ -75,7 +92,7 @@ def describe_error(path: str, error: Exception) -> str:
     text = str(error)
     if os.path.islink(path) and not os.path.exists(path):
         return "dangling or looping symbolic link"
-    if "not a regular file" in text:
+    if "not a regular file" in text or isinstance(error, ImageTooLarge):
         return text
     try:
         size = os.path.getsize(path)

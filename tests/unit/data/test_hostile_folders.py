@@ -93,3 +93,18 @@ def test_a_camera_multi_picture_jpeg_decodes_and_text_named_jpg_is_not_a_jpeg(tm
     data = load_folder(str(root), 8, "rgb", skip_bad=True)
     assert dict(data.skipped) == {"dogs/notes.jpg": "not a JPEG file (another format, or none Pillow can decode)"}
     assert len(data.images) == 7
+
+
+def test_a_decompression_bomb_is_one_reason_not_a_warning(tmp_path, recwarn):
+    """Issue 23, case 22: Pillow's raw DecompressionBombWarning was printed for a 10000×10000 image."""
+    from PIL import Image
+
+    from kcnn.data.decode import ImageTooLarge, describe_error, load_pixels
+
+    path = tmp_path / "huge.png"
+    Image.new("L", (9500, 9500)).save(path)
+    with pytest.raises(ImageTooLarge) as raised:
+        load_pixels(str(path), 32, "rgb", "stretch")
+    reason = describe_error(str(path), raised.value)
+    assert reason.startswith("too large to decode: 90,250,000 pixels, more than the 89,478,485 allowed")
+    assert not [w for w in recwarn if issubclass(w.category, Image.DecompressionBombWarning)]
