@@ -80,10 +80,14 @@ def _files_table(report: FolderReport) -> Table:
     files.add_row("sizes", sizes + more)
     files.add_row("modes", ", ".join(f"{mode} ({n})" for mode, n in report["modes"].items()))
     files.add_row("default --color-mode", report["default_color_mode"])
-    loose = f", {report['loose_images_ignored']} outside class folders" if report["loose_images_ignored"] else ""
-    files.add_row(
-        "ignored", f"{report['hidden_ignored']} hidden, {len(report['non_images_ignored'])} not images{loose}"
-    )
+    ignored = [f"{report['hidden_ignored']} hidden", f"{len(report['non_images_ignored'])} not images"]
+    if report["loose_images_ignored"]:
+        ignored.append(f"{report['loose_images_ignored']} outside class folders")
+    if report["repeated_folders_ignored"]:
+        ignored.append(f"{report['repeated_folders_ignored']} folder(s) reached again through a link (read once)")
+    if report["unreadable_folders_ignored"]:
+        ignored.append(f"{report['unreadable_folders_ignored']} folder(s) that cannot be listed")
+    files.add_row("ignored", ", ".join(ignored))
     unreadable = report["unreadable"]
     files.add_row("unreadable", f"[red]{len(unreadable)}[/]" if unreadable else "0")
     problems = report["problems"]

@@ -36,6 +36,10 @@ class FolderScan:
     presplit: bool = False
     hidden: int = 0
     """Hidden files and folders ignored."""
+    repeated_folders: int = 0
+    """Folders reached again through a symbolic link (a loop, or two links to one folder): read once."""
+    unreadable_folders: int = 0
+    """Folders that could not be listed (no permission): ignored."""
     non_images: list[str] = field(default_factory=list)
     """Files ignored because their extension is not an image format."""
     subsets: tuple[str, str] = ("", "")
@@ -141,7 +145,7 @@ def _collect(scan: FolderScan, folder: Path, label: int, is_val: bool) -> None:
 
     Iterative (a stack of open folders), so any depth of nesting works, in the order a recursive walk
     gives; a folder reached twice (a symbolic-link loop, or two links to one folder) is read once and the
-    repeat counted as ignored. Files whose metadata cannot be read (a dangling link) are kept: decoding
+    repeat counted (`FolderScan.repeated_folders`). Files whose metadata cannot be read (a dangling link) are kept: decoding
     reports them as unreadable, with the reason.
     """
     prefix = len(str(scan.root)) + 1
@@ -157,8 +161,10 @@ def _collect(scan: FolderScan, folder: Path, label: int, is_val: bool) -> None:
             scan.hidden += 1
         elif _is_folder(entry):
             entries = _entries(Path(entry.path), seen)
-            if entries is _NOTHING:
-                scan.hidden += 1  # a repeat through a link, or unreadable: ignored
+            if entries is _SEEN:
+                scan.repeated_folders += 1
+            elif entries is _NOTHING:
+                scan.unreadable_folders += 1
             stack.append(entries)
         elif "." + name.rpartition(".")[2].lower() not in IMAGE_EXTENSIONS:
             scan.non_images.append(entry.path[prefix:])
@@ -176,14 +182,15 @@ def _collect(scan: FolderScan, folder: Path, label: int, is_val: bool) -> None:
 
 
 _NOTHING: Iterator[os.DirEntry[str]] = iter(())
+_SEEN: Iterator[os.DirEntry[str]] = iter(())
 
 
 def _entries(folder: Path, seen: set[tuple[int, int]]) -> Iterator[os.DirEntry[str]]:
-    """The sorted entries of `folder`, or nothing if it was seen before or cannot be read."""
+    """The sorted entries of `folder`; `_SEEN` if it was read before, `_NOTHING` if it cannot be read."""
     try:
         info = folder.stat()
         if (info.st_dev, info.st_ino) in seen:
-            return _NOTHING
+            return _SEEN
         seen.add((info.st_dev, info.st_ino))
         with os.scandir(folder) as iterator:
             return iter(sorted(iterator, key=lambda entry: entry.name))

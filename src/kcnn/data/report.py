@@ -49,6 +49,8 @@ class FolderReport(TypedDict):
     modes: dict[str, int]
     default_color_mode: str
     hidden_ignored: int
+    repeated_folders_ignored: int
+    unreadable_folders_ignored: int
     non_images_ignored: list[str]
     loose_images_ignored: int
     unreadable: list[tuple[str, str]]
@@ -89,6 +91,8 @@ def folder_report(path: str) -> FolderReport:
         "modes": dict(modes.most_common()),
         "default_color_mode": majority_mode(scan),
         "hidden_ignored": scan.hidden,
+        "repeated_folders_ignored": scan.repeated_folders,
+        "unreadable_folders_ignored": scan.unreadable_folders,
         "non_images_ignored": scan.non_images,
         "loose_images_ignored": scan.loose_images,
         "unreadable": bad,
