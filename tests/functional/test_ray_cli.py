@@ -42,6 +42,8 @@ def test_options_that_do_not_go_with_ray_say_so(store_path, arguments, expected)
     [
         ("127.0.0.1:1", "error: Cannot reach the Ray cluster at 127.0.0.1:1 ("),
         ("not-an-address", "error: `--ray` takes auto, HOST:PORT or nothing (start Ray here); got 'not-an-address'."),
+        ("127.0.0.1:99999", "error: `--ray 127.0.0.1:99999`: a port is a number from 1 to 65535; got 99999"),
+        ("127.0.0.1:0", "error: `--ray 127.0.0.1:0`: a port is a number from 1 to 65535; got 0"),
     ],
 )
 def test_an_address_where_no_cluster_answers_is_one_line(store_path, address, expected):

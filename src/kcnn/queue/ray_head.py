@@ -70,6 +70,8 @@ def check_reachable(address: str, timeout: float = 5.0) -> None:
     host, _, port = target.removeprefix("ray://").rpartition(":")
     if not host or not port.isdigit():
         raise KcnnError(f"`--ray` takes auto, HOST:PORT or nothing (start Ray here); got {address!r}.")
+    if not 1 <= int(port) <= 65535:
+        raise KcnnError(f"`--ray {address}`: a port is a number from 1 to 65535; got {port} (Ray's default is 6379).")
     try:
         socket.create_connection((host, int(port)), timeout=timeout).close()
     except OSError as error:
