@@ -73,7 +73,7 @@ def test_train_one_fold_only(photos, store_path, capsys):
 
 def test_mistakes_with_folds_and_test_sets_are_one_line_each(photos, store_path, tmp_path, capsys):
     assert main(["train", *TINY, "--epochs", "1", "--folds", "3", "--fold", "5"]) == 2
-    assert "`fold` must be from 0 to 2; got 5." in capsys.readouterr().err
+    assert "`--fold` must be from 0 to 2; got 5." in capsys.readouterr().err
     assert main(["train", "--data", str(photos), *TINY, "--epochs", "1", "--folds", "20"]) == 2
     err = capsys.readouterr().err
     assert "has 15 image(s) outside the test set; 20-fold cross-validation needs at least 20 per class" in err

@@ -192,6 +192,7 @@ HUGE = "99999999999999999999"  # beyond SQLite's 64-bit integers
         (["queue", "add", "--repeats", "0"], "argument --repeats: expects a whole number at least 1"),
         (["queue", "add", "--random", "1.5"], "argument --random: expects a whole number at least 1"),
         (["queue", "prioritize", "1", HUGE], "argument N: expects a whole number between"),
+        (["queue", "prioritize", "1", HUGE], "9223372036854775807, such as 10; got"),
         (["run", "show", HUGE], "Run ids are positive whole numbers"),
         (["queue", "cancel", HUGE], "Run ids are positive whole numbers"),
         (["queue", "retry", HUGE], "Run ids are positive whole numbers"),

@@ -29,9 +29,8 @@ def whole(flag: str, low: int = 0, high: int = SQLITE_MAX, example: int = 1) -> 
             value = None
         if value is None or not low <= value <= high:
             bound = f"at least {low}" if high == SQLITE_MAX and low >= 0 else f"between {low} and {high}"
-            raise argparse.ArgumentTypeError(
-                f"expects a whole number {bound}, such as `{flag} {example}`; got {text!r}"
-            )
+            shown = f"`{flag} {example}`" if flag.startswith("-") else str(example)  # a positional has no flag
+            raise argparse.ArgumentTypeError(f"expects a whole number {bound}, such as {shown}; got {text!r}")
         return value
 
     return parse

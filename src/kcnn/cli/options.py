@@ -101,7 +101,7 @@ def grid_from_args(args: argparse.Namespace) -> dict[str, list[Any]]:
 
 
 def flagify(message: str) -> str:
-    """Rewrite backticked config field names in `message` as the flags that set them."""
+    """Rewrite backticked config field names in `message` as the flags that set them (and `fold` as `--fold`)."""
     for field in CONFIG_FLAGS:
         message = message.replace(f"`{field.name}`", f"`{field.flag}`")
-    return message
+    return message.replace("`fold`", "`--fold`")
