@@ -88,7 +88,14 @@ def make_app(store_path: Path | None = None, refresh_seconds: float = 1.0) -> Kc
     from kcnn.api import open_store
 
     path = Path(store_path) if store_path is not None else default_store_path()
-    open_store(path).close()  # create it, or fail with a clear message before the screen opens
+    from kcnn.errors import StoreError
+
+    # Open an existing store as the CLI's reads do (a read-only one shows; each write says why it is refused),
+    # else create it, or fail with a clear message before the screen opens.
+    try:
+        open_store(path, create=False).close()
+    except StoreError:
+        open_store(path).close()
     return KcnnApp(path, refresh_seconds)
 
 

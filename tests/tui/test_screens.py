@@ -524,3 +524,17 @@ async def test_studies_screen_says_why_a_study_did_not_start(app, store_path, tm
     assert any(message in note for note in notes), notes
     with Store(store_path) as store:
         assert store.studies() == []
+
+
+async def test_the_tui_opens_a_read_only_store_for_reading(store_path, monkeypatch):
+    """Issue 23, case 23: `kcnn-tui` refused a read-only store that the CLI reads."""
+    from kcnn_tui.app import make_app
+
+    from kcnn.store import connection
+
+    finish_runs(store_path, {(2, 2): [0.70]})
+    monkeypatch.setattr(connection, "unwritable_reason", lambda folder: "the file system is mounted read-only")
+    app = make_app(store_path, refresh_seconds=0.2)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        assert app.screen.query_one("#runs", DataTable).row_count >= 1
