@@ -136,7 +136,10 @@ def upgrade_store(
     path = Path(path) if path is not None else default_store_path()
     conn = _open_existing(path)
     try:
-        version = schema_version(conn)
+        try:
+            version = schema_version(conn)
+        except sqlite3.DatabaseError as error:  # not a database at all (a garbage or truncated file)
+            raise StoreError(f"The store at {str(path)!r} cannot be read: {error}; nothing was changed.") from None
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"The store at {str(path)!r} has schema version {version}, newer than this kcnn's ({SCHEMA_VERSION}); "
@@ -166,7 +169,9 @@ def upgrade_store(
                 raise sqlite3.DatabaseError(f"{len(dangling)} row(s) would point at missing rows, first {dangling[0]}")
             conn.execute("COMMIT")
         except BaseException as error:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite may have rolled back already (a full disk does)
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
             if isinstance(error, sqlite3.DatabaseError):
                 raise StoreError(f"Upgrading the store at {str(path)!r} failed, nothing changed: {error}.") from None
             raise

@@ -149,3 +149,15 @@ def test_upgrading_a_version_3_store_adds_folds_test_accuracies_studies_and_the_
     assert check.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     assert check.execute("PRAGMA foreign_key_check").fetchall() == []
     check.close()
+
+
+def test_upgrading_a_file_that_is_not_a_database_is_a_store_error_like_every_other_command(tmp_path):
+    """Issue 23, case 23: `store upgrade` on a garbage file exited 1 where the other commands exit 2."""
+    from kcnn.cli import main
+
+    folder = tmp_path / "garbage"
+    folder.mkdir()
+    (folder / "kcnn.sqlite").write_bytes(bytes(range(256)) * 20)
+    with pytest.raises(StoreError, match="cannot be read: file is not a database; nothing was changed"):
+        upgrade_store(folder)
+    assert main(["store", "upgrade", "--store", str(folder)]) == 2
