@@ -37,7 +37,7 @@ def test_queue_adds_repeats_once_and_resolves_auto_colour(store):
     queued = store.runs(state="queued")
     assert [run.seed for run in queued] == [5, 6, 7]
     assert {run.config_dict["color_mode"] for run in queued} == {"rgb"}
-    with pytest.raises(ConfigError, match=r"^`repeats` must be at least 1; got 0\.$"):
+    with pytest.raises(ConfigError, match=r"^`repeats` must be a whole number from 1 to 10000; got 0\.$"):
         store.queue(config, repeats=0)
 
 
@@ -127,3 +127,34 @@ def test_a_workspace_never_hands_out_the_worker_protocol(tmp_path):
     with kcnn.open_store(tmp_path / "store") as workspace:
         for name in ("claim", "heartbeat", "record_epoch", "finish", "fail", "advance_study", "add_runs", "_write"):
             assert not hasattr(workspace, name), name
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda store: kcnn.train("abc", store=store), "`train` takes an ExperimentConfig, such as"),
+        (lambda store: kcnn.train(None, store=store), "`train` takes an ExperimentConfig"),
+        (lambda store: store.queue("abc"), "`queue` takes an ExperimentConfig"),
+        (lambda store: store.queue([kcnn.ExperimentConfig(), 3]), "`queue` takes an ExperimentConfig"),
+        (lambda store: store.queue(kcnn.ExperimentConfig(), repeats="3"), "`repeats` must be a whole number"),
+        (lambda store: store.queue(kcnn.ExperimentConfig(), repeats=0), "`repeats` must be a whole number from 1"),
+        (lambda store: store.runs(state="bogus"), "Unknown run state 'bogus'; use one of queued, running"),
+        (lambda store: store.list_runs(["done", "nope"]), "Unknown run state 'nope'"),
+        (lambda store: store.cancel("5"), "`cancel` takes a run id or a list of them"),
+        (lambda store: store.cancel([True]), "`run id` must be a whole number at least 1; got True"),
+        (lambda store: store.get_run("1"), "`run id` must be a whole number at least 1; got '1'"),
+        (lambda store: store.prioritize(1, 2.5), "`priority` must be a whole number"),
+        (lambda store: kcnn.load_model(None), "`load_model` takes a Run (from store.runs()) or a run id"),
+        (lambda store: store.evaluate("x"), "`evaluate` takes a Run"),
+    ],
+)
+def test_api_arguments_of_the_wrong_kind_are_one_line_errors(store, call, message):
+    """Issue 23, case 23: these raised AttributeError or TypeError from inside, or returned [] silently."""
+    with pytest.raises(KcnnError) as raised:
+        call(store)
+    assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_cancel_takes_one_run_id_as_an_int(store):
+    [added] = store.queue(kcnn.ExperimentConfig(epochs=1))
+    assert store.cancel(added.run_id) == [added.run_id]

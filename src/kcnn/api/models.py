@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from kcnn.api.workspace import StoreLike, engine_store
-from kcnn.errors import StoreError
+from kcnn.errors import ConfigError, StoreError
 from kcnn.store import Run
 
 if TYPE_CHECKING:
@@ -99,6 +99,8 @@ def _run_of(run: Run | int, store: StoreLike | None, caller: str) -> Run:
     """`run`, or the run with that id in `store`."""
     if isinstance(run, Run):
         return run
+    if isinstance(run, bool) or not isinstance(run, int):
+        raise ConfigError(f"`{caller}` takes a Run (from store.runs()) or a run id with the store; got {run!r}.")
     if store is None:
         raise StoreError(f"`{caller}` needs the store when given a run id: {caller}({run}, store=store).")
     return engine_store(store).get_run(run)

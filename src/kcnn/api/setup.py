@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kcnn.api.checks import config_argument
 from kcnn.api.workspace import StoreLike, engine_store
 from kcnn.config import ExperimentConfig
 from kcnn.contract import EpochRecord, RunResult
@@ -61,11 +62,14 @@ def train(
         on_epoch: Called with each finished epoch's record.
 
     Raises:
-        ConfigError, DataError, DeviceError: For a config, dataset or device that cannot be used.
+        ConfigError, DataError, DeviceError: For a config (or something that is not one), dataset or device
+            that cannot be used.
         RunFailed: If the run did not finish (its store record says why).
     """
     from kcnn.queue.foreground import train_in_foreground
     from kcnn.queue.runner import Outcome
+
+    config = config_argument(config, "train")
 
     def report(record: EpochRecord) -> None:
         if on_epoch is not None:

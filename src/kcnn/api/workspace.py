@@ -12,9 +12,11 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kcnn.api.checks import configs_argument, run_ids_argument, states_argument, whole_argument
 from kcnn.config import ExperimentConfig, Value
-from kcnn.errors import ConfigError, KcnnError
+from kcnn.errors import KcnnError
 from kcnn.store import AddResult, Run, Store, Study, default_store_path
+from kcnn.store.schema import MAX_INTEGER
 
 if TYPE_CHECKING:
     import keras
@@ -84,14 +86,15 @@ class Workspace:
         already in the store is not added again (its `AddResult.created` is False).
 
         Raises:
-            ConfigError: If `repeats` is below 1.
+            ConfigError: If `configs` are not `ExperimentConfig` objects, or a count is not a whole number in range.
             DataError: If a dataset cannot be used.
         """
         from kcnn.queue.submit import prepare_configs
 
-        if repeats < 1:
-            raise ConfigError(f"`repeats` must be at least 1; got {repeats}.")
-        items = [configs] if isinstance(configs, ExperimentConfig) else list(configs)
+        items = configs_argument(configs, "queue")
+        whole_argument("repeats", repeats, 1, 10_000)
+        whole_argument("priority", priority, -MAX_INTEGER - 1)
+        whole_argument("max_attempts", max_attempts, 1, 1000)
         expanded = [
             config.replace(seed=config.seed + offset, fold=fold)
             for config in items
@@ -106,21 +109,22 @@ class Workspace:
 
         return queue_sweep(self, spec, skip_invalid=skip_invalid)
 
-    def cancel(self, run_ids: Sequence[int]) -> list[int]:
-        """Cancel queued or running runs; the ids cancelled."""
-        return self._store.cancel(run_ids)
+    def cancel(self, run_ids: int | Sequence[int]) -> list[int]:
+        """Cancel queued or running runs (one id or several); the ids cancelled."""
+        return self._store.cancel(run_ids_argument(run_ids, "cancel"))
 
     def cancel_all_queued(self) -> list[int]:
         """Cancel every queued run; their ids."""
         return self._store.cancel_all_queued()
 
-    def retry(self, run_ids: Sequence[int] | None = None, fresh: bool = False) -> list[int]:
+    def retry(self, run_ids: int | Sequence[int] | None = None, fresh: bool = False) -> list[int]:
         """Queue failed or cancelled runs again (all failed ones without ids); `fresh` drops their checkpoints."""
-        return self._store.retry(run_ids, fresh=fresh)
+        return self._store.retry(None if run_ids is None else run_ids_argument(run_ids, "retry"), fresh=fresh)
 
     def prioritize(self, run_id: int, priority: int) -> None:
         """Change a queued run's priority (higher is claimed first)."""
-        self._store.prioritize(run_id, priority)
+        whole_argument("priority", priority, -MAX_INTEGER - 1)
+        self._store.prioritize(whole_argument("run id", run_id, 1), priority)
 
     def reap(self) -> list[int]:
         """Requeue the runs whose worker's lease expired (a killed worker); their ids."""
@@ -129,12 +133,14 @@ class Workspace:
     # -- runs -----------------------------------------------------------------------
 
     def runs(self, state: str | Sequence[str] | None = None) -> list[Run]:
-        """Every run (oldest first), or those in `state` (one state or several)."""
-        return self._store.runs(state)
+        """Every run (oldest first), or those in `state` (one state or several; an unknown one is refused)."""
+        return self._store.runs(states_argument(state))
 
     def list_runs(self, states: Sequence[str] | None = None, limit: int | None = None) -> list[Run]:
         """Runs newest first, optionally only in `states` and at most `limit`."""
-        return self._store.list_runs(states, limit)
+        return self._store.list_runs(
+            states_argument(states), None if limit is None else whole_argument("limit", limit, 1)
+        )
 
     def get_run(self, run_id: int) -> Run:
         """One run.
@@ -142,7 +148,7 @@ class Workspace:
         Raises:
             StoreError: If there is no such run.
         """
-        return self._store.get_run(run_id)
+        return self._store.get_run(whole_argument("run id", run_id, 1))
 
     def count_by_state(self) -> dict[str, int]:
         """How many runs are in each state."""

@@ -145,8 +145,8 @@ def _collect(scan: FolderScan, folder: Path, label: int, is_val: bool) -> None:
 
     Iterative (a stack of open folders), so any depth of nesting works, in the order a recursive walk
     gives; a folder reached twice (a symbolic-link loop, or two links to one folder) is read once and the
-    repeat counted (`FolderScan.repeated_folders`). Files whose metadata cannot be read (a dangling link) are kept: decoding
-    reports them as unreadable, with the reason.
+    repeat counted (`FolderScan.repeated_folders`). Files whose metadata cannot be read (a dangling link) are
+    kept: decoding reports them as unreadable, with the reason.
     """
     prefix = len(str(scan.root)) + 1
     seen: set[tuple[int, int]] = set()
