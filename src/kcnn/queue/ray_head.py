@@ -32,7 +32,7 @@ from typing import Any
 
 from kcnn.errors import KcnnError, LeaseLost
 from kcnn.queue.ray_slot import SlotActor
-from kcnn.queue.ray_trainer import DatasetCache, RemoteTrainer, SlotLost, first_line
+from kcnn.queue.ray_trainer import DatasetCache, RemoteTrainer, SlotLost, slot_problem
 from kcnn.queue.runner import Execution, Outcome, RunSettings, execute_claim
 from kcnn.queue.serve import serve_claims
 from kcnn.queue.settings import WorkerSettings
@@ -43,6 +43,8 @@ INSTALL_HINT = "pip install 'kcnn[ray]'"
 CRASH_BACKOFF_SECONDS = 2.0
 STARTUP_WAIT_SECONDS = 300.0
 """How long the head waits for every actor before it starts serving with those that answer."""
+#: While slots do not answer at start-up, how often to ask whether the instance this head started has a live node.
+NODE_CHECK_SECONDS = 5.0
 
 
 def import_ray() -> Any:
@@ -213,6 +215,8 @@ class RayPool:
         self.datasets: DatasetCache | None = None
         self.threads: list[threading.Thread] = []
         self.started = time.monotonic()
+        self.restarted = False
+        """Whether the Ray instance this head started was replaced once already (`_restart_local_instance`)."""
 
     # -- start-up ---------------------------------------------------------------
 
@@ -270,10 +274,10 @@ class RayPool:
         try:
             slot.where = ray.get(slot.pending)
         except Exception as error:  # the actor could not start (or died again): Ray restarts it, ask again later
-            problem = first_line(error)
+            problem = slot_problem(error)
             if problem != slot.problem:  # said once, not at every poll
                 slot.problem = problem
-                self.log(f"Ray slot {slot.index} could not start: {problem} (every node needs this kcnn installed)")
+                self.log(f"Ray slot {slot.index} could not start: {problem}")
             return False
         finally:
             slot.pending = None
@@ -372,10 +376,9 @@ class RayPool:
             KcnnError: With ``once``, when no slot started at all (its cause, e.g. kcnn missing on a node).
         """
         assert self.plan is not None
-        deadline = time.monotonic() + STARTUP_WAIT_SECONDS
-        for slot in self.slots[: self.plan.fits]:
-            while not self.stop.is_set() and time.monotonic() < deadline and not self._ready(self.ray, slot):
-                pass
+        self._wait_for_slots()
+        if not any(slot.where for slot in self.slots) and self._restart_local_instance():
+            self._wait_for_slots()
         self.log(f"Ray start-up: {time.monotonic() - self.started:.1f} s")
         if self.settings.once and not self.stop.is_set() and not any(slot.where for slot in self.slots):
             problems = sorted({slot.problem for slot in self.slots if slot.problem})
@@ -389,6 +392,42 @@ class RayPool:
         self.threads = [threading.Thread(target=self._serve, args=args, daemon=True) for args in arguments]
         for thread in self.threads:
             thread.start()
+
+    def _wait_for_slots(self) -> None:
+        """Wait (up to `STARTUP_WAIT_SECONDS`) for the slots the cluster holds to answer."""
+        assert self.plan is not None
+        deadline = time.monotonic() + STARTUP_WAIT_SECONDS
+        checked = time.monotonic()
+        for slot in self.slots[: self.plan.fits]:
+            while not self.stop.is_set() and time.monotonic() < deadline and not self._ready(self.ray, slot):
+                if self.address == "local" and time.monotonic() - checked > NODE_CHECK_SECONDS:
+                    checked = time.monotonic()
+                    if not self._live_nodes():
+                        return  # the instance this head started is gone: waiting longer cannot help
+
+    def _live_nodes(self) -> int:
+        """Nodes Ray reports alive (0 when it cannot even say: its control store is gone)."""
+        try:
+            return sum(bool(node.get("Alive")) for node in self.ray.nodes())
+        except Exception:  # the GCS itself died with the node
+            return 0
+
+    def _restart_local_instance(self) -> bool:
+        """Once, for a Ray instance this head started itself whose node died: start a fresh one and its slots.
+
+        Returns:
+            Whether a fresh instance was started (never for a cluster given by address, or a second time).
+        """
+        if self.address != "local" or self.restarted or self.stop.is_set() or self._live_nodes():
+            return False
+        self.restarted = True
+        self.log("the Ray instance this worker started has no live node; starting a fresh one (once)")
+        with contextlib.suppress(Exception):
+            self.ray.shutdown()
+        self.slots = []
+        self.ray = self._connect()
+        self.plan = self._start_actors(self.ray)
+        return True
 
     def labels(self) -> list[str]:
         """Each slot's node, device and run."""

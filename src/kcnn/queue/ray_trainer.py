@@ -172,3 +172,29 @@ def first_line(error: BaseException) -> str:
     if causes:
         return causes[-1]
     return lines[0] if lines else type(error).__name__
+
+
+#: Where a Ray node writes its logs (the raylet's, the agents'), on that node.
+RAY_LOGS = "/tmp/ray/session_latest/logs"
+_MISSING_CODE = re.compile(r"\b(ModuleNotFoundError|ImportError)\b")
+_NODE_DIED = re.compile(r"node (has )?died|raylet|NodeDiedError|local Ray instance is not running|GCS", re.IGNORECASE)
+_ACTOR_DIED = re.compile(r"died unexpectedly|ActorUnavailableError|actor is unavailable", re.IGNORECASE)
+
+
+def slot_problem(error: BaseException) -> str:
+    """Why a Ray slot's actor could not start or answer, told apart by its cause, in one line.
+
+    An import error is this kcnn missing (or broken) on the node; a node Ray reports dead (its raylet exits
+    when one of its agents dies), or an actor process that died without an error of its own, is the machine:
+    the line says where Ray's logs are. Anything else is the error's own line (`first_line`).
+    """
+    line = first_line(error)
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
+    if _MISSING_CODE.search(text):
+        return f"{line} (every node needs this kcnn and its dependencies installed: pip install kcnn there)"
+    logs = f"Ray's logs on that node are in {RAY_LOGS} (raylet.out, raylet.err)"
+    if _NODE_DIED.search(text) or type(error).__name__ == "NodeDiedError":
+        return f"its Ray node died ({line}); {logs}"
+    if _ACTOR_DIED.search(text) or type(error).__name__ == "ActorUnavailableError":
+        return f"its actor's process died ({line}): killed, out of memory, or its node died; {logs}"
+    return line
