@@ -48,3 +48,39 @@ def test_every_mistake_is_one_line_and_exit_code_2(argv, store_path, capsys):
     assert captured.err.startswith("error: ") or captured.err.startswith("usage: "), captured.err
     lines = [line for line in captured.err.splitlines() if line.strip()]
     assert len(lines) == 1 or captured.err.startswith("usage: "), captured.err
+
+
+#: Issue 23's command-level cases that need a file: `{dir}` is a scratch folder holding the files below.
+FILES = {
+    "step.toml": "input_size = {low = 16, high = 30, step = -2}\n",
+    "inf.toml": "learning_rate = {low = 1e-4, high = inf}\n",
+    "text.toml": 'kernel_size = ["abc", 2]\n',
+    "bool.toml": "kernel_size = [true, 2]\n",
+    "nested.toml": "kernel_size = [[[2]]]\n",
+    "zero.toml": "input_size = {low = 16, high = 30, step = 0}\n",
+    "nested-sweep.toml": "[grid]\nkernel_size = [[[2]]]\n",
+    "mixed-sweep.toml": "[grid]\ndilation = [[2, [1]]]\n",
+    "seed-sweep.toml": "seed = [[1, 2]]\n[grid]\nkernel_size = [2]\n",
+    "twice-sweep.toml": "[grid]\nkernel_size = [2, 3]\n[fixed]\nkernel_size = 2\n",
+    "garbage/kcnn.sqlite": "not a database " * 100,
+}
+FILE_MATRIX = [
+    *(["optimize", "{dir}/" + name] for name in ("step.toml", "inf.toml", "text.toml", "bool.toml", "nested.toml",
+                                                 "zero.toml")),
+    *(["queue", "sweep", "{dir}/" + name, "--dry-run"] for name in ("nested-sweep.toml", "mixed-sweep.toml",
+                                                                     "seed-sweep.toml", "twice-sweep.toml")),
+    ["store", "upgrade", "--store", "{dir}/garbage"], ["store", "info", "--store", "{dir}/garbage"],
+    ["effects", "--by", "kernel,kernel"], ["effects", "--by", ""], ["compare", "--by", ""],
+    ["compare", "--by", "dilation,dilation"], ["plot", "runs", "--by", "kernel", "--png", "{dir}"],
+    ["plot", "runs", "--by", "kernel", "--png", "/nonexistent/p.png"], ["run", "curves", "1", "--png", "{dir}"],
+    ["model", "export", "1", "--output", "{dir}"], ["model", "evaluate", "1", "--png", "{dir}"],
+    ["race", "--top", "99999"],
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("argv", FILE_MATRIX, ids=lambda argv: " ".join(argv)[:60])
+def test_every_mistake_with_a_file_is_one_line_and_exit_code_2(argv, store_path, tmp_path, capsys):
+    for name, text in FILES.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    test_every_mistake_is_one_line_and_exit_code_2([arg.format(dir=tmp_path) for arg in argv], store_path, capsys)
