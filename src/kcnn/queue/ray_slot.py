@@ -136,12 +136,22 @@ class SlotActor:
         self._stop.set()
         self._answers.put(False)
 
-    def model_bytes(self) -> bytes:
-        """The current model as a ``.keras`` file (asked while training waits after an epoch, or once done)."""
+    def model_bytes(self, weights_only: bool = False) -> bytes:
+        """The current model as a ``.keras`` file (asked while training waits after an epoch, or once done).
+
+        Args:
+            weights_only: Architecture and weights only (`kcnn.training.model.save_for_inference`), as a done
+                run keeps them; else the whole model with its optimizer state, as a checkpoint needs.
+        """
         if self._model is None:
             raise RuntimeError("no model yet: the run has not finished an epoch on this slot")
         path = self._folder / "model.keras"
-        self._model.save(path)
+        if weights_only:
+            from kcnn.training.model import save_for_inference
+
+            save_for_inference(self._model, path)
+        else:
+            self._model.save(path)
         try:
             return path.read_bytes()
         finally:

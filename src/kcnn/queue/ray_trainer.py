@@ -71,8 +71,12 @@ class RemoteModel:
         self._trainer = trainer
 
     def save(self, path: str | Path) -> None:
-        """Write the model (as the actor holds it now) to `path`."""
+        """Write the model (as the actor holds it now) to `path`, with its optimizer state (a checkpoint)."""
         Path(path).write_bytes(self._trainer.call(self._trainer.actor.model_bytes.remote()))
+
+    def save_for_inference(self, path: str | Path) -> None:
+        """Write the model's architecture and weights only (what a done run keeps) to `path`."""
+        Path(path).write_bytes(self._trainer.call(self._trainer.actor.model_bytes.remote(True)))
 
 
 class RemoteTrainer:

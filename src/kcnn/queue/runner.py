@@ -191,10 +191,12 @@ class _Checkpointer:
     every_seconds: float
     folder: Path
     last_model: Any = None
-    last_epoch_checkpoint: Path | None = None
+    last_epoch: int = 0
     saved_at: float = field(default_factory=time.monotonic)
     best_val_accuracy: float = -math.inf
     """The best validation accuracy so far, whose weights are in the best model file."""
+    best_epoch: int = 0
+    """The epoch (of this attempt) whose weights are in the best model file; 0 when carried from an earlier one."""
 
     @property
     def best_path(self) -> Path:
@@ -212,38 +214,42 @@ class _Checkpointer:
     def after_epoch(self, record: Any, model: Any) -> None:
         """Record the epoch, with a checkpoint when one is due."""
         self.last_model = model
-        self.last_epoch_checkpoint = None
+        self.last_epoch = record.epoch
         if not checkpoint_due(record.epoch, self.epochs, time.monotonic() - self.saved_at, self.every_seconds):
             self._keep_if_best(record, model)
             self.run.record_epoch(record)
             return
         # File names carry the attempt: a worker presumed dead can never overwrite its successor's files.
         path = self.folder / CHECKPOINT_PATTERN.format(epoch=record.epoch, attempt=self.run.attempt)
-        atomic_write(path, lambda temporary: model.save(temporary))
-        self._keep_if_best(record, model, checkpoint=path)
+        atomic_write(path, lambda temporary: model.save(temporary))  # with the optimizer's state: it resumes
+        self._keep_if_best(record, model)
         self.run.record_epoch(record, checkpoint=path.name)
         for old in self.folder.glob(f"checkpoint-e*-a{self.run.attempt}.keras"):
             if old != path:
                 old.unlink(missing_ok=True)
-        self.last_epoch_checkpoint = path
         self.saved_at = time.monotonic()
 
-    def _keep_if_best(self, record: Any, model: Any, checkpoint: Path | None = None) -> None:
-        """Save the weights when this epoch's validation accuracy is the best yet (a link to its checkpoint)."""
+    def _keep_if_best(self, record: Any, model: Any) -> None:
+        """Save the weights (only: `save_for_inference`) when this epoch's validation accuracy is the best yet."""
         if not math.isfinite(record.val_accuracy) or record.val_accuracy <= self.best_val_accuracy:
             return
-        if checkpoint is None or not atomic_link(checkpoint, self.best_path):
-            atomic_write(self.best_path, lambda temporary: model.save(temporary))
+        atomic_write(self.best_path, lambda temporary: save_for_inference(model, temporary))
         self.best_val_accuracy = record.val_accuracy
+        self.best_epoch = record.epoch
 
     def save_final_model(self) -> str | None:
-        """Name the final model (a hard link to the last epoch's checkpoint, else a save); its file name."""
+        """Keep the final weights (only) under the final model's name; its file name.
+
+        When the last epoch is the best one, the final model is the best model's file under a second name
+        (a hard link: no byte twice).
+        """
         if self.last_model is None:
             return None
         name = MODEL_PATTERN.format(attempt=self.run.attempt)
-        linked = self.last_epoch_checkpoint is not None and atomic_link(self.last_epoch_checkpoint, self.folder / name)
-        if not linked:
-            atomic_write(self.folder / name, lambda temporary: self.last_model.save(temporary))
+        final = self.folder / name
+        if self.best_epoch == self.last_epoch and self.best_path.exists() and atomic_link(self.best_path, final):
+            return name
+        atomic_write(final, lambda temporary: save_for_inference(self.last_model, temporary))
         return name
 
     def remove_checkpoints(self) -> None:
@@ -253,6 +259,17 @@ class _Checkpointer:
         for best in self.folder.glob("best-a*.keras"):
             if best != self.best_path:
                 best.unlink(missing_ok=True)
+
+
+def save_for_inference(model: Any, path: Path) -> None:
+    """Write a model's architecture and weights only (a Ray slot's model writes them from its actor)."""
+    remote = getattr(model, "save_for_inference", None)
+    if remote is not None:
+        remote(path)
+        return
+    from kcnn.training.model import save_for_inference as save
+
+    save(model, path)
 
 
 def execute_claim(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kcnn.config import ExperimentConfig
@@ -72,6 +73,18 @@ def build_model(
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
+
+
+def save_for_inference(model: Any, path: str | Path) -> None:
+    """Write `model` as a ``.keras`` file of its architecture and weights only: no optimizer state, not compiled.
+
+    What a done run keeps (to evaluate, predict and export): about the size of its weights, a third of a
+    full save with Adam's two moments. Plain ``keras.saving.load_model`` loads it (uncompiled).
+    """
+    keras = import_keras()
+    plain = keras.Model.from_config(model.get_config())
+    plain.set_weights(model.get_weights())
+    plain.save(path)
 
 
 def make_optimizer(config: ExperimentConfig) -> Any:
