@@ -108,3 +108,72 @@ def test_queue_add_on_a_full_disk_says_so_in_one_line(tmp_path, capsys, monkeypa
     err = capsys.readouterr().err
     assert "is full (database or disk is full); nothing was changed and the store is intact" in err
     assert err.count("\n") == 1 and "newer or damaged" not in err
+
+
+def _done_with_files(store, config, accuracy, link_best=True):
+    """A done run as a worker leaves it: epochs, the final model and the best model (linked when the same)."""
+    from kcnn.contract import EpochRecord
+
+    [added] = store.add_runs([config])
+    claim = store.claim("w", run_id=added.run_id)
+    store.record_epoch(claim, EpochRecord(epoch=1, val_accuracy=accuracy, seconds=1.0))
+    folder = store.run_folder(added.run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "model-a1.keras").write_bytes(b"m" * 50_000)
+    if link_best:
+        (folder / "best-a1.keras").hardlink_to(folder / "model-a1.keras")
+    else:
+        (folder / "best-a1.keras").write_bytes(b"b" * 50_000)
+    store.finish(claim, model="model-a1.keras")
+    return added.run_id
+
+
+def test_prune_keeps_the_top_configurations_models_and_leaves_every_number(tmp_path, capsys):
+    """Issue 24: `kcnn store prune --keep-top N` removes the rest; reports are identical; --dry-run removes nothing."""
+    from kcnn.config import ExperimentConfig
+    from kcnn.contract import EpochRecord
+    from kcnn.store import FailureKind
+
+    path = tmp_path / "store"
+    with Store(path) as store:
+        runs = {(kernel, seed): _done_with_files(store, ExperimentConfig(kernel_size=kernel, seed=seed, epochs=1),
+                                                 0.5 + kernel / 10 + seed / 100, link_best=seed == 0)
+                for kernel in (2, 3, 4) for seed in (0, 1)}  # fmt: skip
+        [failed, queued] = store.add_runs([ExperimentConfig(kernel_size=5, epochs=3), ExperimentConfig(seed=9)])
+        for added in (failed, queued):  # both wrote a checkpoint after epoch 1
+            claim = store.claim("w", run_id=added.run_id)
+            store.run_folder(added.run_id).mkdir(parents=True)
+            (store.run_folder(added.run_id) / "checkpoint-e1-a1.keras").write_bytes(b"c" * 10_000)
+            store.record_epoch(claim, EpochRecord(epoch=1, val_accuracy=0.3, seconds=1.0), "checkpoint-e1-a1.keras")
+            if added is failed:
+                store.fail(claim, FailureKind.DIVERGED, "loss became NaN")
+            else:
+                store.release(claim)
+    files = sorted(str(p.relative_to(path)) for p in (path / "artifacts").rglob("*.keras"))
+    assert main(["leaderboard", "--format", "json", "--store", str(path)]) == 0
+    board = capsys.readouterr().out
+    assert main(["store", "prune", "--keep-top", "1", "--dry-run", "--format", "json", "--store", str(path)]) == 0
+    planned = json.loads(capsys.readouterr().out)
+    assert sorted(str(p.relative_to(path)) for p in (path / "artifacts").rglob("*.keras")) == files  # untouched
+    top = [runs[(4, 0)], runs[(4, 1)]]
+    assert planned["runs"] == sorted({*runs.values(), failed.run_id} - set(top))
+    assert planned["bytes"] == 2 * 50_000 + 2 * 100_000 + 10_000  # a linked pair is counted once
+    assert main(["store", "prune", "--keep-top", "1", "--store", str(path)]) == 0
+    assert capsys.readouterr().out.startswith("freed 0.3 MB: the model files of 5 run(s); kept those of the top 1")
+    left = sorted(str(p.relative_to(path)) for p in (path / "artifacts").rglob("*.keras"))
+    assert left == sorted([f"artifacts/{run_id}/{name}" for run_id in top for name in ("best-a1.keras",
+                           "model-a1.keras")] + [f"artifacts/{queued.run_id}/checkpoint-e1-a1.keras"])  # fmt: skip
+    assert main(["leaderboard", "--format", "json", "--store", str(path)]) == 0
+    assert capsys.readouterr().out == board  # every number stays
+    with Store(path) as store:
+        assert store.get_run(failed.run_id).checkpoint is None  # a retry starts afresh
+        assert store.get_run(queued.run_id).checkpoint == "checkpoint-e1-a1.keras"
+    pruned = runs[(2, 0)]
+    for command in (["model", "evaluate", str(pruned)], ["model", "predict", str(pruned), str(tmp_path)],
+                    ["model", "export", str(pruned), "--output", str(tmp_path / "m.keras")]):  # fmt: skip
+        assert main([*command, "--store", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert "its model files were removed (kcnn store prune --keep-top 1); its numbers are kept" in err
+        assert "train it again: kcnn train --kernel 2" in err and err.count("\n") == 1
+    assert main(["run", "show", str(pruned), "--store", str(path)]) == 0
+    assert "its model files were removed" in " ".join(capsys.readouterr().out.split())

@@ -35,6 +35,7 @@ from kcnn.api.analysis import (
     leaderboard,
 )
 from kcnn.api.models import evaluate, export_model, load_model, predict
+from kcnn.api.retention import PruneReport, prune
 from kcnn.api.setup import (
     check_setup,
     dataset_classes,
@@ -83,6 +84,7 @@ __all__ = [
     "KcnnStore",
     "Metric",
     "ProblemEntry",
+    "PruneReport",
     "Run",
     "RunFailed",
     "RunResult",
@@ -120,6 +122,7 @@ __all__ = [
     "pool_out",
     "predict",
     "prepare_configs",
+    "prune",
     "queue_sweep",
     "race",
     "run_workers",

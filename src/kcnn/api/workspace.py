@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import pandas
     from rich.text import Text
 
+    from kcnn.api.retention import PruneReport
     from kcnn.inference.evaluation import Prediction
     from kcnn.inference.export import ExportReport
     from kcnn.queue.enqueue import QueueReport
@@ -310,6 +311,12 @@ class Workspace:
         from kcnn.api.workers import stop_worker
 
         return stop_worker(self, pid)
+
+    def prune(self, keep_top: int, *, metric: str = "best", dry_run: bool = False) -> PruneReport:
+        """Remove the model files of every run outside the top `keep_top` configurations (`kcnn.api.prune`)."""
+        from kcnn.api.retention import prune
+
+        return prune(self, keep_top, metric=metric, dry_run=dry_run)
 
     def info(self) -> StoreInfo:
         """What the store holds (`kcnn.api.store_info`)."""

@@ -11,6 +11,7 @@ import dataclasses
 import functools
 import json
 import math
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,11 +20,13 @@ from typing import Any
 from kcnn.config.fields import (
     ACTIVATIONS,
     COLOR_MODES,
+    FIELDS,
     OPTIMIZERS,
     PADDINGS,
     PER_LAYER_FIELDS,
     PRECISIONS,
     RESIZE_POLICIES,
+    format_value,
 )
 from kcnn.config.key import key_of
 from kcnn.errors import ConfigError
@@ -252,6 +255,29 @@ class ExperimentConfig:
     def replace(self, **changes: Any) -> ExperimentConfig:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
+
+    def train_command(self) -> str:
+        """The ``kcnn train`` command that trains this config (its seed and fold included).
+
+        Flags only where it differs from the defaults: what a user types to train a run again.
+        """
+        default = ExperimentConfig(dataset=self.dataset)
+        words = ["kcnn", "train"]
+        for field in FIELDS:
+            value = getattr(self, field.name)
+            if field.name == "dataset":
+                if value != ExperimentConfig().dataset:
+                    words += [field.flag, value]
+                continue
+            if format_value(field.name, value) == format_value(field.name, getattr(default, field.name)):
+                continue
+            if field.kind is bool:
+                words += [field.flag] if value else []
+                continue
+            words += [field.flag, format_value(field.name, value)]
+        if self.fold:
+            words += ["--fold", str(self.fold)]
+        return " ".join(shlex.quote(word) for word in words)
 
     @property
     def config_key(self) -> str:

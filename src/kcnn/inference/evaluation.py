@@ -24,6 +24,7 @@ from kcnn.config import ExperimentConfig
 from kcnn.errors import DataError, KcnnError, StoreError
 from kcnn.reports.confusion import Evaluation
 from kcnn.store import CLASSES_FILE, Run
+from kcnn.store.retention import removed_text
 
 SPLITS = ("val", "test", "train", "all")
 MODELS = ("final", "best")
@@ -55,6 +56,9 @@ def run_model_file(run: Run, which: str = "final") -> Path:
     if run.experiment_config is None:
         raise StoreError(f"Run {run.id} has a damaged config ({run.config_problem}); it cannot be evaluated.")
     folder = run.folder
+    removed = removed_text(folder, run.experiment_config.train_command())
+    if removed is not None:
+        raise StoreError(f"Run {run.id}: {removed}.")
     if folder is None or not run.model:
         raise StoreError(f"Run {run.id} has no final model ({run.state}); only done runs have one.")
     if not folder.is_dir():

@@ -12,6 +12,7 @@ from rich.table import Table
 from kcnn.config import format_value
 from kcnn.reports.text import safe
 from kcnn.store import Run
+from kcnn.store.retention import removed_text
 from kcnn.throughput import describe_throughput
 
 #: Narrow terminals: run-list columns in the order they are hidden (id, state and best val always stay).
@@ -111,6 +112,12 @@ def run_summary_table(run: Run) -> Table:
         table.add_row("training FLOP/s", describe_throughput(run.flops_per_second, run.peak_flops, run.device_name))
     if run.params is not None:
         table.add_row("params", f"{run.params:,}")
+    config = run.experiment_config
+    removed = removed_text(run.folder, config.train_command() if config is not None else None)
+    if removed is not None:
+        table.add_row("model", f"[yellow]{safe(removed)}[/]")
+    elif run.model:
+        table.add_row("model", safe(run.model))
     table.add_row("attempt", f"{run.attempt} (crashes {run.retries} of {run.max_attempts} allowed)")
     table.add_row("priority", str(run.priority))
     if run.worker_id:

@@ -1,8 +1,8 @@
 """`Store`: the SQLite file and artifacts folder that hold every experiment.
 
 The class is assembled from one mixin per job, each in its own module: the connection and schema check
-(`connection`), the user's actions (`actions`), studies (`studies`), a worker's fenced writes (`claims`)
-and the queries (`reads`). Schema upgrades live apart, in `upgrade`.
+(`connection`), the user's actions (`actions`), studies (`studies`), a worker's fenced writes (`claims`),
+the queries (`reads`) and the removal of model files (`retention`). Schema upgrades live apart, in `upgrade`.
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ from kcnn.store.claims import WorkerWrites
 from kcnn.store.connection import default_store_path
 from kcnn.store.reads import Reads
 from kcnn.store.records import Claim
+from kcnn.store.retention import Retention
 from kcnn.store.studies import StudyRecords
 
 __all__ = ["Store", "default_store_path"]
 
 
-class Store(StudyRecords, WorkerWrites, Reads):
+class Store(StudyRecords, WorkerWrites, Reads, Retention):
     """The experiment store: one SQLite file plus an ``artifacts/`` folder.
 
     Contract:

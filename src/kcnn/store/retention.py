@@ -1,0 +1,109 @@
+"""Removing model files the user no longer needs, while every number stays in SQLite.
+
+A run's folder holds its resume checkpoint (while it can resume), its final model and its best epoch's
+model. `Retention.remove_model_files` deletes them for the runs it is given and leaves a marker,
+``removed.json``, so that every later reader can say the files were removed on purpose (and how to get a
+model again) instead of calling the store damaged. Runs that can still resume (queued, running) are never
+touched; a failed or cancelled run loses its checkpoint, so a retry starts from its first epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kcnn.store.connection import StoreConnection
+from kcnn.store.states import RunState
+
+#: The marker a removal leaves in a run's folder.
+REMOVED_MARKER = "removed.json"
+#: The files of a run that hold a model (its checkpoints, final and best models).
+MODEL_FILE_PATTERNS = ("model-a*.keras", "best-a*.keras", "checkpoint-*.keras")
+#: States whose runs may resume from their files: never pruned.
+RESUMABLE = (RunState.QUEUED, RunState.RUNNING)
+
+
+@dataclass
+class Removal:
+    """What removing (or, in a dry run, what would remove) the model files of some runs frees."""
+
+    runs: list[int] = field(default_factory=list)
+    """Runs that had model files (in id order)."""
+    files: int = 0
+    bytes: int = 0
+    """Bytes freed: a file under two names (the final model linked to the best) is counted once."""
+
+
+def model_files(folder: Path) -> list[Path]:
+    """The model files in a run's folder (empty when it has none, or no folder)."""
+    if not folder.is_dir():
+        return []
+    return sorted({path for pattern in MODEL_FILE_PATTERNS for path in folder.glob(pattern)})
+
+
+def removal_note(folder: Path | None) -> dict[str, object] | None:
+    """What the removal marker of a run's folder says (when and why its files went), or `None`."""
+    if folder is None:
+        return None
+    try:
+        note = json.loads((folder / REMOVED_MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    return note if isinstance(note, dict) else None
+
+
+def removed_text(folder: Path | None, train_command: str | None) -> str | None:
+    """One line saying a run's model files were removed on purpose, and how to train it again; `None` if not."""
+    note = removal_note(folder)
+    if note is None:
+        return None
+    again = f"; to use a model of it, train it again: {train_command}" if train_command else ""
+    return f"its model files were removed ({note.get('reason', 'on purpose')}); its numbers are kept{again}"
+
+
+class Retention(StoreConnection):
+    """The store's removal of model files."""
+
+    def remove_model_files(self, run_ids: Sequence[int], reason: str, *, dry_run: bool = False) -> Removal:
+        """Delete the model files of `run_ids` (never of a queued or running run), or count them (`dry_run`).
+
+        Each run whose files go gets a ``removed.json`` marker and a ``models_removed`` event; a failed or
+        cancelled run's checkpoint is forgotten (a retry starts afresh).
+
+        Args:
+            run_ids: The runs.
+            reason: Why, as readers will say it (``kcnn store prune --keep-top 5``).
+            dry_run: Count what would be freed; change nothing.
+        """
+        removal = Removal()
+        states = dict(self._conn.execute("SELECT id, state FROM runs").fetchall())
+        seen: set[tuple[int, int]] = set()
+        for run_id in sorted(set(run_ids)):
+            if states.get(run_id) in (None, *RESUMABLE):
+                continue
+            files = model_files(self.run_folder(run_id))
+            if not files:
+                continue
+            removal.runs.append(run_id)
+            for path in files:
+                info = path.stat()
+                removal.files += 1
+                if (info.st_dev, info.st_ino) not in seen:
+                    seen.add((info.st_dev, info.st_ino))
+                    removal.bytes += info.st_size
+            if dry_run:
+                continue
+            marker = {"reason": reason, "when": time.time(), "files": [path.name for path in files]}
+            (self.run_folder(run_id) / REMOVED_MARKER).write_text(json.dumps(marker))
+            for path in files:
+                path.unlink(missing_ok=True)
+            with self._write() as conn:
+                conn.execute(
+                    "UPDATE runs SET checkpoint = NULL, checkpoint_epoch = 0 WHERE id = ? AND state != 'done'",
+                    (run_id,),
+                )
+                self._event(conn, run_id, "models_removed", message=f"{len(files)} file(s): {reason}")
+        return removal
