@@ -150,6 +150,11 @@ def test_prune_keeps_the_top_configurations_models_and_leaves_every_number(tmp_p
             else:
                 store.release(claim)
     files = sorted(str(p.relative_to(path)) for p in (path / "artifacts").rglob("*.keras"))
+    assert main(["store", "info", "--format", "json", "--store", str(path)]) == 0
+    info = json.loads(capsys.readouterr().out)  # what the store holds, by kind, a linked pair counted once
+    assert info["artifacts_by_kind"] == {"resume checkpoints": 20_000, "final models": 6 * 50_000,
+                                         "best-epoch models": 3 * 50_000, "other": 0}  # fmt: skip
+    assert info["largest_runs"][0] == {"run": runs[(2, 1)], "bytes": 100_000}
     assert main(["leaderboard", "--format", "json", "--store", str(path)]) == 0
     board = capsys.readouterr().out
     assert main(["store", "prune", "--keep-top", "1", "--dry-run", "--format", "json", "--store", str(path)]) == 0

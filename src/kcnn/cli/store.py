@@ -71,6 +71,8 @@ def run_info(args: argparse.Namespace) -> int:
         ("events", f"{info.events:,}"),
         ("database", f"{info.database_bytes / 1e6:,.1f} MB"),
         ("artifacts", f"{info.artifacts_bytes / 1e6:,.1f} MB"),
+        *((f"  {kind}", f"{size / 1e6:,.1f} MB") for kind, size in info.artifacts_by_kind.items() if size),
+        ("largest runs", ", ".join(f"run {run_id} {size / 1e6:,.1f} MB" for run_id, size in info.largest_runs)),
     ):
         table.add_row(name, value)
     print_fitted(output_console(), table)

@@ -37,6 +37,46 @@ class Removal:
     """Bytes freed: a file under two names (the final model linked to the best) is counted once."""
 
 
+#: How `kcnn store info` names the files of a run's folder, by name pattern (the first that matches).
+KINDS = (("checkpoint-*.keras", "resume checkpoints"), ("model-a*.keras", "final models"),
+         ("best-a*.keras", "best-epoch models"))  # fmt: skip
+
+
+@dataclass
+class ArtifactUsage:
+    """The bytes of a store's artifacts by kind, and its largest runs; a file under two names counts once."""
+
+    by_kind: dict[str, int] = field(default_factory=dict)
+    largest_runs: list[tuple[int, int]] = field(default_factory=list)
+    """``(run id, bytes)``, largest first (five at most)."""
+
+
+def artifact_usage(artifacts: Path, most: int = 5) -> ArtifactUsage:
+    """Walk the artifacts folder once: bytes by kind (`KINDS`, else ``other``) and the largest run folders."""
+    usage = ArtifactUsage(by_kind={name: 0 for _, name in KINDS} | {"other": 0})
+    seen: set[tuple[int, int]] = set()
+    per_run: dict[int, int] = {}
+    if not artifacts.is_dir():
+        return usage
+    for folder in artifacts.iterdir():
+        if not folder.is_dir() or not folder.name.isdigit():
+            continue
+        # A final model linked to its best (the last epoch was the best) counts once, as the final model.
+        for path in sorted(folder.iterdir(), key=lambda path: (not path.name.startswith("model-"), path.name)):
+            try:
+                info = path.stat()
+            except OSError:
+                continue
+            if not path.is_file() or (info.st_dev, info.st_ino) in seen:
+                continue
+            seen.add((info.st_dev, info.st_ino))
+            kind = next((name for pattern, name in KINDS if path.match(pattern)), "other")
+            usage.by_kind[kind] += info.st_size
+            per_run[int(folder.name)] = per_run.get(int(folder.name), 0) + info.st_size
+    usage.largest_runs = sorted(per_run.items(), key=lambda item: (-item[1], item[0]))[:most]
+    return usage
+
+
 def model_files(folder: Path) -> list[Path]:
     """The model files in a run's folder (empty when it has none, or no folder)."""
     if not folder.is_dir():

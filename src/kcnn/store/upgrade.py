@@ -17,7 +17,7 @@ import contextlib
 import json
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from kcnn.store.connection import (
     schema_version,
     unwritable_reason,
 )
+from kcnn.store.retention import artifact_usage
 from kcnn.store.schema import SCHEMA_VERSION, add_metric_columns, apply_migrations, missing_metric_columns
 
 
@@ -62,6 +63,10 @@ class StoreInfo:
     artifacts_bytes: int
     missing_metrics: tuple[str, ...] = ()
     """Metrics of the run contract this store has no column for yet (`kcnn store upgrade` adds them)."""
+    artifacts_by_kind: dict[str, int] = field(default_factory=dict)
+    """Bytes of resume checkpoints, final models, best-epoch models and other files."""
+    largest_runs: list[tuple[int, int]] = field(default_factory=list)
+    """``(run id, bytes)`` of the largest run folders, largest first."""
 
     @property
     def needs_upgrade(self) -> bool:
@@ -80,6 +85,8 @@ class StoreInfo:
             "events": self.events,
             "database_bytes": self.database_bytes,
             "artifacts_bytes": self.artifacts_bytes,
+            "artifacts_by_kind": self.artifacts_by_kind,
+            "largest_runs": [{"run": run_id, "bytes": size} for run_id, size in self.largest_runs],
         }
 
 
@@ -116,8 +123,10 @@ def store_info(path: Path | None = None) -> StoreInfo:
     finally:
         conn.close()
     database = sum(f.stat().st_size for f in path.glob(DB_NAME + "*") if f.is_file() and not f.name.endswith(".bak"))
-    artifacts = sum(f.stat().st_size for f in (path / "artifacts").rglob("*") if f.is_file())
-    return StoreInfo(path, version, SCHEMA_VERSION, states, epochs, events, database, artifacts, missing)
+    usage = artifact_usage(path / "artifacts")
+    artifacts = sum(usage.by_kind.values())
+    return StoreInfo(path, version, SCHEMA_VERSION, states, epochs, events, database, artifacts, missing,
+                     usage.by_kind, usage.largest_runs)  # fmt: skip
 
 
 def upgrade_store(
