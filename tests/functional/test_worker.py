@@ -193,3 +193,19 @@ def test_workers_command_lists_and_refuses_to_stop_what_is_not_a_worker(store_pa
     assert "No live kcnn worker" in err and "4194304" in err and "Traceback" not in err
     assert main(["worker", "stop"]) == 2
     assert "the following arguments are required: PID" in capsys.readouterr().err
+
+
+def test_a_worker_on_a_nearly_full_disk_fails_nothing_says_so_once_and_exits_0(store_path):
+    """Issue 24: a full disk is a state, not a crash loop (the free-space probe reports 1 kB)."""
+    assert kcnn("queue", "add", "--input-size", "16", "--channels", "4", "--dense-units", "8", "--epochs", "1",
+                "--seed", "0", "1", "--store", str(store_path)).returncode == 0  # fmt: skip
+    done = kcnn("worker", "--once", "--jobs", "2", "--store", str(store_path), env={"KCNN_FAKE_FREE_BYTES": "1000"},
+                timeout=240)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    said = done.stdout + done.stderr
+    assert said.count("this worker claims no more runs") >= 1 and "kcnn store prune" in said
+    assert "Traceback" not in said
+    with Store(store_path) as store:
+        counts = store.count_by_state()
+        runs = store.runs()
+    assert counts["queued"] == 2 and counts["failed"] == 0 and all(run.retries == 0 for run in runs)

@@ -20,7 +20,7 @@ import sys
 import threading
 from types import FrameType
 
-from kcnn.queue.settings import EXIT_DISK_FULL, WorkerSettings
+from kcnn.queue.settings import EXIT_DISK_FULL, EXIT_LOW_SPACE, WorkerSettings
 
 EXIT_STOPPED = 0
 
@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     if threads:
         torch.set_num_threads(threads)
     from kcnn.errors import StoreFull
+    from kcnn.queue.disk_space import LowDiskSpace
     from kcnn.queue.runner import RunSettings, execute_claim
     from kcnn.queue.serve import serve_claims
     from kcnn.store import Store
@@ -101,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         except StoreFull as error:  # nothing can be recorded: one line, and the supervisor stops the worker
             print(f"[{worker_id}] stopping: {error}", file=sys.stderr, flush=True)
             return EXIT_DISK_FULL
+        except LowDiskSpace:  # said by the claim loop; the supervisor starts no more children
+            return EXIT_LOW_SPACE
     return EXIT_STOPPED
 
 

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from kcnn.errors import KcnnError, StoreError
 from kcnn.queue.child import child_worker_id, supervisor_id
 from kcnn.queue.memory import oom_kills
-from kcnn.queue.settings import EXIT_DISK_FULL, EXIT_STALLED, WorkerSettings
+from kcnn.queue.settings import EXIT_DISK_FULL, EXIT_LOW_SPACE, EXIT_STALLED, WorkerSettings
 from kcnn.queue.supervisor import fail_held
 from kcnn.store import FailureKind, Store
 
@@ -104,6 +104,8 @@ class ChildProcesses:
         self.settings = settings
         self.log = log
         self.stopping = False
+        self.draining = False
+        """Set when a child found no disk room for its next run: no child starts again."""
         self.crashes = 0
 
     def open(self) -> None:
@@ -147,6 +149,11 @@ class ChildProcesses:
                 return False
             time.sleep(0.1)
             return True
+        if self.draining:  # low disk space: let running children finish their runs, start none
+            if not any(slot.process is not None for slot in self.slots):
+                return False
+            time.sleep(0.2)
+            return True
         once = self.settings.once
         queued = store.count_by_state()["queued"]
         for slot in self.slots:
@@ -176,6 +183,11 @@ class ChildProcesses:
         worker_id = child_worker_id(slot.base_id, slot.process.pid)
         slot.process = None
         if code == 0 and not store.running_claims(worker_id):
+            return
+        if code == EXIT_LOW_SPACE and not store.running_claims(worker_id):
+            if not self.draining:
+                self.log("the disk has no room for the next run: no more children start; running ones finish")
+            self.draining = True
             return
         self.crashes += 1
         kind = FailureKind.CRASHED

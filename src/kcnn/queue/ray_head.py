@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kcnn.errors import KcnnError, LeaseLost
+from kcnn.queue.disk_space import LowDiskSpace
 from kcnn.queue.ray_slot import SlotActor
 from kcnn.queue.ray_trainer import DatasetCache, RemoteTrainer, SlotLost, slot_problem
 from kcnn.queue.runner import Execution, Outcome, RunSettings, execute_claim
@@ -342,6 +343,8 @@ class RayPool:
                         on_first_idle=warm_up,
                         log=self.log,
                     )
+                return
+            except LowDiskSpace:  # said by the claim loop: this slot claims no more (the others find the same)
                 return
             except Exception as error:  # as a local supervisor replaces a dead child: record, then serve again
                 reason = f"the head's thread for {slot.name} failed: {type(error).__name__}: {error}"

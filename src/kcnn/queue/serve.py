@@ -6,10 +6,13 @@ Shared by local worker children (`kcnn.queue.child`) and the slots of a Ray head
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
 
+from kcnn.errors import ConfigError, LeaseLost
+from kcnn.queue.disk_space import LowDiskSpace, space_problem
 from kcnn.queue.runner import Execution
 from kcnn.queue.studies import advance_studies, studies_to_wait_for
 from kcnn.store import Claim, Store
@@ -51,6 +54,9 @@ def serve_claims(
             it says no. It may block up to about `poll_seconds`.
         on_first_idle: Called once, the first time the queue is found empty before any run (warm-up).
         log: Where the line of each finished execution goes.
+
+    Raises:
+        LowDiskSpace: When the disk has no room for a claimed run's files (the run was given back).
     """
     while not stop.is_set():
         if ready is not None and not ready():
@@ -68,8 +74,28 @@ def serve_claims(
             stop.wait(poll_seconds)
             continue
         on_first_idle = None
+        _check_space(store, claim, worker_id, log)
         execution = execute(claim)
         log(describe_execution(worker_id, claim, execution))
+
+
+def _check_space(store: Store, claim: Claim, worker_id: str, log: Callable[[str], None]) -> None:
+    """Give the claim back and stop claiming when the disk has no room for its files (`kcnn.queue.disk_space`).
+
+    Raises:
+        LowDiskSpace: After the run was given back (not counted as a failure) and the line logged.
+    """
+    try:
+        config = claim.config
+    except ConfigError:
+        return  # the execution fails it as invalid_config, writing nothing
+    problem = space_problem(store.artifacts, config, claim.run_id)
+    if problem is None:
+        return
+    with contextlib.suppress(LeaseLost):
+        store.release(claim, "not enough free disk space for its files")
+    log(f"[{worker_id}] {problem}; this worker claims no more runs")
+    raise LowDiskSpace(problem)
 
 
 class LeaseReaper:

@@ -19,6 +19,8 @@ CHECKPOINT_SECONDS = 10.0
 EXIT_STALLED = 75
 #: The exit code of a child that stopped because the disk holding the store is full (nothing can be recorded).
 EXIT_DISK_FULL = 74
+#: The exit code of a child that stopped claiming because the disk has no room for the next run's files.
+EXIT_LOW_SPACE = 73
 
 
 @dataclass(frozen=True)
