@@ -58,6 +58,7 @@ from kcnn.queue.sweep import expand as expand_sweep
 from kcnn.reports.comparison import Comparison
 from kcnn.reports.grouping import ConfigSummary, EffectCell, Excluded
 from kcnn.store import AddResult, Run, RunState, Study, default_store_path
+from kcnn.store.retention import DEFAULT_KEEP, KEEP_POLICIES
 from kcnn.store.schema import MAX_INTEGER
 
 if TYPE_CHECKING:
@@ -68,6 +69,8 @@ KcnnStore = Workspace
 
 __all__ = [
     "CHECKPOINT_SECONDS",
+    "DEFAULT_KEEP",
+    "KEEP_POLICIES",
     "MAX_INTEGER",
     "MAX_RUNS",
     "AddResult",

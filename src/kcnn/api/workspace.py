@@ -79,12 +79,14 @@ class Workspace:
         repeats: int = 1,
         priority: int = 0,
         max_attempts: int = 3,
+        keep: str = "final+best",
     ) -> list[AddResult]:
         """Queue configs for `kcnn worker`, each with `repeats` seeds (seed, seed + 1, …).
 
         A config with ``folds`` K > 1 queues every fold of every seed (K runs per seed), as ``kcnn queue add
         --folds K`` does. Datasets are checked and ``auto`` colour modes resolved first; a config+seed (+fold)
-        already in the store is not added again (its `AddResult.created` is False).
+        already in the store is not added again (its `AddResult.created` is False). `keep` is what each run
+        keeps once done: ``final+best`` (default), ``final``, ``best``, ``all`` or ``none``.
 
         Raises:
             ConfigError: If `configs` are not `ExperimentConfig` objects, or a count is not a whole number in range.
@@ -102,7 +104,7 @@ class Workspace:
             for offset in range(repeats)
             for fold in range(config.folds)
         ]
-        return self._store.add_runs(prepare_configs(expanded), priority=priority, max_attempts=max_attempts)
+        return self._store.add_runs(prepare_configs(expanded), priority=priority, max_attempts=max_attempts, keep=keep)
 
     def queue_sweep(self, spec: SweepSpec, *, skip_invalid: bool = False) -> QueueReport:
         """Queue a whole sweep in one streaming transaction, all runs or none (`kcnn.api.queue_sweep`)."""

@@ -11,7 +11,16 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from kcnn.api import MAX_RUNS, InvalidSweep, SweepPoints, SweepSpec, load_sweep, queue_sweep
+from kcnn.api import (
+    DEFAULT_KEEP,
+    KEEP_POLICIES,
+    MAX_RUNS,
+    InvalidSweep,
+    SweepPoints,
+    SweepSpec,
+    load_sweep,
+    queue_sweep,
+)
 from kcnn.api.arguments import priority, whole
 from kcnn.api.views import safe
 from kcnn.cli.common import add_store_option, open_store, run_ids
@@ -108,6 +117,9 @@ def _add_queueing_flags(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--skip-invalid", action="store_true", help="queue the valid configs, list the rest")
     group.add_argument("--dry-run", action="store_true", help="show what would be queued; queue nothing")
+    group.add_argument("--keep", choices=KEEP_POLICIES, default=DEFAULT_KEEP,
+                       help="model files a done run keeps: final+best (default), final, best, all (its last "
+                       "checkpoint too) or none (its numbers only)")  # fmt: skip
     add_store_option(parser)
 
 
@@ -121,6 +133,7 @@ def run_add(args: argparse.Namespace) -> int:
         priority=args.priority,
         max_attempts=args.max_attempts,
         max_runs=args.max_runs,
+        keep=args.keep,
     )
     return _queue(args, spec)
 

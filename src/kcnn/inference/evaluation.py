@@ -56,25 +56,29 @@ def run_model_file(run: Run, which: str = "final") -> Path:
     if run.experiment_config is None:
         raise StoreError(f"Run {run.id} has a damaged config ({run.config_problem}); it cannot be evaluated.")
     folder = run.folder
-    removed = removed_text(folder, run.experiment_config.train_command())
-    if removed is not None:
-        raise StoreError(f"Run {run.id}: {removed}.")
+    again = run.experiment_config.train_command()
+
+    def gone(pattern: str, otherwise: str) -> StoreError:
+        removed = removed_text(folder, again, pattern)
+        return StoreError(f"Run {run.id}: {removed}." if removed else otherwise)
+
     if folder is None or not run.model:
-        raise StoreError(f"Run {run.id} has no final model ({run.state}); only done runs have one.")
+        raise gone("*.keras", f"Run {run.id} has no final model ({run.state}); only done runs have one.")
     if not folder.is_dir():
         raise StoreError(f"Run {run.id}'s artifacts folder {str(folder)!r} is missing (moved or deleted); its "
                          "models cannot be loaded.")  # fmt: skip
     if which == "best":
         path = run.best_model_path
         if path is None:
-            raise StoreError(f"Run {run.id} has no best-epoch model (runs from before kcnn kept one have none).")
+            raise gone("best-a*.keras", f"Run {run.id} has no best-epoch model (runs from before kcnn kept one "
+                       "have none).")  # fmt: skip
     else:
         path = folder / run.model
         if not path.resolve().is_relative_to(folder.resolve()):
             raise StoreError(f"Run {run.id}'s model path {run.model!r} points outside its folder {str(folder)!r}; "
                              "refusing to read it (the store was edited or damaged).")  # fmt: skip
     if not path.is_file():
-        raise StoreError(f"Run {run.id}'s model file {str(path)!r} is missing (deleted?); it cannot be loaded.")
+        raise gone(path.name, f"Run {run.id}'s model file {str(path)!r} is missing (deleted?); it cannot be loaded.")
     if not zipfile.is_zipfile(path):
         raise StoreError(f"Run {run.id}'s model file {str(path)!r} is damaged: not a whole .keras archive "
                          "(truncated or overwritten); it cannot be loaded.")  # fmt: skip

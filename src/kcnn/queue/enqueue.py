@@ -103,6 +103,7 @@ def queue_sweep(
             stream(),
             priority=spec.priority,
             max_attempts=spec.max_attempts,
+            keep=spec.keep,
             source=source,
             on_added=lambda run, result: _count(report, run, shown.get(run.config_key), result),
         )

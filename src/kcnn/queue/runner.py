@@ -41,6 +41,7 @@ from kcnn.errors import (
 from kcnn.files import atomic_link, atomic_write, remove_stale_temporaries
 from kcnn.queue.settings import CHECKPOINT_SECONDS, EXIT_STALLED
 from kcnn.store import CLASSES_FILE, Claim, ClaimHandle, FailureKind, Store
+from kcnn.store.retention import remove_files
 
 if TYPE_CHECKING:
     from kcnn.config import ExperimentConfig
@@ -252,13 +253,29 @@ class _Checkpointer:
         atomic_write(final, lambda temporary: save_for_inference(self.last_model, temporary))
         return name
 
-    def remove_checkpoints(self) -> None:
-        """Drop the checkpoints (and earlier attempts' best models) once the final and best models are kept."""
-        for checkpoint in self.folder.glob("checkpoint-*.keras"):
+    def apply_keep(self, policy: str) -> None:
+        """Leave in the folder of a done run what `policy` keeps (`kcnn.store.retention.KEEP_POLICIES`).
+
+        The resume checkpoints go (``all`` keeps the last one), and earlier attempts' best models; ``final``,
+        ``best`` and ``none`` then remove the model files the run does not keep, noting them in the folder's
+        marker so that readers say why they are missing.
+        """
+        checkpoints = sorted(self.folder.glob("checkpoint-*.keras"), key=lambda path: path.stat().st_mtime_ns)
+        for checkpoint in checkpoints[:-1] if policy == "all" else checkpoints:
             checkpoint.unlink(missing_ok=True)
         for best in self.folder.glob("best-a*.keras"):
             if best != self.best_path:
                 best.unlink(missing_ok=True)
+        final = self.folder / MODEL_PATTERN.format(attempt=self.run.attempt)
+        dropped = {"final": [self.best_path], "best": [final], "none": [final, self.best_path]}.get(policy, [])
+        reasons = {
+            "final": "--keep final: its best-epoch model was not kept",
+            "best": "--keep best: its final model was not kept; `--model best` uses its best epoch's",
+            "none": "--keep none: no model was kept",
+        }
+        present = [path for path in dropped if path.exists()]
+        if present:
+            remove_files(self.folder, present, reasons[policy])
 
 
 def save_for_inference(model: Any, path: Path) -> None:
@@ -346,7 +363,7 @@ def execute_claim(
         _write_class_names(checkpointer.folder, result.class_names)
         run.finish(result.summary, model=model_name)
         if model_name is not None:
-            checkpointer.remove_checkpoints()
+            checkpointer.apply_keep(claim.keep)
         return Execution(Outcome.DONE, result=result)
     except (LeaseLost, StopRequested) as error:
         if heartbeat.lost.is_set() or isinstance(error, LeaseLost):

@@ -12,10 +12,11 @@ from typing import Any
 
 from kcnn.config import FIELD_NAMES, ExperimentConfig, file_value
 from kcnn.errors import ConfigError, FileContentError
+from kcnn.store.retention import DEFAULT_KEEP, KEEP_POLICIES
 from kcnn.store.schema import MAX_INTEGER
 
 CONFIG_FIELDS = FIELD_NAMES
-SWEEP_KEYS = ("grid", "fixed", "repeats", "random", "sample_seed", "priority", "max_attempts", "max_runs")
+SWEEP_KEYS = ("grid", "fixed", "repeats", "random", "sample_seed", "priority", "max_attempts", "max_runs", "keep")
 #: The most runs one sweep queues unless the user raises the limit (`--max-runs`): a grid is counted
 #: (the product of its value lists × seeds) before anything is built, so a mistyped 10⁶-point grid is
 #: refused at once instead of filling memory.
@@ -55,6 +56,8 @@ class SweepSpec:
     max_attempts: int = 3
     max_runs: int = MAX_RUNS
     """Refuse to expand into more runs than this."""
+    keep: str = DEFAULT_KEEP
+    """What each done run keeps (`kcnn.store.retention.KEEP_POLICIES`)."""
 
 
 def count_runs(spec: SweepSpec) -> tuple[int, int]:
@@ -201,6 +204,7 @@ def _parse_sweep(data: dict[str, Any]) -> SweepSpec:
         priority=_whole(data, "priority", 0, -MAX_INTEGER - 1),
         max_attempts=_whole(data, "max_attempts", 3, 1, 1000),
         max_runs=_whole(data, "max_runs", MAX_RUNS, 1),
+        keep=_keep(data),
     )
 
 
@@ -211,6 +215,13 @@ def _whole(data: dict[str, Any], key: str, default: int | None, low: int, high: 
         bound = f"at least {low}" if high == MAX_INTEGER and low >= 0 else f"between {low:,} and {high:,}"
         raise ConfigError(f"`{key}` must be a whole number {bound}; got {value!r}.")
     return value
+
+
+def _keep(data: dict[str, Any]) -> str:
+    keep = data.get("keep", DEFAULT_KEEP)
+    if keep not in KEEP_POLICIES:
+        raise ConfigError(f"`keep` must be one of {', '.join(KEEP_POLICIES)}; got {keep!r}.")
+    return str(keep)
 
 
 def _check_fields(values: Mapping[str, Any], where: str) -> None:

@@ -10,6 +10,7 @@ from kcnn.config import KEY_VERSION, ExperimentConfig
 from kcnn.errors import FinishedRunError, StoreError
 from kcnn.store.connection import StoreConnection
 from kcnn.store.records import AddResult, NewRun
+from kcnn.store.retention import DEFAULT_KEEP, KEEP_POLICIES
 from kcnn.store.schema import NOW
 from kcnn.store.states import RunState
 
@@ -27,6 +28,7 @@ class UserActions(StoreConnection):
         max_attempts: int = 3,
         source: str = "queue",
         dedupe: bool = True,
+        keep: str = DEFAULT_KEEP,
     ) -> list[AddResult]:
         """Queue runs, in one transaction.
 
@@ -36,6 +38,7 @@ class UserActions(StoreConnection):
             max_attempts: Crashes or lost leases allowed before the run fails. Defaults to `3`.
             source: ``queue`` or ``train``. Defaults to ``queue``.
             dedupe: Return an existing run with the same config, seed and fold instead of adding one.
+            keep: What each run keeps once done (`kcnn.store.retention.KEEP_POLICIES`).
 
         Returns:
             One `AddResult` per config, in order.
@@ -48,6 +51,7 @@ class UserActions(StoreConnection):
             source,
             dedupe,
             on_added=lambda _, result: results.append(result),
+            keep=keep,
         )
         return results
 
@@ -59,6 +63,7 @@ class UserActions(StoreConnection):
         source: str = "queue",
         dedupe: bool = True,
         on_added: Callable[[NewRun, AddResult], None] | None = None,
+        keep: str = DEFAULT_KEEP,
     ) -> int:
         """Queue runs streamed from `runs`, in one transaction, holding nothing per run.
 
@@ -73,15 +78,21 @@ class UserActions(StoreConnection):
             source: ``queue`` or ``train``. Defaults to ``queue``.
             dedupe: Keep an existing run with the same config key, seed and fold instead of adding one.
             on_added: Called with each run and what happened to it, in order.
+            keep: What each run keeps once done (`kcnn.store.retention.KEEP_POLICIES`).
 
         Returns:
             How many runs were created.
+
+        Raises:
+            StoreError: For an unknown `keep` policy.
         """
+        if keep not in KEEP_POLICIES:
+            raise StoreError(f"`--keep` must be one of {', '.join(KEEP_POLICIES)}; got {keep!r}.")
         created = 0
         stream = iter(runs)
         with self._write() as conn:
             while batch := list(itertools.islice(stream, ADD_BATCH)):
-                results = self._add_batch(conn, batch, priority, max_attempts, source, dedupe)
+                results = self._add_batch(conn, batch, priority, max_attempts, source, dedupe, keep)
                 created += sum(result.created for result in results)
                 if on_added is not None:
                     for run, result in zip(batch, results, strict=True):
@@ -90,7 +101,7 @@ class UserActions(StoreConnection):
 
     def _add_batch(
         self, conn: sqlite3.Connection, batch: list[NewRun], priority: int, max_attempts: int, source: str,
-        dedupe: bool,
+        dedupe: bool, keep: str = DEFAULT_KEEP,
     ) -> list[AddResult]:  # fmt: skip
         """Insert one batch with three statements' worth of round trips, not three per run."""
         known = self._existing_ids(conn, batch) if dedupe else {}
@@ -107,7 +118,7 @@ class UserActions(StoreConnection):
                 first_of[identity] = len(fresh)
                 plan.append(("new", len(fresh)))
                 fresh.append(run)
-        ids = self._insert(conn, fresh, priority, max_attempts, source)
+        ids = self._insert(conn, fresh, priority, max_attempts, source, keep)
         return [
             AddResult(value, created=False) if kind == "stored" else AddResult(ids[value], created=kind == "new")
             for kind, value in plan
@@ -131,7 +142,13 @@ class UserActions(StoreConnection):
         return known
 
     def _insert(
-        self, conn: sqlite3.Connection, runs: list[NewRun], priority: int, max_attempts: int, source: str
+        self,
+        conn: sqlite3.Connection,
+        runs: list[NewRun],
+        priority: int,
+        max_attempts: int,
+        source: str,
+        keep: str = DEFAULT_KEEP,
     ) -> list[int]:
         """Insert `runs` and their ``queued`` events; their ids, in order (the write lock is ours: ids ascend)."""
         if not runs:
@@ -139,9 +156,9 @@ class UserActions(StoreConnection):
         before = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM runs").fetchone()[0])
         conn.executemany(
             "INSERT INTO runs (config, config_key, key_version, seed, fold, priority, max_attempts, epochs_total, "
-            "source, precision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "source, precision, keep) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(run.config_json, run.config_key, KEY_VERSION, run.seed, run.fold, priority, max_attempts, run.epochs,
-              source, run.precision) for run in runs],
+              source, run.precision, keep) for run in runs],
         )  # fmt: skip
         ids = [int(row[0]) for row in conn.execute("SELECT id FROM runs WHERE id > ? ORDER BY id", (before,))]
         if len(ids) != len(runs):  # pragma: no cover - only another writer inside our transaction could do this

@@ -37,12 +37,12 @@ class WorkerWrites(StoreConnection):
                 f"lease_expires = {NOW} + ?, heartbeat = {NOW}, started = COALESCE(started, {NOW}), "
                 f"error_kind = NULL, error_message = NULL "
                 f"WHERE id = {target} AND state = 'queued' "
-                f"RETURNING id, attempt, config, checkpoint_epoch, checkpoint, config_key",
+                f"RETURNING id, attempt, config, checkpoint_epoch, checkpoint, config_key, keep",
                 (worker_id, lease_seconds, *([run_id] if run_id is not None else [])),
             ).fetchone()
             if row is None:
                 return None
-            claim = Claim(int(row[0]), int(row[1]), worker_id, str(row[2]), int(row[3]), row[4], row[5])
+            claim = Claim(int(row[0]), int(row[1]), worker_id, str(row[2]), int(row[3]), row[4], row[5], row[6])
             detail = f"resume after epoch {claim.checkpoint_epoch}" if claim.checkpoint_epoch else None
             self._event(conn, claim.run_id, "claimed", claim.attempt, worker_id, detail)
         return claim
@@ -235,11 +235,11 @@ class WorkerWrites(StoreConnection):
     def running_claims(self, worker_id: str) -> list[Claim]:
         """The claims a worker currently holds (for its supervisor, after the worker died)."""
         rows = self._conn.execute(
-            "SELECT id, attempt, worker_id, config, checkpoint_epoch, checkpoint, config_key FROM runs "
+            "SELECT id, attempt, worker_id, config, checkpoint_epoch, checkpoint, config_key, keep FROM runs "
             "WHERE state = 'running' AND worker_id = ?",
             (worker_id,),
         ).fetchall()
-        return [Claim(int(r[0]), int(r[1]), str(r[2]), str(r[3]), int(r[4]), r[5], r[6]) for r in rows]
+        return [Claim(int(r[0]), int(r[1]), str(r[2]), str(r[3]), int(r[4]), r[5], r[6], r[7]) for r in rows]
 
 
 def median_rate(rates: Sequence[float]) -> float | None:

@@ -31,6 +31,8 @@ class Claim:
     """File name (in the run's artifacts folder) of the checkpoint to resume from."""
     config_key: str | None = None
     """The key the run was queued under; the config must still match it."""
+    keep: str = "final+best"
+    """What the run keeps once done (`kcnn.store.retention.KEEP_POLICIES`)."""
 
     @property
     def config(self) -> ExperimentConfig:
@@ -97,6 +99,8 @@ class Run:
     """The study (race or Optuna study) that queued the run, if any."""
     trial: int | None = None
     """The Optuna trial number of a study's run."""
+    keep: str = "final+best"
+    """What the run keeps once done: ``final+best``, ``final``, ``best``, ``all`` or ``none`` (``--keep``)."""
     metrics: dict[str, MetricValue] = field(default_factory=dict, compare=False)
     """Every metric of the run contract (`kcnn.contract.run_metrics`) by name, the built-in ones above included:
     a metric added to the contract is here (and in every export) without a field of its own."""

@@ -18,6 +18,10 @@ from pathlib import Path
 from kcnn.store.connection import StoreConnection
 from kcnn.store.states import RunState
 
+#: What a done run keeps (`--keep`): its final and best models (the default), one of them, everything
+#: (its last resume checkpoint too), or none (its numbers only).
+KEEP_POLICIES = ("final+best", "final", "best", "all", "none")
+DEFAULT_KEEP = "final+best"
 #: The marker a removal leaves in a run's folder.
 REMOVED_MARKER = "removed.json"
 #: The files of a run that hold a model (its checkpoints, final and best models).
@@ -84,8 +88,17 @@ def model_files(folder: Path) -> list[Path]:
     return sorted({path for pattern in MODEL_FILE_PATTERNS for path in folder.glob(pattern)})
 
 
+def remove_files(folder: Path, files: Sequence[Path], reason: str) -> None:
+    """Delete `files` of a run's folder, first noting them (and why) in its ``removed.json`` marker."""
+    names = [*removed_names(removal_note(folder)), *(path.name for path in files)]
+    marker = {"reason": reason, "when": time.time(), "files": sorted(set(names))}
+    (folder / REMOVED_MARKER).write_text(json.dumps(marker))
+    for path in files:
+        path.unlink(missing_ok=True)
+
+
 def removal_note(folder: Path | None) -> dict[str, object] | None:
-    """What the removal marker of a run's folder says (when and why its files went), or `None`."""
+    """What the removal marker of a run's folder says (when and why which files went), or `None`."""
     if folder is None:
         return None
     try:
@@ -95,10 +108,19 @@ def removal_note(folder: Path | None) -> dict[str, object] | None:
     return note if isinstance(note, dict) else None
 
 
-def removed_text(folder: Path | None, train_command: str | None) -> str | None:
-    """One line saying a run's model files were removed on purpose, and how to train it again; `None` if not."""
+def removed_names(note: dict[str, object] | None) -> list[str]:
+    """The file names a removal marker lists."""
+    files = note.get("files") if note is not None else None
+    return [str(name) for name in files] if isinstance(files, list) else []
+
+
+def removed_text(folder: Path | None, train_command: str | None, pattern: str = "*.keras") -> str | None:
+    """One line saying a run's model files (those matching `pattern`) were removed on purpose; `None` if not.
+
+    The line says why, that the run's numbers are kept, and the command that trains it again.
+    """
     note = removal_note(folder)
-    if note is None:
+    if note is None or not any(Path(name).match(pattern) for name in removed_names(note)):
         return None
     again = f"; to use a model of it, train it again: {train_command}" if train_command else ""
     return f"its model files were removed ({note.get('reason', 'on purpose')}); its numbers are kept{again}"
@@ -136,10 +158,7 @@ class Retention(StoreConnection):
                     removal.bytes += info.st_size
             if dry_run:
                 continue
-            marker = {"reason": reason, "when": time.time(), "files": [path.name for path in files]}
-            (self.run_folder(run_id) / REMOVED_MARKER).write_text(json.dumps(marker))
-            for path in files:
-                path.unlink(missing_ok=True)
+            remove_files(self.run_folder(run_id), files, reason)
             with self._write() as conn:
                 conn.execute(
                     "UPDATE runs SET checkpoint = NULL, checkpoint_epoch = 0 WHERE id = ? AND state != 'done'",

@@ -185,7 +185,12 @@ CREATE INDEX runs_key ON runs (config_key, seed);
 CREATE INDEX runs_study ON runs (study_id, trial);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
+_V6 = """
+ALTER TABLE runs ADD COLUMN keep TEXT NOT NULL DEFAULT 'final+best'
+    CHECK (keep IN ('final+best', 'final', 'best', 'all', 'none'));
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

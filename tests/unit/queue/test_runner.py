@@ -254,3 +254,35 @@ def test_a_full_disk_mid_run_gives_the_run_back_and_stops_the_worker_without_a_t
             execute_claim(store, claim, RunSettings(device="cpu"))
         run = store.get_run(added.run_id)
     assert run.state == "queued" and run.retries == 0  # given back, not counted as the run's failure
+
+
+@pytest.mark.parametrize(
+    ("keep", "left", "says"),
+    [
+        ("final", {"model-a1.keras"}, "--keep final"),
+        ("best", {"best-a1.keras"}, "--keep best"),
+        ("none", set(), "--keep none"),
+        ("all", {"model-a1.keras", "best-a1.keras", "checkpoint-e3-a1.keras"}, None),
+    ],
+)
+def test_a_done_run_keeps_what_its_queue_entry_asked(tmp_path, loop, keep, left, says):
+    """Issue 24: `--keep final|best|all|none`; a model not kept says why where it would be used."""
+    if loop != "torch":
+        pytest.skip("the policy does not depend on the loop")
+    from kcnn.errors import StoreError
+    from kcnn.inference import evaluation
+
+    with Store(tmp_path / "store") as store:
+        [added] = store.add_runs([TINY], keep=keep)
+        execution = execute_claim(store, store.claim("w"), RunSettings(device="cpu", checkpoint_seconds=0))
+        assert execution.outcome is Outcome.DONE
+        run = store.get_run(added.run_id)
+        folder = store.run_folder(added.run_id)
+    assert run.keep == keep
+    assert {path.name for path in folder.glob("*.keras")} == left
+    for which, name in (("final", "model-a1.keras"), ("best", "best-a1.keras")):
+        if name in left:
+            assert evaluation.run_model_file(run, which).name == name
+        else:
+            with pytest.raises(StoreError, match=f"its model files were removed \\({says}"):
+                evaluation.run_model_file(run, which)

@@ -145,3 +145,12 @@ def test_a_huge_grid_is_counted_and_refused_before_anything_is_built():
     sampled = expand(SweepSpec(grid=grid, random=5, max_runs=5))  # the ways out
     assert sampled.grid_points == 5
     assert len(expand(SweepSpec(grid={"kernel_size": [2, 3]}, repeats=3, max_runs=6)).configs) == 6
+
+
+def test_a_sweep_file_sets_what_its_runs_keep(tmp_path):
+    path = tmp_path / "sweep.toml"
+    path.write_text('keep = "best"\n[grid]\nkernel_size = [2]\n')
+    assert load_sweep(path).keep == "best"
+    path.write_text('keep = "everything"\n[grid]\nkernel_size = [2]\n')
+    with pytest.raises(FileContentError, match="`keep` must be one of final\\+best, final, best, all, none"):
+        load_sweep(path)
