@@ -95,3 +95,17 @@ class SweepCounted(Message):
     spec: Any
     report: Any
     error: str = ""
+
+
+@dataclass
+class StoreInfoLoaded(Message):
+    """What the store holds (a `kcnn.api.store_info` answer)."""
+
+    info: Any
+
+
+@dataclass
+class PrunePlanned(Message):
+    """A prune's dry run (a `kcnn.api.PruneReport`), to confirm before anything is removed."""
+
+    report: Any

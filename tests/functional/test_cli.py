@@ -145,9 +145,10 @@ def test_a_full_disk_is_named_as_such(store_path, capsys, monkeypatch):
     )
 
 
-def test_a_checkpoint_that_finds_the_disk_full_says_what_the_store_says(tmp_path, monkeypatch, capsys):
-    """No room for the checkpoint: the run crashes, the store's retry policy queues it again, and the message
-    says exactly that (it used to say "failed" while the store said "queued")."""
+def test_a_checkpoint_that_finds_the_disk_full_gives_the_run_back_in_one_line(tmp_path, monkeypatch, capsys):
+    """Issue 24: no room for the checkpoint is not the run's fault. It goes back to the queue at its last
+    checkpoint, uncounted (it used to crash, and a crash counts towards failing the run), and one line says so
+    with the way out."""
     import errno
 
     from kcnn.cli import main
@@ -160,11 +161,12 @@ def test_a_checkpoint_that_finds_the_disk_full_says_what_the_store_says(tmp_path
     monkeypatch.setattr(runner, "atomic_write", full)
     store = tmp_path / "runs"
     argv = ["train", "--store", str(store), "--input-size", "16", "--channels", "4", "--dense-units", "8"]
-    assert main([*argv, "--epochs", "1", "--device", "cpu"]) == 1
+    assert main([*argv, "--epochs", "1", "--device", "cpu"]) == 2
     err = capsys.readouterr().err
     with Store(store) as opened:
         [run] = opened.runs()
-    assert run.state == "queued" and run.error_kind == "crashed"
-    assert f"run {run.id} stopped (crashed: OSError" in err and "back in the queue" in err
-    assert "No space left on device" in err
-    assert "failed" not in err
+    assert run.state == "queued" and run.retries == 0 and run.error_kind is None
+    [line] = [line for line in err.splitlines() if line.startswith("error:")]
+    assert f"run {run.id} could not write its files (OSError: [Errno 28] No space left on device" in line
+    assert "back in the queue at its last checkpoint" in line and "kcnn store prune --keep-top 5" in line
+    assert "Traceback" not in err and "failed" not in err

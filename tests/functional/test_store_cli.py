@@ -162,9 +162,13 @@ def test_prune_keeps_the_top_configurations_models_and_leaves_every_number(tmp_p
     assert sorted(str(p.relative_to(path)) for p in (path / "artifacts").rglob("*.keras")) == files  # untouched
     top = [runs[(4, 0)], runs[(4, 1)]]
     assert planned["runs"] == sorted({*runs.values(), failed.run_id} - set(top))
-    assert planned["bytes"] == 2 * 50_000 + 2 * 100_000 + 10_000  # a linked pair is counted once
-    assert main(["store", "prune", "--keep-top", "1", "--store", str(path)]) == 0
-    assert capsys.readouterr().out.startswith("freed 0.3 MB: the model files of 5 run(s); kept those of the top 1")
+    # a linked pair is counted once; by default the top runs' best models go too (one of them linked: 0 bytes)
+    assert planned["bytes"] == 2 * 50_000 + 2 * 100_000 + 10_000 + 50_000 and planned["trimmed"] == top
+    assert main(["store", "prune", "--keep-top", "1", "--keep", "final+best", "--store", str(path)]) == 0
+    assert capsys.readouterr().out == (
+        "freed 0.3 MB: the model files of 5 run(s); the top 1 configuration(s) by best accuracy keep their final "
+        "and best-epoch models\n"
+    )
     left = sorted(str(p.relative_to(path)) for p in (path / "artifacts").rglob("*.keras"))
     assert left == sorted([f"artifacts/{run_id}/{name}" for run_id in top for name in ("best-a1.keras",
                            "model-a1.keras")] + [f"artifacts/{queued.run_id}/checkpoint-e1-a1.keras"])  # fmt: skip
@@ -182,3 +186,32 @@ def test_prune_keeps_the_top_configurations_models_and_leaves_every_number(tmp_p
         assert "train it again: kcnn train --kernel 2" in err and err.count("\n") == 1
     assert main(["run", "show", str(pruned), "--store", str(path)]) == 0
     assert "its model files were removed" in " ".join(capsys.readouterr().out.split())
+
+
+def test_prune_by_default_keeps_the_top_runs_final_models_only_and_never_a_runs_last_model(tmp_path, capsys):
+    """Issue 24: the top configurations keep the model every command uses (final); their best-epoch models go
+    (a best linked to its final frees nothing), unless --keep final+best; a run with only a best model keeps it."""
+    from kcnn.config import ExperimentConfig
+
+    path = tmp_path / "store"
+    with Store(path) as store:
+        linked = _done_with_files(store, ExperimentConfig(kernel_size=4, seed=0, epochs=1), 0.9, link_best=True)
+        apart = _done_with_files(store, ExperimentConfig(kernel_size=4, seed=1, epochs=1), 0.9, link_best=False)
+        only_best = _done_with_files(store, ExperimentConfig(kernel_size=4, seed=2, epochs=1), 0.9, link_best=False)
+        (store.run_folder(only_best) / "model-a1.keras").unlink()  # queued with --keep best
+        other = _done_with_files(store, ExperimentConfig(kernel_size=2, seed=0, epochs=1), 0.5, link_best=False)
+    assert main(["store", "prune", "--keep-top", "1", "--dry-run", "--format", "json", "--store", str(path)]) == 0
+    planned = json.loads(capsys.readouterr().out)
+    assert (planned["keep"], planned["runs"], planned["trimmed"]) == ("final", [other], [linked, apart])
+    assert planned["bytes"] == 2 * 50_000 + 50_000  # the linked best frees nothing
+    assert main(["store", "prune", "--keep-top", "1", "--store", str(path)]) == 0
+    assert capsys.readouterr().out == (
+        "freed 0.1 MB: the model files of 1 run(s) and the best-epoch models of 2 top run(s); the top 1 "
+        "configuration(s) by best accuracy keep their final models (--keep final+best keeps both)\n"
+    )
+    left = sorted(str(p.relative_to(path / "artifacts")) for p in (path / "artifacts").rglob("*.keras"))
+    assert left == sorted([f"{linked}/model-a1.keras", f"{apart}/model-a1.keras", f"{only_best}/best-a1.keras"])
+    assert main(["model", "evaluate", str(apart), "--model", "best", "--store", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "its model files were removed (kcnn store prune --keep-top 1 --keep final)" in err
+    assert err.count("\n") == 1

@@ -209,3 +209,25 @@ def test_a_worker_on_a_nearly_full_disk_fails_nothing_says_so_once_and_exits_0(s
         counts = store.count_by_state()
         runs = store.runs()
     assert counts["queued"] == 2 and counts["failed"] == 0 and all(run.retries == 0 for run in runs)
+
+
+def test_a_worker_whose_write_finds_the_disk_full_gives_the_run_back_and_exits_0(store_path):
+    """Issue 24: a write that fails for lack of space (past the free-space check) requeues the run at its last
+    checkpoint, uncounted; the worker says so in one line, claims no more, and exits 0."""
+    assert kcnn("queue", "add", "--input-size", "16", "--channels", "4", "--dense-units", "8", "--epochs", "3",
+                "--seed", "0", "--store", str(store_path)).returncode == 0  # fmt: skip
+    done = kcnn("worker", "--once", "--jobs", "1", "--checkpoint-every", "0", "--store", str(store_path),
+                env={"KCNN_INJECT_FAULTS": "nospace@seed=0,epoch=2"}, timeout=240)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    said = done.stdout + done.stderr
+    [line] = [line for line in said.splitlines() if "could not write its files" in line]
+    assert "No space left on device" in line and "back in the queue at its last checkpoint" in line
+    assert "this worker claims no more runs" in line and "kcnn store prune" in line and "Traceback" not in said
+    with Store(store_path) as store:
+        [run] = store.runs()
+    assert run.state == "queued" and run.retries == 0 and run.checkpoint_epoch == 1 and run.epochs_done >= 1
+    finished = kcnn("worker", "--once", "--store", str(store_path), timeout=240)
+    assert finished.returncode == 0, finished.stderr
+    with Store(store_path) as store:
+        [run] = store.runs()
+    assert run.state == "done" and run.epochs_done == 3

@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from kcnn_tui.screens.experiment import ExperimentScreen
@@ -538,3 +539,43 @@ async def test_the_tui_opens_a_read_only_store_for_reading(store_path, monkeypat
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
         assert app.screen.query_one("#runs", DataTable).row_count >= 1
+
+
+async def test_store_screen_shows_bytes_by_kind_and_prunes_after_a_dry_run_and_a_yes(app, store_path):
+    """Issue 24: the Store screen is `kcnn store info` and `kcnn store prune`; nothing goes without a yes."""
+    from kcnn_tui.screens.store import StoreScreen
+
+    finish_runs(store_path, {(2, 2): [0.7, 0.72], (3, 1): [0.6, 0.62]})
+    with Store(store_path) as store:
+        done = [run for run in store.runs() if run.state == "done"]
+        for run in done:
+            store.run_folder(run.id).mkdir(parents=True, exist_ok=True)
+            (store.run_folder(run.id) / "model-a1.keras").write_bytes(b"m" * 300_000)
+            (store.run_folder(run.id) / "best-a1.keras").write_bytes(b"b" * 200_000)
+    kept = {run.id for run in done if run.experiment_config.kernel_sizes[0] == 2}
+
+    def files():
+        return sorted(path.relative_to(store_path) for path in (store_path / "artifacts").rglob("*.keras"))
+
+    before = files()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("i")
+        await settle(pilot, app)
+        screen = app.screen
+        assert isinstance(screen, StoreScreen)
+        shown = " ".join(rendered(screen.query_one("#store-info", Static)).replace("│", " ").split())
+        assert "final models 1.2 MB" in shown and "best-epoch models 0.8 MB" in shown and "data cache" in shown
+        for answer, removes in (("n", False), ("y", True)):
+            await pilot.press("p")
+            await pilot.pause()
+            screen.app.screen.query_one(Input).value = "1"
+            await pilot.press("enter")
+            await settle(pilot, app)
+            question = " ".join(rendered(app.screen.query_one("Label")).split())
+            assert "would free 1.4 MB: the model files of 2 run(s) and the best-epoch models of 2 top" in question
+            await pilot.press(answer)
+            await settle(pilot, app)
+            assert (files() != before) is removes
+        assert files() == sorted(Path("artifacts") / str(run_id) / "model-a1.keras" for run_id in kept)
+        shown = " ".join(rendered(screen.query_one("#store-info", Static)).replace("│", " ").split())
+        assert "final models 0.6 MB" in shown and "best-epoch models" not in shown

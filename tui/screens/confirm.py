@@ -1,7 +1,8 @@
-"""Small modal dialogs: a one-line prompt, and the quit question about running workers."""
+"""Small modal dialogs: a one-line prompt, a yes-or-no question, and the quit question about running workers."""
 
 from __future__ import annotations
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -29,6 +30,29 @@ class PromptScreen(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes-or-no question before something that cannot be undone; anything but ``y`` says no."""
+
+    BINDINGS = [
+        Binding("y", "yes", "Yes"),
+        Binding("n,escape,enter", "no", "No"),
+    ]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(f"{escape(self.question)}\n\n[b]y[/b]: yes · [b]n[/b] / Enter / Escape: no", markup=True)
+
+    def action_yes(self) -> None:
+        self.dismiss(True)
+
+    def action_no(self) -> None:
+        self.dismiss(False)
 
 
 class QuitScreen(ModalScreen[bool]):

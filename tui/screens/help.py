@@ -17,7 +17,8 @@ results. Everything lives in the store (`--store`, default `./kcnn-runs`); closi
 stops training.
 
 **Queue** (start screen): `n` new experiment · `s` sweep · `o`/Enter open run · `c` cancel ·
-`r` retry · `p` priority · `l` leaderboard · `w` workers · `f` filter by state · `q` quit
+`r` retry · `p` priority · `l` leaderboard · `w` workers · `t` studies · `i` store · `f` filter by state ·
+`q` quit
 
 **New experiment**: type values; the shape panel shows each layer's output size, receptive field,
 parameters and the first layer's dilated kernel footprint. Invalid configs show the reason in red
@@ -38,6 +39,11 @@ model per class (precision, recall, confusion matrix) · `p` classify image file
 
 **Workers**: `a` start a CPU worker (jobs) · `g` start a GPU worker · `x` stop the selected worker
 (its runs go back to the queue at their last checkpoint) · `escape` back.
+
+**Store**: what the store holds: runs by state, the database, model files by kind (resume
+checkpoints, final and best-epoch models), the largest runs, the shared data cache. `p` keeps the
+model files of the top N configurations only (their final models): it shows what it would free and
+asks first; every number stays · `escape` back.
 """
 
 

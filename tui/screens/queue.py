@@ -82,6 +82,7 @@ class QueueScreen(Screen[None]):
         Binding("l", "leaderboard", "Leaderboard"),
         Binding("w", "workers", "Workers"),
         Binding("t", "studies", "Studies"),
+        Binding("i", "store", "Store"),
         Binding("f", "filter", "Filter"),
     ]
 
@@ -242,6 +243,11 @@ class QueueScreen(Screen[None]):
         from kcnn_tui.screens.studies import StudiesScreen
 
         self.app.push_screen(StudiesScreen(self.context))
+
+    def action_store(self) -> None:
+        from kcnn_tui.screens.store import StoreScreen
+
+        self.app.push_screen(StoreScreen(self.context))
 
     def action_workers(self) -> None:
         from kcnn_tui.screens.workers import WorkersScreen

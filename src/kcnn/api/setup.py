@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from collections.abc import Callable, Iterable
@@ -16,6 +17,7 @@ from kcnn.errors import RunFailed
 from kcnn.queue.settings import CHECKPOINT_SECONDS
 from kcnn.queue.sweep import SweepSpec
 from kcnn.store import Store
+from kcnn.store.retention import DEFAULT_KEEP
 
 if TYPE_CHECKING:
     from kcnn.data.report import FolderReport
@@ -49,6 +51,7 @@ def train(
     checkpoint_seconds: float = CHECKPOINT_SECONDS,
     on_start: Callable[[int], None] | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
+    keep: str = DEFAULT_KEEP,
 ) -> RunResult:
     """Train `config` in this process, recorded in `store` like any run, and return what it measured.
 
@@ -60,6 +63,8 @@ def train(
         checkpoint_seconds: Seconds of training between checkpoints (0: every epoch).
         on_start: Called with the run id once the run is recorded and claimed.
         on_epoch: Called with each finished epoch's record.
+        keep: The model files the run keeps once done: ``final+best`` (default), ``final``, ``best``, ``all``
+            (its last checkpoint too) or ``none``.
 
     Raises:
         ConfigError, DataError, DeviceError: For a config (or something that is not one), dataset or device
@@ -95,6 +100,7 @@ def train(
                 checkpoint_seconds=checkpoint_seconds,
                 on_start=on_start,
                 on_epoch=report,
+                keep=keep,
             )
         finally:
             if opened is not None:
@@ -151,10 +157,17 @@ def dataset_classes(dataset: str) -> int | None:
 
 
 def store_info(path: str | os.PathLike[str] | None = None) -> StoreInfo:
-    """A store at a glance: path, schema version, runs by state, sizes (any version; changes nothing)."""
+    """A store at a glance: path, schema version, runs by state, sizes by kind, the largest runs.
+
+    Also the decoded-image cache this machine's stores share. Any schema version; changes nothing.
+    """
+    from kcnn.data.cache import cache_dir
     from kcnn.store.upgrade import store_info as info
 
-    return info(Path(path) if path is not None else None)
+    cache = cache_dir()
+    cached = sum(entry.stat().st_size for entry in cache.rglob("*") if entry.is_file()) if cache.is_dir() else 0
+    return dataclasses.replace(info(Path(path) if path is not None else None), data_cache=cache,
+                               data_cache_bytes=cached)  # fmt: skip
 
 
 def upgrade_store(path: str | os.PathLike[str] | None = None) -> UpgradeReport:

@@ -44,6 +44,7 @@ _MODULES: dict[str, str] = {
     "run_summary_table": "kcnn.reports.run_tables",
     "runs_table": "kcnn.reports.run_tables",
     "safe": "kcnn.reports.text",
+    "store_info_table": "kcnn.reports.store_tables",
     "studies_table": "kcnn.reports.study_tables",
     "study_table": "kcnn.reports.study_tables",
     "training_text": "kcnn.reports.run_tables",

@@ -314,11 +314,11 @@ class Workspace:
 
         return stop_worker(self, pid)
 
-    def prune(self, keep_top: int, *, metric: str = "best", dry_run: bool = False) -> PruneReport:
+    def prune(self, keep_top: int, *, metric: str = "best", keep: str = "final", dry_run: bool = False) -> PruneReport:
         """Remove the model files of every run outside the top `keep_top` configurations (`kcnn.api.prune`)."""
         from kcnn.api.retention import prune
 
-        return prune(self, keep_top, metric=metric, dry_run=dry_run)
+        return prune(self, keep_top, metric=metric, keep=keep, dry_run=dry_run)
 
     def info(self) -> StoreInfo:
         """What the store holds (`kcnn.api.store_info`)."""

@@ -6,11 +6,9 @@ import argparse
 import json
 from typing import Any
 
-from rich.table import Table
-
 from kcnn.api import default_store_path
 from kcnn.api.arguments import whole
-from kcnn.api.views import safe
+from kcnn.api.views import store_info_table
 from kcnn.cli.common import add_store_option, open_store
 from kcnn.cli.output import add_format_option, output_console, print_fitted
 
@@ -34,14 +32,19 @@ def register(commands: Any) -> None:
     prune = actions.add_parser(
         "prune",
         help="remove the model files of every run outside the leaderboard's top N configurations",
-        description="Keep the final and best models of the done runs of the leaderboard's top N configurations; "
-        "remove the model files and checkpoints of every other finished run (queued and running runs are never "
-        "touched). Every number stays in the store: reports, effects, races and exports are unchanged.",
-        epilog="Examples: kcnn store prune --keep-top 5 --dry-run · kcnn store prune --keep-top 5",
+        description="Keep the final models (or --keep best|final+best) of the done runs of the leaderboard's top "
+        "N configurations; remove the model files and checkpoints of every other finished run (queued and running "
+        "runs are never touched). Every number stays in the store: reports, effects, races and exports are "
+        "unchanged.",
+        epilog="Examples: kcnn store prune --keep-top 5 --dry-run · kcnn store prune --keep-top 5 · "
+        "kcnn store prune --keep-top 3 --keep final+best",
     )
     prune.add_argument("--keep-top", type=whole("--keep-top", 0, example=5), required=True, metavar="N",
                        help="configurations whose models are kept (0: none)")  # fmt: skip
     prune.add_argument("--metric", choices=("best", "final"), default="best", help="the ranking (default best)")
+    prune.add_argument("--keep", choices=("final", "best", "final+best"), default="final",
+                       help="what the top configurations' runs keep (default final: the model evaluate, predict "
+                       "and export use)")  # fmt: skip
     prune.add_argument("--dry-run", action="store_true", help="say what would be freed; remove nothing")
     add_format_option(prune, help="table (default) or json: JSON")
     add_store_option(prune)
@@ -56,25 +59,7 @@ def run_info(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(info.to_dict(), indent=2))
         return 0
-    table = Table(title="Store", title_justify="left", show_header=False)
-    table.add_column("", style="bold")
-    table.add_column("")
-    version = f"{info.schema_version}" + (
-        f" [yellow](this kcnn: {info.current_version}; run `kcnn store upgrade`)[/]" if info.needs_upgrade else ""
-    )
-    runs = ", ".join(f"{count} {state}" for state, count in sorted(info.runs_by_state.items())) or "none"
-    for name, value in (
-        ("path", safe(str(info.path.resolve()))),
-        ("schema version", version),
-        ("runs", runs),
-        ("epochs recorded", f"{info.epochs:,}"),
-        ("events", f"{info.events:,}"),
-        ("database", f"{info.database_bytes / 1e6:,.1f} MB"),
-        ("artifacts", f"{info.artifacts_bytes / 1e6:,.1f} MB"),
-        *((f"  {kind}", f"{size / 1e6:,.1f} MB") for kind, size in info.artifacts_by_kind.items() if size),
-        ("largest runs", ", ".join(f"run {run_id} {size / 1e6:,.1f} MB" for run_id, size in info.largest_runs)),
-    ):
-        table.add_row(name, value)
+    table = store_info_table(info)
     print_fitted(output_console(), table)
     return 0
 
@@ -99,7 +84,7 @@ def run_prune(args: argparse.Namespace) -> int:
     from kcnn import api
 
     with open_store(args, create=False) as store:
-        report = api.prune(store, args.keep_top, metric=args.metric, dry_run=args.dry_run)
+        report = api.prune(store, args.keep_top, metric=args.metric, keep=args.keep, dry_run=args.dry_run)
     if args.format == "json":
         print(json.dumps(report.to_dict(), indent=2))
         return 0

@@ -9,6 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from kcnn.api import DEFAULT_KEEP, KEEP_POLICIES
 from kcnn.api.arguments import whole
 from kcnn.api.views import config_table, plan_table, safe
 from kcnn.cli.common import add_checkpoint_option, add_store_option, checkpoint_seconds, open_store
@@ -39,6 +40,9 @@ def register(commands: Any) -> None:
     )
     train.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     add_format_option(train, help="table (default) or json: one JSON object instead of tables")
+    train.add_argument("--keep", choices=KEEP_POLICIES, default=DEFAULT_KEEP,
+                       help="model files the run keeps once done: final+best (default), final, best, all (its last "
+                       "checkpoint too) or none (its numbers only)")  # fmt: skip
     add_checkpoint_option(train)
     add_store_option(train)
     train.set_defaults(handler=run_train)
@@ -136,7 +140,8 @@ def _train_one(args: argparse.Namespace, config: Any, store: Any, console: Conso
         console.print(f"run [bold]{run_id}[/] in {safe(store.path)}", highlight=False)
 
     options: dict[str, Any] = {"store": store, "progress": False, "device": args.device,
-                               "checkpoint_seconds": checkpoint_seconds(args), "on_start": on_start}  # fmt: skip
+                               "checkpoint_seconds": checkpoint_seconds(args), "on_start": on_start,
+                               "keep": args.keep}  # fmt: skip
     try:
         if args.format == "json":
             result = api.train(config, **options)

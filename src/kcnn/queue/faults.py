@@ -1,9 +1,10 @@
 """Fault injection for kcnn's own fault tests: NaN losses and out-of-memory errors on cue.
 
 Set ``KCNN_INJECT_FAULTS`` to a ``;``-separated list of ``KIND@seed=S,epoch=E``
-(``KIND`` is ``nan``, ``oom`` or ``pause``). A worker child (or Ray slot) then
-makes the run whose config has seed ``S`` report a NaN loss at the end of epoch
-``E``, raise an out-of-memory error when epoch ``E`` begins, or — ``pause``, with
+(``KIND`` is ``nan``, ``oom``, ``nospace`` or ``pause``). A worker child (or Ray
+slot) then makes the run whose config has seed ``S`` report a NaN loss at the end
+of epoch ``E``, raise an out-of-memory error when epoch ``E`` begins, fail a write
+for lack of disk space at the end of epoch ``E`` (as its checkpoint would), or — ``pause``, with
 ``seconds=T`` — sleep T seconds at the end of epoch ``E`` (``epoch=0``: of every
 epoch), so that tests can act while a run is surely in flight. Unset, nothing is
 injected.
@@ -11,6 +12,7 @@ injected.
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import time
@@ -62,6 +64,8 @@ def fault_callbacks(seed: int) -> list[Any]:
             for fault in faults:
                 if fault.kind == "pause" and fault.epoch in (0, epoch + 1):
                     time.sleep(fault.seconds)
+            if any(f.kind == "nospace" and f.epoch == epoch + 1 for f in faults):
+                raise OSError(errno.ENOSPC, "No space left on device (injected)")
             if logs is not None and any(f.kind == "nan" and f.epoch == epoch + 1 for f in faults):
                 logs["loss"] = math.nan
 

@@ -18,6 +18,7 @@ from kcnn.errors import KcnnError
 from kcnn.queue.runner import CHECKPOINT_SECONDS, Execution, RunSettings, execute_claim
 from kcnn.queue.submit import prepare_configs
 from kcnn.store import FailureKind, Store
+from kcnn.store.retention import DEFAULT_KEEP
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ def train_in_foreground(
     checkpoint_seconds: float = CHECKPOINT_SECONDS,
     on_start: Callable[[int], None] | None = None,
     on_epoch: Callable[[Any], None] | None = None,
+    keep: str = DEFAULT_KEEP,
 ) -> ForegroundRun:
     """Add `config` as a run, claim it and train it here.
 
@@ -48,6 +50,7 @@ def train_in_foreground(
         checkpoint_seconds: Seconds between checkpoints (0: every epoch).
         on_start: Called with the run id once the run is claimed.
         on_epoch: Called with each finished `EpochRecord`.
+        keep: What the run keeps once done (`kcnn.store.retention.KEEP_POLICIES`).
 
     Raises:
         DataError: If the dataset cannot be used.
@@ -63,7 +66,7 @@ def train_in_foreground(
     if config.color_mode == "auto":
         config = config.replace(color_mode=dataset.color_mode)
     [config] = prepare_configs([config])
-    [added] = store.add_runs([config], source="train", dedupe=False)
+    [added] = store.add_runs([config], source="train", dedupe=False, keep=keep)
     claim = store.claim(f"{socket.gethostname()}:{os.getpid()}:train", run_id=added.run_id)
     if claim is None:  # pragma: no cover - the run was created queued a moment ago
         raise KcnnError(f"Run {added.run_id} was claimed by a worker before it could start here.")

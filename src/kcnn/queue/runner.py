@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import enum
+import errno
 import json
 import math
 import os
@@ -39,6 +40,7 @@ from kcnn.errors import (
     StoreFull,
 )
 from kcnn.files import atomic_link, atomic_write, remove_stale_temporaries
+from kcnn.queue.disk_space import LowDiskSpace
 from kcnn.queue.settings import CHECKPOINT_SECONDS, EXIT_STALLED
 from kcnn.store import CLASSES_FILE, Claim, ClaimHandle, FailureKind, Store
 from kcnn.store.retention import remove_files
@@ -396,11 +398,33 @@ def execute_claim(
         _fail(store, claim, FailureKind.INTERRUPTED, "interrupted by the user; `kcnn queue retry` resumes it")
         raise
     except Exception as error:
+        if _is_disk_full(error):  # a model file found no room: not the run's fault either; give it back
+            with contextlib.suppress(LeaseLost, StoreError):
+                run.release("the disk holding its files is full")
+            raise LowDiskSpace(
+                f"run {claim.run_id} could not write its files ({type(error).__name__}: {error}): the disk holding "
+                f"{store.artifacts} is full; the run is back in the queue at its last checkpoint. Free some space "
+                "(`kcnn store prune --keep-top 5` removes the model files of all but the best 5 configurations)"
+            ) from error
         kind = FailureKind.OUT_OF_MEMORY if _is_out_of_memory(error) else FailureKind.CRASHED
         return _fail(store, claim, kind, _describe(error))
     finally:
         heartbeat.finished.set()
         heartbeat.join(timeout=5)
+
+
+def _is_disk_full(error: BaseException) -> bool:
+    """Whether `error` (or what caused it: h5py and zipfile wrap the OS's error) is a write to a full disk."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "No space left on device" in str(current) or "Disk quota exceeded" in str(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _pruning_check(store: Store, claim: Claim) -> Callable[[Any], None] | None:

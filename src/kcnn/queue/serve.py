@@ -56,7 +56,8 @@ def serve_claims(
         log: Where the line of each finished execution goes.
 
     Raises:
-        LowDiskSpace: When the disk has no room for a claimed run's files (the run was given back).
+        LowDiskSpace: When the disk has no room for a claimed run's files, before or while it trains (the run
+            was given back, at its last checkpoint).
     """
     while not stop.is_set():
         if ready is not None and not ready():
@@ -75,7 +76,11 @@ def serve_claims(
             continue
         on_first_idle = None
         _check_space(store, claim, worker_id, log)
-        execution = execute(claim)
+        try:
+            execution = execute(claim)
+        except LowDiskSpace as error:  # a file found the disk full mid-run: the run was given back
+            log(f"[{worker_id}] {error}; this worker claims no more runs")
+            raise
         log(describe_execution(worker_id, claim, execution))
 
 

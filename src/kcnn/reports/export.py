@@ -20,7 +20,7 @@ FORMATS = ("csv", "json")
 #: A run's own columns in the export, around the run contract's metrics (`run_columns`).
 LEADING_COLUMNS = ("id", "state", "seed", "fold", "config_key", "epochs_done", "epochs_total", "best_val_accuracy",
                    "final_val_accuracy", "train_seconds", "images_per_second")  # fmt: skip
-TRAILING_COLUMNS = ("key_version", "attempt", "retries", "error_kind", "created", "started", "finished")
+TRAILING_COLUMNS = ("key_version", "attempt", "retries", "error_kind", "keep", "created", "started", "finished")
 
 
 def run_columns() -> list[str]:

@@ -10,6 +10,7 @@ touched; a failed or cancelled run loses its checkpoint, so a retry starts from 
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -129,7 +130,9 @@ def removed_text(folder: Path | None, train_command: str | None, pattern: str = 
 class Retention(StoreConnection):
     """The store's removal of model files."""
 
-    def remove_model_files(self, run_ids: Sequence[int], reason: str, *, dry_run: bool = False) -> Removal:
+    def remove_model_files(
+        self, run_ids: Sequence[int], reason: str, *, dry_run: bool = False, spare: tuple[str, ...] = ()
+    ) -> Removal:
         """Delete the model files of `run_ids` (never of a queued or running run), or count them (`dry_run`).
 
         Each run whose files go gets a ``removed.json`` marker and a ``models_removed`` event; a failed or
@@ -139,23 +142,24 @@ class Retention(StoreConnection):
             run_ids: The runs.
             reason: Why, as readers will say it (``kcnn store prune --keep-top 5``).
             dry_run: Count what would be freed; change nothing.
+            spare: Name patterns of the files to keep (``model-a*.keras``: the final model). A run that has
+                none of them keeps the models it has: this never leaves a run without its last model.
         """
         removal = Removal()
         states = dict(self._conn.execute("SELECT id, state FROM runs").fetchall())
-        seen: set[tuple[int, int]] = set()
         for run_id in sorted(set(run_ids)):
             if states.get(run_id) in (None, *RESUMABLE):
                 continue
             files = model_files(self.run_folder(run_id))
+            models = [path for path in files if not path.match("checkpoint-*.keras")]
+            if spare:
+                kept = [path for path in models if any(path.match(pattern) for pattern in spare)] or models
+                files = [path for path in files if path not in kept]
             if not files:
                 continue
             removal.runs.append(run_id)
-            for path in files:
-                info = path.stat()
-                removal.files += 1
-                if (info.st_dev, info.st_ino) not in seen:
-                    seen.add((info.st_dev, info.st_ino))
-                    removal.bytes += info.st_size
+            removal.files += len(files)
+            removal.bytes += freed_bytes(files)
             if dry_run:
                 continue
             remove_files(self.run_folder(run_id), files, reason)
@@ -166,3 +170,12 @@ class Retention(StoreConnection):
                 )
                 self._event(conn, run_id, "models_removed", message=f"{len(files)} file(s): {reason}")
         return removal
+
+
+def freed_bytes(files: Sequence[Path]) -> int:
+    """The bytes deleting `files` frees: a file counts once, and only when all its names are among them."""
+    names: dict[tuple[int, int], list[os.stat_result]] = {}
+    for path in files:
+        info = path.stat()
+        names.setdefault((info.st_dev, info.st_ino), []).append(info)
+    return sum(infos[0].st_size for infos in names.values() if len(infos) >= infos[0].st_nlink)

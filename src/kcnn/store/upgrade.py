@@ -67,6 +67,9 @@ class StoreInfo:
     """Bytes of resume checkpoints, final models, best-epoch models and other files."""
     largest_runs: list[tuple[int, int]] = field(default_factory=list)
     """``(run id, bytes)`` of the largest run folders, largest first."""
+    data_cache: Path | None = None
+    """The decoded-image cache folder (shared by every store on this machine: ``$KCNN_CACHE``)."""
+    data_cache_bytes: int = 0
 
     @property
     def needs_upgrade(self) -> bool:
@@ -87,6 +90,8 @@ class StoreInfo:
             "artifacts_bytes": self.artifacts_bytes,
             "artifacts_by_kind": self.artifacts_by_kind,
             "largest_runs": [{"run": run_id, "bytes": size} for run_id, size in self.largest_runs],
+            "data_cache": None if self.data_cache is None else str(self.data_cache),
+            "data_cache_bytes": self.data_cache_bytes,
         }
 
 

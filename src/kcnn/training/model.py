@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -79,12 +81,36 @@ def save_for_inference(model: Any, path: str | Path) -> None:
     """Write `model` as a ``.keras`` file of its architecture and weights only: no optimizer state, not compiled.
 
     What a done run keeps (to evaluate, predict and export): about the size of its weights, a third of a
-    full save with Adam's two moments. Plain ``keras.saving.load_model`` loads it (uncompiled).
+    full save with Adam's two moments. Plain ``keras.saving.load_model`` loads it (uncompiled). A small file
+    (under `DEFLATE_BELOW` bytes) is stored deflated: there the HDF5 framing and the config weigh up to 16% of
+    the weights, deflating costs milliseconds, and the file ends at 0.93× its weights.
     """
     keras = import_keras()
     plain = keras.Model.from_config(model.get_config())
     plain.set_weights(model.get_weights())
     plain.save(path)
+    if Path(path).stat().st_size < DEFLATE_BELOW:
+        deflate_archive(Path(path))
+
+
+#: Model files smaller than this are stored deflated (level 1): 8 ms for a 0.35 MB file here, and 0.4 s for
+#: a 15 MB one, where it saves 8% (float weights hardly compress) and loading takes 1.5× as long.
+DEFLATE_BELOW = 2 * 2**20
+
+
+def deflate_archive(path: Path) -> None:
+    """Rewrite the zip archive at `path` with its members deflated (same names, same contents)."""
+    packed = path.with_name(f".{path.name}.deflating")
+    try:
+        with (
+            zipfile.ZipFile(path) as source,
+            zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as out,
+        ):
+            for member in source.infolist():
+                out.writestr(member, source.read(member), compress_type=zipfile.ZIP_DEFLATED, compresslevel=1)
+        os.replace(packed, path)
+    finally:
+        packed.unlink(missing_ok=True)
 
 
 def make_optimizer(config: ExperimentConfig) -> Any:
