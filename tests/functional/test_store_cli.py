@@ -155,8 +155,17 @@ def test_prune_keeps_the_top_configurations_models_and_leaves_every_number(tmp_p
     assert info["artifacts_by_kind"] == {"resume checkpoints": 20_000, "final models": 6 * 50_000,
                                          "best-epoch models": 3 * 50_000, "other": 0}  # fmt: skip
     assert info["largest_runs"][0] == {"run": runs[(2, 1)], "bytes": 100_000}
-    assert main(["leaderboard", "--format", "json", "--store", str(path)]) == 0
-    board = capsys.readouterr().out
+    reports = (["leaderboard", "--format", "json"], ["effects", "--format", "json"], ["runs", "--format", "json"],
+               ["runs", "export", "--format", "csv"])  # fmt: skip
+
+    def read_reports():
+        said = []
+        for command in reports:
+            assert main([*command, "--store", str(path)]) == 0
+            said.append(capsys.readouterr().out)
+        return said
+
+    board = read_reports()
     assert main(["store", "prune", "--keep-top", "1", "--dry-run", "--format", "json", "--store", str(path)]) == 0
     planned = json.loads(capsys.readouterr().out)
     assert sorted(str(p.relative_to(path)) for p in (path / "artifacts").rglob("*.keras")) == files  # untouched
@@ -172,8 +181,7 @@ def test_prune_keeps_the_top_configurations_models_and_leaves_every_number(tmp_p
     left = sorted(str(p.relative_to(path)) for p in (path / "artifacts").rglob("*.keras"))
     assert left == sorted([f"artifacts/{run_id}/{name}" for run_id in top for name in ("best-a1.keras",
                            "model-a1.keras")] + [f"artifacts/{queued.run_id}/checkpoint-e1-a1.keras"])  # fmt: skip
-    assert main(["leaderboard", "--format", "json", "--store", str(path)]) == 0
-    assert capsys.readouterr().out == board  # every number stays
+    assert read_reports() == board  # every number stays: leaderboard, effects, runs, the export
     with Store(path) as store:
         assert store.get_run(failed.run_id).checkpoint is None  # a retry starts afresh
         assert store.get_run(queued.run_id).checkpoint == "checkpoint-e1-a1.keras"
