@@ -66,9 +66,23 @@ def kind_of(layer: Any) -> str:
     return type(layer).__name__
 
 
-def _computed_in(step: Forward, dtype: torch.dtype) -> Forward:
-    """`step` with its input cast to `dtype` (its weights follow the input's dtype)."""
-    return lambda x: step(x.to(dtype))
+@dataclass(frozen=True)
+class LayerMaths:
+    """One layer's torch maths as a function of its input and of its weights, given in the order of `variables`.
+
+    The solo loop passes the Keras variables' current values; fused training (`kcnn.training.fused`) passes
+    each member's own slice of the stacked weights.
+    """
+
+    apply: Callable[..., torch.Tensor]
+    """``(x, *weights) → y``."""
+    variables: tuple[Any, ...] = ()
+    """The Keras variables the layer reads (kernel, then bias)."""
+
+    def computed_in(self, dtype: torch.dtype) -> LayerMaths:
+        """The same maths with its input cast to `dtype` (its weights follow the input's dtype)."""
+        apply = self.apply
+        return LayerMaths(lambda x, *weights: apply(x.to(dtype), *weights), self.variables)
 
 
 def sparse_crossentropy(logits: torch.Tensor, labels: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
@@ -84,6 +98,20 @@ def compile_forward(model: Any) -> Forward | None:
 
     The function reads the model's variables at every call, so it always uses the current weights.
     """
+    maths = translate_model(model)
+    if maths is None:
+        return None
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        for layer in maths:
+            x = layer.apply(x, *(variable.value for variable in layer.variables))
+        return x
+
+    return forward
+
+
+def translate_model(model: Any) -> list[LayerMaths] | None:
+    """Each layer of `model` as `LayerMaths`, up to its logits; None if the model is not covered."""
     layers = list(model.layers)
     if not layers or getattr(model, "optimizer", None) is None:
         return None
@@ -92,7 +120,7 @@ def compile_forward(model: Any) -> Forward | None:
     if not _is_sparse_crossentropy(getattr(model, "loss", None)):
         return None
     previous = None
-    steps: list[Forward] = []
+    maths: list[LayerMaths] = []
     computes: list[torch.dtype] = []
     for index, layer in enumerate(layers):
         if previous is not None and _single_input(layer) is not previous:
@@ -101,21 +129,14 @@ def compile_forward(model: Any) -> Forward | None:
         step = _translate(layer, last=index == len(layers) - 1)
         if step is None or compute is None:
             return None
-        steps.append(step)
+        maths.append(step)
         computes.append(compute)
         previous = layer.output
     if previous is not model.outputs[0] or len(model.outputs) != 1:
         return None
     if any(compute is not torch.float32 for compute in computes):  # mixed: each layer casts its input
-        pairs = zip(steps[1:], computes[1:], strict=True)
-        steps = [steps[0], *(_computed_in(step, compute) for step, compute in pairs)]
-
-    def forward(x: torch.Tensor) -> torch.Tensor:
-        for step in steps:
-            x = step(x)
-        return x
-
-    return forward
+        maths = [maths[0], *(step.computed_in(compute) for step, compute in zip(maths[1:], computes[1:], strict=True))]
+    return maths
 
 
 def _is_sparse_crossentropy(loss: Any) -> bool:
@@ -130,24 +151,24 @@ def _single_input(layer: Any) -> Any:
         return None
 
 
-def _translate(layer: Any, last: bool) -> Forward | None:
+def _translate(layer: Any, last: bool) -> LayerMaths | None:
     """The torch maths of one Keras layer, or None if not covered."""
     kind = kind_of(layer)
     config = layer.get_config()
     if kind == "InputLayer":
-        return lambda x: x.float() if x.dtype == torch.uint8 else x
+        return LayerMaths(lambda x: x.float() if x.dtype == torch.uint8 else x)
     if kind == "Rescaling":
         scale, offset = config["scale"], config["offset"]
         if not (isinstance(scale, float | int) and isinstance(offset, float | int)):
             return None
-        return lambda x: x * scale + offset if offset else x * scale
+        return LayerMaths(lambda x: x * scale + offset if offset else x * scale)
     if kind == "Permute":
         dims = (0, *config["dims"])
-        return lambda x: x.permute(dims)
+        return LayerMaths(lambda x: x.permute(dims))
     if kind == "Flatten":
         if config.get("data_format") == "channels_first":
-            return lambda x: x.permute(0, *range(2, x.dim()), 1).flatten(1) if x.dim() > 2 else x.flatten(1)
-        return lambda x: x.flatten(1)
+            return LayerMaths(lambda x: x.permute(0, *range(2, x.dim()), 1).flatten(1) if x.dim() > 2 else x.flatten(1))
+        return LayerMaths(lambda x: x.flatten(1))
     if kind == "Conv2D":
         return _conv(layer, config)
     if kind == "MaxPooling2D":
@@ -168,27 +189,26 @@ def _plain(config: dict[str, Any]) -> bool:
     return all(config.get(key) is None for key in keys) and config.get("lora_rank") in (None, 0)
 
 
-def _conv(layer: Any, config: dict[str, Any]) -> Forward | None:
+def _conv(layer: Any, config: dict[str, Any]) -> LayerMaths | None:
     activation = _activation(config)
     if activation is None or not _plain(config) or config.get("groups", 1) != 1:
         return None
     channels_last = config["data_format"] == "channels_last"
     kernel_size, strides, dilation = config["kernel_size"], config["strides"], config["dilation_rate"]
     same = config["padding"] == "same"
-    kernel, bias = layer.kernel, layer.bias if config["use_bias"] else None
 
-    def step(x: torch.Tensor) -> torch.Tensor:
+    def step(x: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
         if channels_last:
             x = x.permute(0, 3, 1, 2)
         padding: tuple[int, int] | int = 0
         if same:
             x, padding = _same_padding(x, kernel_size, strides, dilation)
-        weight = kernel.value.to(x.dtype).permute(3, 2, 0, 1)  # Keras (kh, kw, in, out) → torch (out, in, kh, kw)
-        shift = None if bias is None else bias.value.to(x.dtype)
+        weight = kernel.to(x.dtype).permute(3, 2, 0, 1)  # Keras (kh, kw, in, out) → torch (out, in, kh, kw)
+        shift = None if bias is None else bias.to(x.dtype)
         y = activation(F.conv2d(x, weight, shift, strides, padding, dilation))
         return y.permute(0, 2, 3, 1) if channels_last else y
 
-    return step
+    return LayerMaths(step, (layer.kernel, layer.bias) if config["use_bias"] else (layer.kernel,))
 
 
 def _same_padding(
@@ -206,7 +226,7 @@ def _same_padding(
     return F.pad(x, (*pads[1], *pads[0])), 0
 
 
-def _pool(config: dict[str, Any]) -> Forward | None:
+def _pool(config: dict[str, Any]) -> LayerMaths | None:
     if config["padding"] != "valid":
         return None
     pool, strides = config["pool_size"], config["strides"] or config["pool_size"]
@@ -217,10 +237,10 @@ def _pool(config: dict[str, Any]) -> Forward | None:
             return F.max_pool2d(x.permute(0, 3, 1, 2), pool, strides).permute(0, 2, 3, 1)
         return F.max_pool2d(x, pool, strides)
 
-    return step
+    return LayerMaths(step)
 
 
-def _dense(layer: Any, config: dict[str, Any], last: bool) -> Forward | None:
+def _dense(layer: Any, config: dict[str, Any], last: bool) -> LayerMaths | None:
     name = config.get("activation")
     if last:  # the softmax is folded into the loss: the loop works on logits
         if name != "softmax" or not _plain(config):
@@ -230,10 +250,12 @@ def _dense(layer: Any, config: dict[str, Any], last: bool) -> Forward | None:
         activation = _activation(config)
     if activation is None or not _plain(config):
         return None
-    kernel, bias = layer.kernel, layer.bias if config["use_bias"] else None
-    if bias is None:
-        return lambda x: activation(x @ kernel.value.to(x.dtype))
-    return lambda x: activation(torch.addmm(bias.value.to(x.dtype), x, kernel.value.to(x.dtype)))
+    if not config["use_bias"]:
+        return LayerMaths(lambda x, kernel: activation(x @ kernel.to(x.dtype)), (layer.kernel,))
+    return LayerMaths(
+        lambda x, kernel, bias: activation(torch.addmm(bias.to(x.dtype), x, kernel.to(x.dtype))),
+        (layer.kernel, layer.bias),
+    )
 
 
 @dataclass
