@@ -195,6 +195,7 @@ def test_workers_command_lists_and_refuses_to_stop_what_is_not_a_worker(store_pa
     assert "the following arguments are required: PID" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_worker_on_a_nearly_full_disk_fails_nothing_says_so_once_and_exits_0(store_path):
     """Issue 24: a full disk is a state, not a crash loop (the free-space probe reports 1 kB)."""
     assert kcnn("queue", "add", "--input-size", "16", "--channels", "4", "--dense-units", "8", "--epochs", "1",
@@ -211,6 +212,7 @@ def test_a_worker_on_a_nearly_full_disk_fails_nothing_says_so_once_and_exits_0(s
     assert counts["queued"] == 2 and counts["failed"] == 0 and all(run.retries == 0 for run in runs)
 
 
+@pytest.mark.slow
 def test_a_worker_whose_write_finds_the_disk_full_gives_the_run_back_and_exits_0(store_path):
     """Issue 24: a write that fails for lack of space (past the free-space check) requeues the run at its last
     checkpoint, uncounted; the worker says so in one line, claims no more, and exits 0."""
@@ -231,3 +233,40 @@ def test_a_worker_whose_write_finds_the_disk_full_gives_the_run_back_and_exits_0
     with Store(store_path) as store:
         [run] = store.runs()
     assert run.state == "done" and run.epochs_done == 3
+
+
+@pytest.mark.slow
+def test_a_worker_with_fuse_trains_compatible_runs_as_one_program_with_the_same_results(tmp_path):
+    """Issue 26: `kcnn worker --fuse 3` trains the three seeds of each of four configurations together; every
+    run ends with the accuracies an unfused worker gives it."""
+    add = ["queue", "add", "--input-size", "16", "--channels", "4", "8", "--dense-units", "8", "--epochs", "2",
+           "--kernel", "2", "3", "--repeats", "3"]  # fmt: skip
+    results = {}
+    for name, extra in (("fused", ["--fuse", "3"]), ("alone", [])):
+        store = tmp_path / name
+        assert kcnn(*add, "--store", str(store)).returncode == 0
+        done = kcnn("worker", "--once", "--store", str(store), *extra, env={"KCNN_TRAIN_LOOP": "auto"}, timeout=240)
+        assert done.returncode == 0, done.stderr
+        with Store(store) as opened:
+            runs = opened.runs()
+            loops = {run.id: run.train_loop for run in runs}
+            results[name] = [(run.config_key, run.seed, run.best_val_accuracy, run.final_val_accuracy) for run in runs]
+            events = [event["message"] for run in runs for event in opened.events(run.id)
+                      if event["kind"] == "train_loop"]  # fmt: skip
+        assert all(run.state == "done" for run in runs)
+        if name == "fused":
+            assert "each training up to 3 runs as one program" in " ".join((done.stdout + done.stderr).split())
+            assert sorted(loops.values()) == ["fused"] * 12  # 4 configurations × 3 seeds, 3 at a time
+            assert sum("trained as one program with runs" in message for message in events) == 12
+        else:
+            assert set(loops.values()) == {"torch"}
+    assert sorted(results["fused"]) == sorted(results["alone"])
+
+
+@pytest.mark.slow
+def test_fuse_is_refused_on_ray_and_outside_its_range_in_one_line(store_path):
+    for args, says in ((["--fuse", "0"], "--fuse"), (["--fuse", "65"], "--fuse"),
+                       (["--fuse", "2", "--ray"], "`--fuse` trains runs as one program in a local child")):  # fmt: skip
+        done = kcnn("worker", "--once", *args, "--store", str(store_path))
+        assert done.returncode == 2 and says in done.stderr and "Traceback" not in done.stderr
+        assert done.stderr.count("\n") == 1

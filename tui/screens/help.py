@@ -37,7 +37,8 @@ verdict), an effect table. `m` best/final metric · `b` effect table by another 
 model per class (precision, recall, confusion matrix) · `p` classify image files or folders ·
 `x` export the model (.keras, or .onnx with kcnn[onnx]) · `escape` back.
 
-**Workers**: `a` start a CPU worker (jobs) · `g` start a GPU worker · `x` stop the selected worker
+**Workers**: `a` start a CPU worker (jobs) · `g` start a GPU worker (`0 x 1 fuse 8`: GPU 0, one
+child, up to 8 runs of one shape trained as one program) · `x` stop the selected worker
 (its runs go back to the queue at their last checkpoint) · `escape` back.
 
 **Store**: what the store holds: runs by state, the database, model files by kind (resume

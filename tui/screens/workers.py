@@ -106,10 +106,12 @@ class WorkersScreen(Screen[None]):
         def start(text: str | None) -> None:
             if not text:
                 return
+            text, _, fuse = text.partition("fuse")
             gpus, _, per_gpu = text.partition("x")
-            self._start(["--gpus", gpus.strip(), "--per-gpu", per_gpu.strip() or "1"])
+            self._start(["--gpus", gpus.strip(), "--per-gpu", per_gpu.strip() or "1", "--fuse", fuse.strip() or "1"])
 
-        self.app.push_screen(PromptScreen("GPUs and runs per GPU, e.g. `0,1 x 2`:", "0 x 1"), start)
+        question = "GPUs, runs per GPU and runs trained as one program, e.g. `0,1 x 2 fuse 8`:"
+        self.app.push_screen(PromptScreen(question, "0 x 1 fuse 8"), start)
 
     def action_start_ray(self) -> None:
         from kcnn_tui.screens.confirm import PromptScreen

@@ -52,7 +52,7 @@ from kcnn.api.workspace import StoreLike, Workspace, open_store
 from kcnn.contract import EpochRecord, Metric, RunResult, RunSummary
 from kcnn.errors import InvalidSweep, RunFailed
 from kcnn.geometry import ShapePlan, conv_out, plan_network, pool_out
-from kcnn.queue.settings import CHECKPOINT_SECONDS
+from kcnn.queue.settings import CHECKPOINT_SECONDS, MAX_FUSE
 from kcnn.queue.sweep import MAX_RUNS, Expansion, InvalidCombination, SweepPoints, SweepSpec, load_sweep
 from kcnn.queue.sweep import expand as expand_sweep
 from kcnn.reports.comparison import Comparison
@@ -71,6 +71,7 @@ __all__ = [
     "CHECKPOINT_SECONDS",
     "DEFAULT_KEEP",
     "KEEP_POLICIES",
+    "MAX_FUSE",
     "MAX_INTEGER",
     "MAX_RUNS",
     "AddResult",

@@ -41,6 +41,7 @@ def run_workers(
     log: Callable[[str], None] = print,
     ray: str | None = None,
     cpus_per_run: float | None = None,
+    fuse: int = 1,
 ) -> int:
     """Train queued runs with worker children until stopped (or, with `once`, until the queue is empty).
 
@@ -62,6 +63,8 @@ def run_workers(
         ray: Train on Ray: a cluster address, ``auto`` (the cluster this machine belongs to) or ``local``
             (start a Ray instance on this machine). Needs ``kcnn[ray]``.
         cpus_per_run: With `ray`: CPUs each slot reserves (CPU slots: default 1; GPU slots: default 0).
+        fuse: Runs each slot claims at a time and trains as one program when they differ only in seed and
+            learning rate (`kcnn.training.fused`); 1 (the default) trains one run at a time. Local slots only.
 
     Returns:
         The supervisor's exit code (0 when it stopped cleanly).
@@ -73,7 +76,8 @@ def run_workers(
 
     path = _path_of(store)
     settings = WorkerSettings(path, once=once, lease_seconds=lease_seconds, poll_seconds=poll_seconds,
-                              stall_seconds=stall_seconds, checkpoint_seconds=checkpoint_seconds)  # fmt: skip
+                              stall_seconds=stall_seconds, checkpoint_seconds=checkpoint_seconds,
+                              fuse=fuse)  # fmt: skip
     executor = (
         _ray_pool(settings, ray, jobs=jobs, gpus=gpus, per_gpu=per_gpu, cpus_per_run=cpus_per_run, log=log)
         if ray is not None
@@ -107,8 +111,9 @@ def _child_processes(
     slots = plan_slots(jobs=jobs, gpus=gpus, per_gpu=per_gpu)
     Store(settings.store_path).close()  # create it, or fail with a clear message, before starting children
     where = f"GPUs {','.join(map(str, gpus))} × {per_gpu}" if gpus else f"CPU, {slots[0].threads} thread(s) each"
+    fused = f", each training up to {settings.fuse} runs as one program" if settings.fuse > 1 else ""
     log(
-        f"{len(slots)} child process(es) on {where}; store {settings.store_path}"
+        f"{len(slots)} child process(es) on {where}{fused}; store {settings.store_path}"
         + ("; exits when the queue is empty" if settings.once else "; Ctrl-C to stop")
     )
     return ChildProcesses(slots, settings, log)
@@ -130,6 +135,9 @@ def _ray_pool(
     if gpus:
         raise ConfigError("`--gpus` picks this machine's GPUs; on Ray, ask for GPU slots with `--per-gpu N` "
                           "and Ray places them on the cluster's GPUs.")  # fmt: skip
+    if settings.fuse > 1:
+        raise ConfigError("`--fuse` trains runs as one program in a local child; Ray slots train one run at a time "
+                          "(drop `--fuse`, or run `kcnn worker --gpus 0 --fuse K` on the GPU machine).")  # fmt: skip
     if settings.stall_seconds:
         raise ConfigError("`--stall` ends a stalled local child; it is not available with `--ray` (leases and "
                           "Ray's own restarts cover a lost slot).")  # fmt: skip

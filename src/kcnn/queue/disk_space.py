@@ -50,13 +50,20 @@ def bytes_needed(config: ExperimentConfig) -> int:
     return WEIGHT_COPIES * weights + MARGIN
 
 
-def space_problem(folder: Path, config: ExperimentConfig, run_id: int) -> str | None:
-    """One line when the disk holding `folder` cannot take run `run_id`'s files; `None` when it can."""
-    free, needed = free_bytes(folder), bytes_needed(config)
+def space_problem(folder: Path, runs: list[tuple[int, ExperimentConfig]]) -> str | None:
+    """One line when the disk holding `folder` cannot take the files of `runs` (``(run id, config)``); else `None`."""
+    if not runs:
+        return None
+    free, needed = free_bytes(folder), sum(bytes_needed(config) for _, config in runs) - MARGIN * (len(runs) - 1)
     if free >= needed:
         return None
+    if len(runs) == 1:
+        which = f"run {runs[0][0]} needs about {needed / 1e6:,.0f} MB for its"
+    else:
+        listed = ", ".join(str(run_id) for run_id, _ in runs)
+        which = f"runs {listed} (to train as one program) need about {needed / 1e6:,.0f} MB for their"
     return (
-        f"the disk holding {folder} has {free / 1e6:,.0f} MB free, and run {run_id} needs about "
-        f"{needed / 1e6:,.0f} MB for its model files: free some space (`kcnn store prune --keep-top 5` removes "
-        "the model files of all but the 5 best configurations) and start the worker again"
+        f"the disk holding {folder} has {free / 1e6:,.0f} MB free, and {which} model files: free some space "
+        "(`kcnn store prune --keep-top 5` removes the model files of all but the 5 best configurations) and start "
+        "the worker again"
     )

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from kcnn.errors import ConfigError, LeaseLost
 from kcnn.queue.disk_space import LowDiskSpace, space_problem
+from kcnn.queue.fusion import claim_partners
 from kcnn.queue.runner import Execution
 from kcnn.queue.studies import advance_studies, studies_to_wait_for
 from kcnn.store import Claim, Store
@@ -38,6 +39,8 @@ def serve_claims(
     ready: Callable[[], bool] | None = None,
     on_first_idle: Callable[[], None] | None = None,
     log: Callable[[str], None] = print,
+    fuse: int = 1,
+    execute_group: Callable[[list[Claim]], list[Execution]] | None = None,
 ) -> None:
     """Claim and execute runs until `stop` is set (with `once`: until nothing is left to do).
 
@@ -54,6 +57,8 @@ def serve_claims(
             it says no. It may block up to about `poll_seconds`.
         on_first_idle: Called once, the first time the queue is found empty before any run (warm-up).
         log: Where the line of each finished execution goes.
+        fuse: Claim up to this many runs that can train as one program (`kcnn.queue.fusion`) at a time.
+        execute_group: Trains several claims as one program (needed when `fuse` is above 1).
 
     Raises:
         LowDiskSpace: When the disk has no room for a claimed run's files, before or while it trains (the run
@@ -75,30 +80,37 @@ def serve_claims(
             stop.wait(poll_seconds)
             continue
         on_first_idle = None
-        _check_space(store, claim, worker_id, log)
+        claims = [claim]
+        if fuse > 1 and execute_group is not None:
+            claims += claim_partners(store, claim, worker_id, lease_seconds, fuse - 1)
+        _check_space(store, claims, worker_id, log)
         try:
-            execution = execute(claim)
+            executions = execute_group(claims) if len(claims) > 1 and execute_group else [execute(claim)]
         except LowDiskSpace as error:  # a file found the disk full mid-run: the run was given back
             log(f"[{worker_id}] {error}; this worker claims no more runs")
             raise
-        log(describe_execution(worker_id, claim, execution))
+        for done, execution in zip(claims, executions, strict=True):
+            log(describe_execution(worker_id, done, execution))
 
 
-def _check_space(store: Store, claim: Claim, worker_id: str, log: Callable[[str], None]) -> None:
-    """Give the claim back and stop claiming when the disk has no room for its files (`kcnn.queue.disk_space`).
+def _check_space(store: Store, claims: list[Claim], worker_id: str, log: Callable[[str], None]) -> None:
+    """Give the claims back and stop claiming when the disk has no room for their files (`kcnn.queue.disk_space`).
 
     Raises:
-        LowDiskSpace: After the run was given back (not counted as a failure) and the line logged.
+        LowDiskSpace: After the runs were given back (not counted as failures) and the line logged.
     """
-    try:
-        config = claim.config
-    except ConfigError:
-        return  # the execution fails it as invalid_config, writing nothing
-    problem = space_problem(store.artifacts, config, claim.run_id)
+    needed = []
+    for claim in claims:
+        try:
+            needed.append((claim.run_id, claim.config))
+        except ConfigError:
+            continue  # the execution fails it as invalid_config, writing nothing
+    problem = space_problem(store.artifacts, needed)
     if problem is None:
         return
-    with contextlib.suppress(LeaseLost):
-        store.release(claim, "not enough free disk space for its files")
+    for claim in claims:
+        with contextlib.suppress(LeaseLost):
+            store.release(claim, "not enough free disk space for its files")
     log(f"[{worker_id}] {problem}; this worker claims no more runs")
     raise LowDiskSpace(problem)
 

@@ -14,6 +14,8 @@ from kcnn.errors import ConfigError
 #: progress), while runs with short epochs skip most `.keras` saves (50–60 ms each for the default model on
 #: the development machine). The last epoch is always checkpointed.
 CHECKPOINT_SECONDS = 10.0
+#: The largest group of runs a worker slot trains as one program (`kcnn worker --fuse`).
+MAX_FUSE = 64
 
 #: The exit code of a child that ended itself because no training step finished in `stall_seconds`.
 EXIT_STALLED = 75
@@ -42,6 +44,8 @@ class WorkerSettings:
     """End a local child whose run makes no step for this long (0: never)."""
     checkpoint_seconds: float = CHECKPOINT_SECONDS
     """Seconds of training between checkpoints (0: every epoch)."""
+    fuse: int = 1
+    """Runs a slot claims at a time to train as one program, when they can (`kcnn.queue.fusion`; 1: off)."""
 
     def __post_init__(self) -> None:
         for name, positive in (("lease_seconds", True), ("poll_seconds", True), ("stall_seconds", False),
@@ -50,6 +54,8 @@ class WorkerSettings:
             if not isinstance(value, int | float) or not math.isfinite(value) or value < 0 or (positive and not value):
                 bound = "greater than 0" if positive else "0 or more"
                 raise ConfigError(f"`{name}` must be a finite number of seconds, {bound}; got {value!r}.")
+        if isinstance(self.fuse, bool) or not isinstance(self.fuse, int) or not 1 <= self.fuse <= MAX_FUSE:
+            raise ConfigError(f"`fuse` must be a whole number from 1 to {MAX_FUSE}; got {self.fuse!r}.")
         object.__setattr__(self, "store_path", Path(self.store_path))
 
     def to_json(self) -> str:

@@ -15,6 +15,14 @@ from kcnn.store.states import FailureKind, RunState
 class WorkerWrites(StoreConnection):
     """Claims and the fenced writes of the worker holding a claim."""
 
+    def queued_in_order(self, limit: int = 1000) -> list[tuple[int, str, int]]:
+        """``(run id, config JSON, checkpoint epoch)`` of the queued runs in claim order, at most `limit`."""
+        rows = self._conn.execute(
+            "SELECT id, config, checkpoint_epoch FROM runs WHERE state = 'queued' ORDER BY priority DESC, id LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [(int(run_id), str(config), int(epoch)) for run_id, config, epoch in rows]
+
     def claim(self, worker_id: str, lease_seconds: float = 60.0, run_id: int | None = None) -> Claim | None:
         """Atomically take the next queued run (highest priority, then oldest).
 

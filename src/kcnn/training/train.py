@@ -303,7 +303,7 @@ class _Run:
                     model.set_weights(final)
         loop, reason = self.choice.loop, self.choice.reason
         if self.fused_with > 1:
-            loop, reason = "fused", f"trained as one program with {self.fused_with - 1} other run(s) ({reason})"
+            loop, reason = "fused", f"trained as one program with {self.fused_with - 1} other run(s); {reason}"
         return RunResult(
             config=config,
             history=recorder.records,

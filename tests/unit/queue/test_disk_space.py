@@ -19,11 +19,11 @@ def test_a_run_needs_about_eight_copies_of_its_weights():
 
 def test_the_problem_names_the_folder_the_space_and_the_way_out(tmp_path, monkeypatch):
     monkeypatch.setenv(disk_space.FAKE_FREE_VARIABLE, str(10**6))
-    problem = space_problem(tmp_path, ExperimentConfig(), 7)
+    problem = space_problem(tmp_path, [(7, ExperimentConfig())])
     assert problem.startswith(f"the disk holding {tmp_path} has 1 MB free, and run 7 needs about ")
     assert "kcnn store prune --keep-top 5" in problem and "\n" not in problem
     monkeypatch.setenv(disk_space.FAKE_FREE_VARIABLE, str(10**12))
-    assert space_problem(tmp_path, ExperimentConfig(), 7) is None
+    assert space_problem(tmp_path, [(7, ExperimentConfig())]) is None
 
 
 def test_the_claim_loop_gives_the_run_back_and_stops(tmp_path, monkeypatch):
