@@ -41,7 +41,7 @@ def run_workers(
     log: Callable[[str], None] = print,
     ray: str | None = None,
     cpus_per_run: float | None = None,
-    fuse: int = 1,
+    fuse: int = 0,
 ) -> int:
     """Train queued runs with worker children until stopped (or, with `once`, until the queue is empty).
 
@@ -63,8 +63,10 @@ def run_workers(
         ray: Train on Ray: a cluster address, ``auto`` (the cluster this machine belongs to) or ``local``
             (start a Ray instance on this machine). Needs ``kcnn[ray]``.
         cpus_per_run: With `ray`: CPUs each slot reserves (CPU slots: default 1; GPU slots: default 0).
-        fuse: Runs each slot claims at a time and trains as one program when they differ only in seed and
-            learning rate (`kcnn.training.fused`); 1 (the default) trains one run at a time. Local slots only.
+        fuse: At most this many runs each slot claims at a time and trains as one program when they differ only
+            in seed and learning rate (`kcnn.training.fused`). 0 (the default) lets kcnn choose: on a GPU up to
+            16, as the GPU's free memory allows; on a CPU one at a time (fusing was measured slower there). 1
+            trains one run at a time. Local slots only.
 
     Returns:
         The supervisor's exit code (0 when it stopped cleanly).
@@ -112,6 +114,8 @@ def _child_processes(
     Store(settings.store_path).close()  # create it, or fail with a clear message, before starting children
     where = f"GPUs {','.join(map(str, gpus))} × {per_gpu}" if gpus else f"CPU, {slots[0].threads} thread(s) each"
     fused = f", each training up to {settings.fuse} runs as one program" if settings.fuse > 1 else ""
+    if gpus and settings.fuse == 0:
+        fused = ", each training runs of one shape as one program as GPU memory allows (--fuse 1: one at a time)"
     log(
         f"{len(slots)} child process(es) on {where}{fused}; store {settings.store_path}"
         + ("; exits when the queue is empty" if settings.once else "; Ctrl-C to stop")

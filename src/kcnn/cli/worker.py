@@ -46,10 +46,11 @@ def register(commands: Any) -> None:
     worker.add_argument(
         "--fuse",
         type=whole("--fuse", 1, MAX_FUSE, 8),
-        default=1,
+        default=0,
         metavar="K",
         help="claim up to K runs that differ only in seed and learning rate and train them as one program "
-        "(faster on a GPU; slower on a CPU, measured; default: 1, one run at a time)",
+        "(default: kcnn chooses: on a GPU up to 16 as its memory allows, on a CPU one at a time, where fusing "
+        "was measured slower; 1: one at a time)",
     )
     worker.add_argument(
         "--ray",

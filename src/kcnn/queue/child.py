@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(threads)
     from kcnn.errors import StoreFull
     from kcnn.queue.disk_space import LowDiskSpace
-    from kcnn.queue.fusion import execute_group
+    from kcnn.queue.fusion import execute_group, group_size
     from kcnn.queue.runner import RunSettings, execute_claim
     from kcnn.queue.serve import serve_claims
     from kcnn.store import Store
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
                 once=worker.once,
                 on_first_idle=lambda: _warm_up(worker_id, device),
                 log=lambda line: print(line, flush=True),
-                fuse=worker.fuse,
+                group_size=lambda claim: group_size(claim, device, worker.fuse),
                 execute_group=lambda claims: execute_group(worker.store_path, claims, settings, stop),
             )
         except StoreFull as error:  # nothing can be recorded: one line, and the supervisor stops the worker

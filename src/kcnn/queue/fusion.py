@@ -19,6 +19,8 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from kcnn.errors import ConfigError
+from kcnn.queue.memory import estimate_memory
 from kcnn.store import Claim, Store
 
 if TYPE_CHECKING:
@@ -32,6 +34,10 @@ if TYPE_CHECKING:
 FREE_FIELDS = ("seed", "learning_rate")
 #: How far down the queue a slot looks for runs to fuse with its first claim.
 LOOKAHEAD = 1000
+#: The group size kcnn chooses on a GPU when memory allows (`group_size`).
+AUTO_GROUP = 16
+#: The share of a GPU's free memory one fused group may take (by the shape plan's estimate).
+GPU_SHARE = 0.5
 
 
 def fusion_key(config_json: str) -> str | None:
@@ -44,6 +50,34 @@ def fusion_key(config_json: str) -> str | None:
         return None  # kcnn fuses Keras' Adam only (`kcnn.training.fused.StackedAdam`)
     shared = {name: value for name, value in data.items() if name not in FREE_FIELDS}
     return hashlib.sha256(json.dumps(shared, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def group_size(first: Claim, device: str, requested: int) -> int:
+    """How many runs to train with `first` as one program on `device` (``kcnn worker --fuse``).
+
+    Args:
+        first: The run claimed first (its shape plan sizes each member).
+        device: The slot's torch device.
+        requested: ``--fuse K`` (at most K), or 0 for kcnn's choice: fused on a GPU, one at a time on a CPU
+            (where fusing was measured slower). On a GPU a group never takes more than `GPU_SHARE` of the
+            free memory, by the shape plan's estimate of one member (`kcnn.queue.memory`): a group that would
+            not fit is made smaller.
+    """
+    if requested == 1 or fusion_key(first.config_json) is None:
+        return 1
+    if not device.startswith("cuda"):
+        return max(requested, 1)
+    try:
+        config = first.config
+        estimate = estimate_memory(config, 0)
+    except ConfigError:
+        return 1  # the execution fails it as invalid_config
+    import torch
+
+    free, _ = torch.cuda.mem_get_info(torch.device(device))
+    member = estimate.activations + estimate.weights
+    fits = max(1, int(GPU_SHARE * free // max(member, 1)))
+    return min(fits, requested or AUTO_GROUP)
 
 
 def claim_partners(store: Store, first: Claim, worker_id: str, lease_seconds: float, most: int) -> list[Claim]:

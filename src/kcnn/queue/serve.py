@@ -39,7 +39,7 @@ def serve_claims(
     ready: Callable[[], bool] | None = None,
     on_first_idle: Callable[[], None] | None = None,
     log: Callable[[str], None] = print,
-    fuse: int = 1,
+    group_size: Callable[[Claim], int] | None = None,
     execute_group: Callable[[list[Claim]], list[Execution]] | None = None,
 ) -> None:
     """Claim and execute runs until `stop` is set (with `once`: until nothing is left to do).
@@ -57,8 +57,8 @@ def serve_claims(
             it says no. It may block up to about `poll_seconds`.
         on_first_idle: Called once, the first time the queue is found empty before any run (warm-up).
         log: Where the line of each finished execution goes.
-        fuse: Claim up to this many runs that can train as one program (`kcnn.queue.fusion`) at a time.
-        execute_group: Trains several claims as one program (needed when `fuse` is above 1).
+        group_size: How many runs to claim with a first one, to train as one program (`kcnn.queue.fusion`).
+        execute_group: Trains several claims as one program (with `group_size`).
 
     Raises:
         LowDiskSpace: When the disk has no room for a claimed run's files, before or while it trains (the run
@@ -81,8 +81,8 @@ def serve_claims(
             continue
         on_first_idle = None
         claims = [claim]
-        if fuse > 1 and execute_group is not None:
-            claims += claim_partners(store, claim, worker_id, lease_seconds, fuse - 1)
+        if group_size is not None and execute_group is not None:
+            claims += claim_partners(store, claim, worker_id, lease_seconds, group_size(claim) - 1)
         _check_space(store, claims, worker_id, log)
         try:
             executions = execute_group(claims) if len(claims) > 1 and execute_group else [execute(claim)]

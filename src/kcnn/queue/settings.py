@@ -44,8 +44,9 @@ class WorkerSettings:
     """End a local child whose run makes no step for this long (0: never)."""
     checkpoint_seconds: float = CHECKPOINT_SECONDS
     """Seconds of training between checkpoints (0: every epoch)."""
-    fuse: int = 1
-    """Runs a slot claims at a time to train as one program, when they can (`kcnn.queue.fusion`; 1: off)."""
+    fuse: int = 0
+    """Runs a slot claims at a time to train as one program, when they can (`kcnn.queue.fusion.group_size`):
+    at most this many; 0 lets kcnn choose (fused on a GPU as memory allows, one at a time on a CPU); 1: off."""
 
     def __post_init__(self) -> None:
         for name, positive in (("lease_seconds", True), ("poll_seconds", True), ("stall_seconds", False),
@@ -54,8 +55,8 @@ class WorkerSettings:
             if not isinstance(value, int | float) or not math.isfinite(value) or value < 0 or (positive and not value):
                 bound = "greater than 0" if positive else "0 or more"
                 raise ConfigError(f"`{name}` must be a finite number of seconds, {bound}; got {value!r}.")
-        if isinstance(self.fuse, bool) or not isinstance(self.fuse, int) or not 1 <= self.fuse <= MAX_FUSE:
-            raise ConfigError(f"`fuse` must be a whole number from 1 to {MAX_FUSE}; got {self.fuse!r}.")
+        if isinstance(self.fuse, bool) or not isinstance(self.fuse, int) or not 0 <= self.fuse <= MAX_FUSE:
+            raise ConfigError(f"`fuse` must be a whole number from 0 (kcnn chooses) to {MAX_FUSE}; got {self.fuse!r}.")
         object.__setattr__(self, "store_path", Path(self.store_path))
 
     def to_json(self) -> str:

@@ -139,3 +139,23 @@ def test_resumed_runs_train_fused_from_their_checkpoints(tmp_path):
             assert alone.result.final_val_accuracy == run.final_val_accuracy
             assert [e["val_accuracy"] for e in solo.epochs(added.run_id)] == [
                 e["val_accuracy"] for e in Store(tmp_path / "store").epochs(run.id)]  # fmt: skip
+
+
+def test_the_group_size_follows_the_request_the_device_and_the_gpus_free_memory(tmp_path, monkeypatch):
+    """kcnn chooses: one at a time on a CPU (fusing measured slower), on a GPU as many as half its free memory
+    holds by the shape plan's estimate (at most 16); `--fuse K` caps it; a group never outgrows the memory."""
+    import torch
+
+    from kcnn.queue import fusion
+    from kcnn.queue.memory import estimate_memory
+
+    with Store(tmp_path / "store") as store:
+        [claim] = _claims(store, [TINY], 1)
+        sgd = _claims(store, [TINY.replace(optimizer="sgd")], 1)[0]
+    member = estimate_memory(TINY, 0).activations + estimate_memory(TINY, 0).weights
+    assert [fusion.group_size(claim, "cpu", requested) for requested in (0, 1, 5)] == [1, 1, 5]
+    assert fusion.group_size(sgd, "cuda:0", 0) == 1
+    for free, requested, expected in ((100 * member, 0, 16), (100 * member, 8, 8), (7 * member, 0, 3),
+                                      (7 * member, 8, 3), (member, 0, 1)):  # fmt: skip
+        monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device, free=free: (free, 2 * free))
+        assert fusion.group_size(claim, "cuda:0", requested) == expected, (free / member, requested)
