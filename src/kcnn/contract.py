@@ -79,7 +79,8 @@ class RunResult:
     skipped_files: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     """Unreadable files left out with ``skip_bad``, and why."""
     loop: str = "fit"
-    """What trained it: ``torch`` (kcnn's torch-native loop) or ``fit`` (Keras' own)."""
+    """What trained it: ``torch`` (kcnn's torch-native loop), ``fit`` (Keras' own) or ``fused`` (the torch loop's
+    maths with other runs of the same shape, as one program: `kcnn.training.fused`)."""
     loop_reason: str = ""
     """Why that loop (the probe's verdict)."""
     dataset_fingerprint: str = ""
@@ -182,7 +183,8 @@ METRICS: tuple[Metric, ...] = (
     Metric("device", "TEXT", "Torch device it trained on.", lambda result: result.device),
     Metric("device_name", "TEXT", "The device's model, e.g. NVIDIA H200.", lambda result: result.device_name),
     Metric("peak_flops", "REAL", "The device's peak FLOP/s at the run's precision.", lambda result: result.peak_flops),
-    Metric("train_loop", "TEXT", "What trained it: torch or fit.", lambda result: result.loop),
+    Metric("train_loop", "TEXT", "What trained it: torch, fit, or fused (with other runs, as one program).",
+           lambda result: result.loop),
     Metric("train_loop_reason", "TEXT", "Why that loop.", lambda result: result.loop_reason),
     Metric("precision", "TEXT", "Keras dtype policy.", lambda result: result.precision),
     Metric("dataset_fingerprint", "TEXT", "Content fingerprint of its images.",
