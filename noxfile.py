@@ -24,6 +24,12 @@ def install_cpu_torch(session: nox.Session) -> None:
     session.install(TORCH)
 
 
+#: The test files `tests` runs a second time with fused execution on (issue 26).
+FUSION_SUITES = ("tests/functional/test_worker.py", "tests/functional/test_optimize_cli.py",
+                 "tests/functional/test_studies_cli.py", "tests/functional/test_queue_cli.py",
+                 "tests/functional/test_cross_validation_cli.py")  # fmt: skip
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run the whole test suite on the CPU; the Ray tests inside a loopback-only network namespace.
@@ -38,6 +44,9 @@ def tests(session: nox.Session) -> None:
         return
     session.run("pytest", "-m", "not ray", env=env)
     run_ray_tests(session, env)
+    # The worker, kill-and-resume, pruning, race and queue tests again with fusion on: each worker slot trains
+    # up to 3 compatible runs as one program (`kcnn worker --fuse`, whose default KCNN_FUSE sets).
+    session.run("pytest", "-m", "not ray", *FUSION_SUITES, env={**env, "KCNN_FUSE": "3", "KCNN_TRAIN_LOOP": "auto"})
 
 
 def run_ray_tests(session: nox.Session, env: dict[str, str]) -> None:

@@ -242,7 +242,7 @@ def test_a_worker_with_fuse_trains_compatible_runs_as_one_program_with_the_same_
     add = ["queue", "add", "--input-size", "16", "--channels", "4", "8", "--dense-units", "8", "--epochs", "2",
            "--kernel", "2", "3", "--repeats", "3"]  # fmt: skip
     results = {}
-    for name, extra in (("fused", ["--fuse", "3"]), ("alone", [])):
+    for name, extra in (("fused", ["--fuse", "3"]), ("alone", ["--fuse", "1"])):
         store = tmp_path / name
         assert kcnn(*add, "--store", str(store)).returncode == 0
         done = kcnn("worker", "--once", "--store", str(store), *extra, env={"KCNN_TRAIN_LOOP": "auto"}, timeout=240)

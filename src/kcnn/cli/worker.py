@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from rich.console import Console
@@ -13,6 +14,9 @@ from kcnn.api.views import safe
 from kcnn.cli.common import add_checkpoint_option, add_store_option, checkpoint_seconds
 from kcnn.cli.workers import register_stop
 from kcnn.errors import KcnnError
+
+#: Sets `--fuse`'s default (for a GPU box, or to run a test suite with fusion on).
+FUSE_VARIABLE = "KCNN_FUSE"
 
 
 def register(commands: Any) -> None:
@@ -46,11 +50,11 @@ def register(commands: Any) -> None:
     worker.add_argument(
         "--fuse",
         type=whole("--fuse", 1, MAX_FUSE, 8),
-        default=0,
+        default=None,
         metavar="K",
         help="claim up to K runs that differ only in seed and learning rate and train them as one program "
         "(default: kcnn chooses: on a GPU up to 16 as its memory allows, on a CPU one at a time, where fusing "
-        "was measured slower; 1: one at a time)",
+        "was measured slower; $KCNN_FUSE sets another default; 1: one at a time)",
     )
     worker.add_argument(
         "--ray",
@@ -120,5 +124,15 @@ def run_worker(args: argparse.Namespace) -> int:
         log=lambda line: console.print(f"worker: {safe(line)}"),
         ray=args.ray,
         cpus_per_run=args.cpus_per_run,
-        fuse=args.fuse,
+        fuse=args.fuse if args.fuse is not None else _fuse_default(),
     )
+
+
+def _fuse_default() -> int:
+    """``$KCNN_FUSE``, else 0 (kcnn chooses)."""
+    text = os.environ.get(FUSE_VARIABLE, "").strip()
+    if not text:
+        return 0
+    if not text.isdigit() or int(text) > MAX_FUSE:
+        raise KcnnError(f"${FUSE_VARIABLE} must be a whole number from 0 (kcnn chooses) to {MAX_FUSE}; got {text!r}.")
+    return int(text)
