@@ -159,3 +159,29 @@ def test_the_group_size_follows_the_request_the_device_and_the_gpus_free_memory(
                                       (7 * member, 8, 3), (member, 0, 1)):  # fmt: skip
         monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device, free=free: (free, 2 * free))
         assert fusion.group_size(claim, "cuda:0", requested) == expected, (free / member, requested)
+
+
+@pytest.mark.slow
+def test_a_pruned_member_leaves_the_group_pruned_and_the_others_finish(tmp_path, monkeypatch):
+    """The pruner stops one member between epochs (its epochs kept, state pruned); the others train on."""
+    from kcnn.errors import Pruned
+    from kcnn.queue import runner
+
+    def pruning_check(store, claim):
+        if claim.config.seed != 1:
+            return None
+
+        def check(record):
+            if record.epoch == 2:
+                raise Pruned("pruned by the median pruner after epoch 2 of 3 (trial 0)")
+
+        return check
+
+    monkeypatch.setattr(runner, "_pruning_check", pruning_check)
+    with Store(tmp_path / "store") as store:
+        claims = _claims(store, [TINY.replace(seed=seed) for seed in range(3)], 3)
+        executions = execute_group(tmp_path / "store", claims, RunSettings(device="cpu"), threading.Event())
+        runs = [store.get_run(claim.run_id) for claim in claims]
+    assert [execution.outcome for execution in executions] == [Outcome.DONE, Outcome.PRUNED, Outcome.DONE]
+    assert [(run.state, run.epochs_done) for run in runs] == [("done", 3), ("pruned", 2), ("done", 3)]
+    assert all(execution.result.loop == "fused" for execution in executions[::2])
