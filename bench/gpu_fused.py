@@ -15,11 +15,14 @@ reported apart), timed from `kcnn queue add` until the last run is done, side by
 Printed per mode: sweep wall time, runs/hour, worker start-up, mean GPU utilisation and peak GPU memory
 (``nvidia-smi``, sampled every 0.5 s), the share of the GPU's peak FLOP/s (training FLOPs of every run, from
 its shape plan, over the wall time); then the ratio, and the largest difference in a run's best validation
-and test accuracy between the two modes at equal seeds.
+and test accuracy between the two modes at equal seeds. The unfused pass trains the whole design, so its
+leaderboard and effect tests are written to ``bench/seed_design_truth.json``: the brute-force answer a
+budgeted study is scored against (issue 25); commit it after a GPU run.
 """
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -37,6 +40,9 @@ from kcnn.store import Store
 DESIGN = ("--batch-size", "16", "32", "--input-size", "32", "64", "90", "128", "--channels", "16,32", "32,64",
           "--kernel", "2", "3", "4", "5", "--dilation", "1", "2,1", "--repeats", "3",
           "--test-split", "0.2")  # fmt: skip
+#: Where the GPU run keeps the design's brute-force answer (`ground_truth`): the data issue 25's quality bench
+#: scores budgeted studies against.
+TRUTH = Path(__file__).with_name("seed_design_truth.json")
 CPU_DESIGN = ("--input-size", "16", "--channels", "4,8", "--kernel", "2", "3", "--dilation", "1", "2,1",
               "--repeats", "3", "--test-split", "0.2")  # fmt: skip
 
@@ -61,8 +67,21 @@ class GpuSampler(threading.Thread):
                 return
 
 
-def sweep(slots: tuple[str, ...], design: tuple[str, ...], epochs: int, gpu: bool) -> dict[str, object]:
-    """Train the design on a warm worker with `slots`; its timings and every run's accuracies."""
+def ground_truth(store: Store) -> dict[str, object]:
+    """The brute-force answer of a fully trained design: its leaderboard and its effect tests (issue 25's data)."""
+    from kcnn import api
+
+    board = [summary.to_dict() for summary in api.leaderboard(store)]
+    return {"leaderboard": board, "effects": api.effect_tests(store).to_dict(), "runs": len(store.runs())}
+
+
+def sweep(
+    slots: tuple[str, ...], design: tuple[str, ...], epochs: int, gpu: bool, truth_path: Path | None = None
+) -> dict[str, object]:
+    """Train the design on a warm worker with `slots`; its timings and every run's accuracies.
+
+    With `truth_path`, the trained design's leaderboard and effects are written there as JSON.
+    """
     with tempfile.TemporaryDirectory() as folder:
         store = Path(folder) / "store"
         Store(store).close()
@@ -93,6 +112,10 @@ def sweep(slots: tuple[str, ...], design: tuple[str, ...], epochs: int, gpu: boo
             worker.wait(timeout=120)
         with Store(store) as reader:
             runs = reader.runs()
+            truth = ground_truth(reader) if truth_path is not None else None
+        if truth is not None and truth_path is not None:
+            truth_path.write_text(json.dumps(truth, indent=1, sort_keys=True) + "\n")
+            print(f"  wrote the design's brute-force answer to {truth_path}", flush=True)
     flops = sum((run.flops_per_second or 0) * (run.train_seconds or 0) for run in runs)  # a fused run: its group's time
     peak = max((run.peak_flops or 0 for run in runs), default=0)
     return {
@@ -124,8 +147,9 @@ def main() -> None:
     where = "the CPU (code path only)" if cpu_check else "one GPU"
     print(f"the seed's design ({epochs} epochs), warm workers, {where}:", flush=True)
     results = []
-    for slots in modes:
-        result = sweep(slots, design, epochs, gpu=not cpu_check)
+    for index, slots in enumerate(modes):
+        truth = TRUTH if index == 0 and not cpu_check else None  # the unfused pass is the brute-force answer
+        result = sweep(slots, design, epochs, gpu=not cpu_check, truth_path=truth)
         results.append(result)
         seconds = float(result["seconds"])  # type: ignore[arg-type]
         extra = ""
