@@ -59,3 +59,36 @@ def test_stopping_a_study_that_already_ended_says_so(store_path, capsys):
     assert main(["study", "stop", str(study_id)]) == 2
     err = capsys.readouterr().err
     assert f"Study {study_id} already ended (stopped); there is nothing to stop." in err and err.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_a_budgeted_study_answers_on_tiny_images_within_its_budget(tmp_path, capsys):
+    """Issue 25, end to end: `kcnn study answer` then `kcnn worker --once`: an answer, effects and what more runs
+    would resolve, within the budget and one run."""
+    import time
+
+    sweep = tmp_path / "sweep.toml"
+    sweep.write_text('[fixed]\ninput_size = 16\nchannels = [4, 8]\ndense_units = 8\nepochs = 2\ntest_split = 0.2\n'
+                     '[grid]\nkernel_size = [2, 3]\ndilation = [1, [2, 1]]\n')  # fmt: skip
+    store = str(tmp_path / "store")
+    assert main(["study", "answer", str(sweep), "--budget", "20s", "--store", store]) == 0
+    started = capsys.readouterr().out
+    assert "study 1 started:" in started and "screening run(s) queued within a 20 s budget" in started
+    begin = time.monotonic()
+    assert main(["worker", "--once", "--store", store]) == 0
+    took = time.monotonic() - begin
+    capsys.readouterr()
+    assert main(["study", "show", "1", "--store", store]) == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "(answer, done)" in shown and ("wins" in shown or "leads, not separable" in shown)
+    assert "test accuracy" in shown and "validation accuracy, 95% CI" in shown
+    assert "Which hyperparameters matter" in shown and "kernel_size" in shown and "dilation" in shown
+    assert "closest to separable" in shown or "every hyperparameter tested is separated" in shown
+    with Store(store) as opened:
+        study = opened.get_study(1)
+        runs = opened.study_runs(1)
+        longest = max(run.finished - run.started for run in runs if run.state == "done")
+    assert study.finished - study.created <= 20 + longest + 5  # its budget, one run, and a worker's polling
+    assert took < 60
+    done = [run for run in runs if run.state == "done"]
+    assert len({(run.config_key, run.seed) for run in done}) == len(done) >= 6

@@ -98,7 +98,7 @@ def effects(store: StoreLike, by: Sequence[str], metric: str = "best", filters: 
 
 
 def effect_tests(
-    store: StoreLike, metric: str = "best", by: Sequence[str] = (), filters: Filters = ()
+    store: StoreLike, metric: str = "best", by: Sequence[str] = (), filters: Filters = (), study: int | None = None
 ) -> EffectAnalysis:
     """Which hyperparameters matter beyond seed noise, with ω² and a verdict each (`kcnn.reports.effects`).
 
@@ -109,6 +109,7 @@ def effect_tests(
         metric: ``best`` or ``final``. Defaults to ``best``.
         by: Two hyperparameters whose interaction is tested too; empty for main effects only.
         filters: Only runs matching these (``["kernel=2"]`` or ``{"kernel_size": 2}``).
+        study: Only the runs of this study (a budgeted study's screening and focus runs, say).
 
     Raises:
         ConfigError: For an unknown hyperparameter or metric, or a `by` that is not two varying names.
@@ -119,6 +120,9 @@ def effect_tests(
 
     _check_metric(metric)
     points = _points(store, filters)
+    if study is not None:
+        owned = {run.id for run in engine_store(store).study_runs(study)}
+        points = [point for point in points if point.run_id in owned]
     fields = varying_fields(points)
     if not fields:
         raise KcnnError(f"No hyperparameter varies among the {len(points)} finished run(s); queue a sweep first.")

@@ -1,4 +1,4 @@
-"""Studies through the facade: start a race or an Optuna study, follow one, stop one."""
+"""Studies through the facade: start a race, an Optuna study or a budgeted study, follow one, stop one."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 from kcnn.api.analysis import _check_metric, leaderboard
 from kcnn.api.arguments import RACE_TOP
 from kcnn.api.workspace import StoreLike, engine_store
+from kcnn.config import ExperimentConfig
 from kcnn.errors import ConfigError, StoreError
+from kcnn.queue.sweep import SweepSpec, load_sweep
 from kcnn.reports.comparison import find_summary
 from kcnn.store import StudyState
 
@@ -98,6 +100,53 @@ def optimize(
     settings = OptimizeSettings(tuple(params), fixed, trials, sampler, pruner, repeats, metric, timeout_hours,
                                 parallel, seed)  # fmt: skip
     return start_optimize(engine_store(store), settings, ConfigPreparer().prepare)
+
+
+def answer(
+    store: StoreLike,
+    sweep: str | os.PathLike[str] | SweepSpec,
+    *,
+    budget_seconds: float,
+    workers: int = 1,
+    seeds: int = 2,
+    metric: str = "best",
+    seed: int = 0,
+) -> int:
+    """Start a budgeted study (`kcnn.queue.answer`) over a sweep's grid; its study id. Workers run and advance it.
+
+    Within `budget_seconds` of wall time it screens a balanced fraction of the grid, trains the configurations a
+    main-effects model predicts best, races the top few, and answers: the winner with its interval and test
+    accuracy; `kcnn study show` adds which hyperparameters matter (effect tests on the study's runs).
+
+    Args:
+        store: The store.
+        sweep: A sweep file (its ``[grid]`` and ``[fixed]``; repeats and sampling are the study's to choose), or
+            a `SweepSpec`.
+        budget_seconds: Wall time from now to the answer.
+        workers: Worker slots that will train its runs side by side (``kcnn worker --jobs N``). Defaults to 1.
+        seeds: Seeds per configuration screened or focused (at least 2). Defaults to 2.
+        metric: ``best`` or ``final`` validation accuracy. Defaults to ``best``.
+        seed: Seed of the screening fraction's choice. Defaults to 0.
+
+    Raises:
+        ConfigError: For a grid without a varying hyperparameter, a grid point that is not a valid
+            configuration, or a bad setting.
+        DataError: If the dataset cannot be used.
+    """
+    from kcnn.queue.answer import AnswerSettings, start_answer
+    from kcnn.queue.memory import dataset_images
+    from kcnn.queue.submit import prepare_configs
+
+    _check_metric(metric)
+    spec = sweep if isinstance(sweep, SweepSpec) else load_sweep(Path(sweep))
+    fixed = dict(spec.fixed)
+    first = ExperimentConfig(**{**fixed, **{name: values[0] for name, values in spec.grid.items()}})
+    [prepared] = prepare_configs([first])  # an `auto` colour mode is settled once, from the data
+    fixed.setdefault("color_mode", prepared.color_mode)
+    share = max(1.0 - first.val_split - first.test_split, 0.0)
+    train_images = round(dataset_images(first.dataset) * share)
+    settings = AnswerSettings(spec.grid, fixed, budget_seconds, workers, seeds, metric, seed, train_images)
+    return start_answer(engine_store(store), settings)
 
 
 def study_summary(store: StoreLike, study_id: int) -> StudySummary:

@@ -37,6 +37,7 @@ _MODULES: dict[str, str] = {
     "kernel_footprint": "kcnn.reports.config_tables",
     "leaderboard_table": "kcnn.reports.analysis_tables",
     "line_chart": "kcnn.reports.curves",
+    "more_budget_line": "kcnn.reports.effects",
     "plan_table": "kcnn.reports.config_tables",
     "result_table": "kcnn.reports.config_tables",
     "run_curves": "kcnn.reports.curves",

@@ -76,15 +76,42 @@ def register(commands: Any) -> None:
 
     study = commands.add_parser(
         "study",
-        help="show or stop one study",
-        description="Show a study (settings, progress, verdict, runs) or stop it (its queued runs are cancelled).",
-        epilog="Examples: kcnn study show 1 · kcnn study stop 1",
+        help="show or stop one study; answer a question within a budget",
+        description="Show a study (settings, progress, verdict, runs) or stop it (its queued runs are cancelled); "
+        "or start a budgeted study that answers which hyperparameters matter and which configuration wins.",
+        epilog="Examples: kcnn study show 1 · kcnn study stop 1 · kcnn study answer sweep.toml --budget 5m",
     )
-    study.add_argument("action", choices=("show", "stop"))
-    study.add_argument("study_id", metavar="ID", type=whole("ID", 1, 2**62, 1))
-    add_format_option(study, help="table (default) or json: JSON (show)")
-    add_store_option(study)
-    study.set_defaults(handler=run_study)
+    actions = study.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=type(study))
+    for action, text in (("show", "a study's settings, progress, verdict and runs"),
+                         ("stop", "stop a running study (its queued runs are cancelled)")):  # fmt: skip
+        one = actions.add_parser(action, help=text, description=text[0].upper() + text[1:] + ".")
+        one.add_argument("study_id", metavar="ID", type=whole("ID", 1, 2**62, 1))
+        add_format_option(one, help="table (default) or json: JSON (show)")
+        add_store_option(one)
+        one.set_defaults(handler=run_study)
+    answer = actions.add_parser(
+        "answer",
+        help="which hyperparameters matter and which configuration wins, within a wall-time budget",
+        description="Start a budgeted study over a sweep file's [grid] (and [fixed] values): it screens a balanced "
+        "fraction of the grid with 2 seeds per point, trains the configurations a main-effects model of the "
+        "screen predicts best, races the top few, and answers within --budget (a run that cannot finish in "
+        "time is not started). Workers run its runs; `kcnn study show ID` shows the answer and the effect tests.",
+        epilog="Example: kcnn study answer examples/dilation_sweep.toml --budget 5m --workers 2, then kcnn worker "
+        "--jobs 2 --once",
+    )
+    answer.add_argument("sweep", metavar="SWEEP.toml")
+    answer.add_argument("--budget", type=seconds("--budget", example="5m"), required=True, metavar="DURATION",
+                        help="wall time from now to the answer: seconds, or with a unit (90s, 5m, 2h)")  # fmt: skip
+    answer.add_argument("--workers", type=whole("--workers", 1, 1024, 2), default=1,
+                        help="worker slots that will train it side by side, as kcnn worker --jobs 2 has "
+                        "(default 1)")  # fmt: skip
+    answer.add_argument("--seeds", type=whole("--seeds", 2, 20, 2), default=2,
+                        help="seeds per configuration screened or focused (default 2)")  # fmt: skip
+    answer.add_argument("--metric", choices=("best", "final"), default="best", help="validation accuracy to answer on")
+    answer.add_argument("--seed", type=whole("--seed", 0, 2**31 - 1, 0), default=0,
+                        help="seed of the screening fraction's choice (default 0)")  # fmt: skip
+    add_store_option(answer)
+    answer.set_defaults(handler=run_answer)
 
 
 def run_race(args: argparse.Namespace) -> int:
@@ -122,6 +149,22 @@ def run_optimize(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_answer(args: argparse.Namespace) -> int:
+    """Start a budgeted study and say what it queued."""
+    from kcnn import api
+
+    with open_store(args, create=True) as store:
+        study_id = api.answer(store, args.sweep, budget_seconds=args.budget, workers=args.workers, seeds=args.seeds,
+                              metric=args.metric, seed=args.seed)  # fmt: skip
+        summary = api.study_summary(store, study_id)
+    Console(highlight=False).print(
+        f"study {study_id} started: {summary.pending} screening run(s) queued within a {args.budget:.0f} s budget; "
+        f"`kcnn worker --jobs {args.workers} --once` runs them and advances the study; `kcnn study show {study_id}` "
+        "shows its answer"
+    )
+    return 0
+
+
 def run_studies(args: argparse.Namespace) -> int:
     """List the studies."""
     from kcnn import api
@@ -150,10 +193,29 @@ def run_study(args: argparse.Namespace) -> int:
             return 0
         summary = api.study_summary(store, args.study_id)
         runs = store.study_runs(args.study_id)
+        store_path = store.path
     if args.format == "json":
         print(json.dumps({**summary.to_dict(), "runs": [run.id for run in runs]}, indent=2))
         return 0
     from kcnn.api.views import study_table
 
-    print_fitted(output_console(), study_table(summary, runs))
+    parts = [study_table(summary, runs)]
+    if summary.study.kind == "answer":
+        parts += _answer_effects(store_path, args.study_id)
+    print_fitted(output_console(), *parts)
     return 0
+
+
+def _answer_effects(store_path: Any, study_id: int) -> list[Any]:
+    """A budgeted study's effect tests on its own runs, and what more budget would resolve."""
+    from kcnn import api
+    from kcnn.api.views import effect_tests_table, more_budget_line
+    from kcnn.errors import KcnnError
+
+    try:
+        with api.open_store(store_path, create=False) as store:
+            analysis = api.effect_tests(store, api.study_summary(store, study_id).study.settings["metric"],
+                                        study=study_id)  # fmt: skip
+    except KcnnError as error:
+        return [f"effect tests: {error}"]
+    return [effect_tests_table(analysis), more_budget_line(analysis)]

@@ -14,6 +14,10 @@ def _advance(store: Store, study: Study) -> StudyStep | None:
     """One study's next step, decided by its kind (an Optuna study imports Optuna only when it has work)."""
     if study.kind is StudyKind.RACE:
         return store.advance_study(study.id, decide_race)
+    if study.kind is StudyKind.ANSWER:
+        from kcnn.queue.answer import decide_answer
+
+        return store.advance_study(study.id, decide_answer)
     if study.kind is StudyKind.OPTIMIZE:
         from kcnn.queue.optimize import decide_optimize
 

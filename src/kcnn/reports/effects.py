@@ -263,3 +263,27 @@ def interaction_verdict(effect: TermEffect) -> str:
     if effect.real:
         return f"real ({p}), {effect.omega_squared:.0%} of the variance: one's effect depends on the other's value"
     return f"not distinguishable from seed noise ({p}): the effects add up"
+
+
+def more_budget_line(analysis: EffectAnalysis) -> str:
+    """What more runs would resolve: the hyperparameter closest to separable from seed noise, and about how many.
+
+    For an effect of the size measured, F grows with the number of runs; the runs needed are those that bring
+    it to the 5% critical value (scipy's F distribution) — an estimate, since the effect measured is noisy too.
+    """
+    from scipy import stats as distributions
+
+    open_terms = [term for term in analysis.terms if term.p is not None and term.f and not term.real]
+    if not open_terms:
+        tested = [term for term in analysis.terms if term.p is not None]
+        if tested:
+            return "every hyperparameter tested is separated from seed noise: more budget would not change that"
+        return "more budget: seed noise is not measured yet (configurations need repeats)"
+    closest = min(open_terms, key=lambda term: term.p or 1.0)
+    critical = float(distributions.f.isf(ALPHA, closest.df, max(analysis.noise_df, 1)))
+    factor = critical / (closest.f or 1.0)
+    more = max(math.ceil(analysis.runs * (factor - 1)), 1)
+    return (
+        f"closest to separable: {closest.name} (p = {closest.p:.3f}); if its effect is as measured, about {more} "
+        f"more run(s) (×{factor:.1f}) would separate it from seed noise"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,6 +38,10 @@ class StudySummary:
     def budget(self) -> str:
         """Runs spent, against the study's budget when it has one."""
         used = sum(self.counts.values())
+        seconds = self.study.settings.get("budget_seconds")
+        if seconds is not None:
+            end = self.study.finished or time.time()
+            return f"{used} run(s), {end - self.study.created:.0f} s of {seconds:.0f} s"
         limit = self.study.settings.get("trials")
         return f"{used} run(s)" + (f", trials {self.study.progress.get('told', 0)} of {limit}" if limit else "")
 
@@ -95,6 +100,8 @@ def study_table(summary: StudySummary, runs: Sequence[Run]) -> Table:
     settings = describe_settings(study)
     caption = f"verdict: {study.verdict}" if study.verdict else "no verdict yet"
     dropped = study.progress.get("dropped") or {}
+    if isinstance(dropped, list):  # a budgeted study's race keeps the keys only
+        dropped = {key: "clearly worse than the leader (Holm-corrected)" for key in dropped}
     if dropped:
         caption += "\n" + "\n".join(f"left the race: {key[:8]} — {why}" for key, why in dropped.items())
     table = Table(
@@ -118,6 +125,11 @@ def study_table(summary: StudySummary, runs: Sequence[Run]) -> Table:
     return table
 
 
+def _shown(value: Any) -> str:
+    """A grid value as users type it (``2,1`` for a per-layer list)."""
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
 def describe_settings(study: Study) -> str:
     """A study's settings in one line: what it races or searches, and how."""
     settings = study.settings
@@ -125,6 +137,11 @@ def describe_settings(study: Study) -> str:
         keys = " ".join(key[:8] for key in settings.get("keys", []))
         return (f"{keys} · up to {settings.get('max_repeats')} runs each · alpha {settings.get('alpha')} · "
                 f"{settings.get('metric')} val acc")  # fmt: skip
+    if study.kind == "answer":
+        grid = " · ".join(f"{name} ∈ {{{' | '.join(map(_shown, values))}}}" for name, values in
+                          sorted(settings.get("grid", {}).items()))  # fmt: skip
+        return (f"{grid} · budget {settings.get('budget_seconds'):.0f} s on {settings.get('workers')} worker slot(s) · "
+                f"{settings.get('seeds')} seeds · {settings.get('metric')} val acc")  # fmt: skip
     parts = []
     for param in settings.get("params", []):
         if param.get("choices"):

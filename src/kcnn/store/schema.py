@@ -190,7 +190,26 @@ ALTER TABLE runs ADD COLUMN keep TEXT NOT NULL DEFAULT 'final+best'
     CHECK (keep IN ('final+best', 'final', 'best', 'all', 'none'));
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
+# V7: budgeted studies (issue 25) are a third kind; the CHECK on ``kind`` changes, so ``studies`` is rebuilt
+# (every row copied, same ids) with foreign keys off while the table is swapped, as V5 rebuilt ``runs``.
+_V7 = f"""
+CREATE TABLE studies_v7 (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL CHECK (kind IN ('race', 'optimize', 'answer')),
+    state TEXT NOT NULL DEFAULT 'running' CHECK (state IN ('running', 'done', 'stopped')),
+    settings TEXT NOT NULL,
+    progress TEXT NOT NULL DEFAULT '{{}}',
+    verdict TEXT,
+    created REAL NOT NULL DEFAULT {NOW},
+    finished REAL
+);
+INSERT INTO studies_v7 (id, kind, state, settings, progress, verdict, created, finished)
+SELECT id, kind, state, settings, progress, verdict, created, finished FROM studies;
+DROP TABLE studies;
+ALTER TABLE studies_v7 RENAME TO studies;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -42,10 +42,11 @@ class FailureKind(enum.StrEnum):
 
 
 class StudyKind(enum.StrEnum):
-    """What drives a study: a race between configurations, or an Optuna search."""
+    """What drives a study: a race between configurations, an Optuna search, or a budgeted answer."""
 
     RACE = "race"
     OPTIMIZE = "optimize"
+    ANSWER = "answer"
 
 
 class StudyState(enum.StrEnum):
