@@ -579,3 +579,28 @@ async def test_store_screen_shows_bytes_by_kind_and_prunes_after_a_dry_run_and_a
         assert files() == sorted(Path("artifacts") / str(run_id) / "model-a1.keras" for run_id in kept)
         shown = " ".join(rendered(screen.query_one("#store-info", Static)).replace("│", " ").split())
         assert "final models 0.6 MB" in shown and "best-epoch models" not in shown
+
+
+async def test_studies_screen_starts_a_budgeted_study(app, store_path, tmp_path):
+    """Issue 25: `a` on the Studies screen is `kcnn study answer SWEEP.toml --budget 5m --workers 2`."""
+    from kcnn_tui.screens.studies import StudiesScreen
+
+    sweep = tmp_path / "sweep.toml"
+    sweep.write_text("[fixed]\ninput_size = 16\nchannels = [4]\nepochs = 1\n[grid]\nkernel_size = [2, 3]\n")
+    finish_runs(store_path, {(2, 2): [0.70]})  # the store exists
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("t")
+        await settle(pilot, app)
+        assert isinstance(app.screen, StudiesScreen)
+        await pilot.press("a")
+        await pilot.pause()
+        await set_input(pilot, app.screen, "#answer", f"{sweep} 5m 2")
+        await pilot.press("enter")
+        await settle(pilot, app)
+        await settle(pilot, app)
+        detail = " ".join(rendered(app.screen.query_one("#detail", Static)).split())
+        assert "Study 1 (answer, running)" in detail and "budget 300 s on 2 worker slot(s)" in detail
+    with Store(store_path) as store:
+        study = store.get_study(1)
+        runs = store.study_runs(1)
+    assert study.kind == "answer" and study.settings["budget_seconds"] == 300 and len(runs) == 4  # 2 points × 2 seeds

@@ -41,6 +41,10 @@ model per class (precision, recall, confusion matrix) · `p` classify image file
 child, up to 8 runs of one shape trained as one program) · `x` stop the selected worker
 (its runs go back to the queue at their last checkpoint) · `escape` back.
 
+**Studies**: races, Optuna studies and budgeted studies with their runs and verdicts. `r` race the
+leaderboard's top N · `o` an Optuna study over a SPACE.toml · `a` answer within a budget (a SWEEP.toml,
+a budget such as 5m, the worker slots) · `x` stop the selected study · `escape` back.
+
 **Store**: what the store holds: runs by state, the database, model files by kind (resume
 checkpoints, final and best-epoch models), the largest runs, the shared data cache. `p` keeps the
 model files of the top N configurations only (their final models): it shows what it would free and

@@ -20,6 +20,7 @@ class StudiesScreen(Screen[None]):
     BINDINGS = [
         Binding("r", "race", "Race top N"),
         Binding("o", "optimize", "Optuna study"),
+        Binding("a", "answer", "Answer in a budget"),
         Binding("x", "stop", "Stop selected"),
         Binding("escape", "back", "Back"),
     ]
@@ -145,6 +146,47 @@ class StudiesScreen(Screen[None]):
             return
         self.selected = study_id
         self.post_message(StoreActionDone(f"Optuna study {study_id} started: workers run and advance it"))
+
+    def action_answer(self) -> None:
+        """Ask for a SWEEP.toml and a budget, then start a budgeted study over its grid."""
+        from kcnn_tui.screens.confirm import PromptScreen
+
+        def start(text: str | None) -> None:
+            if text and text.strip():
+                self.start_answer(text.strip())
+
+        prompt = "Budgeted study: SWEEP.toml, budget and worker slots (e.g. examples/dilation_sweep.toml 5m 2)"
+        self.app.push_screen(PromptScreen(prompt, "examples/dilation_sweep.toml 5m 1"), start)
+
+    @work(thread=True, group="studies-write", exit_on_error=False)
+    def start_answer(self, text: str) -> None:
+        """Start a budgeted study in a background thread."""
+        from argparse import ArgumentTypeError
+
+        from kcnn import api
+        from kcnn.api.arguments import seconds
+        from kcnn.errors import KcnnError
+
+        parts = text.split()
+        workers = parts.pop() if len(parts) > 2 and parts[-1].isdigit() else "1"
+        try:
+            path, budget = " ".join(parts[:-1]), seconds("budget", example="5m")(parts[-1])
+        except (IndexError, ValueError, ArgumentTypeError) as error:
+            self.post_message(StoreActionDone(f"Give a sweep file and a budget, such as 5m: {error}", "warning"))
+            return
+        try:
+            with api.open_store(self.context.store_path, create=False) as store:
+                study_id = api.answer(store, path, budget_seconds=budget, workers=int(workers))
+        except KcnnError as error:
+            self.post_message(StoreActionDone(str(error), "warning"))
+            return
+        except Exception as error:  # an internal failure: said, never a silent worker
+            message = f"The budgeted study could not start: {type(error).__name__}: {error}"
+            self.post_message(StoreActionDone(message, "error"))
+            return
+        self.selected = study_id
+        said = f"study {study_id} started: workers run it; its answer comes within {budget:.0f} s"
+        self.post_message(StoreActionDone(said))
 
     def action_stop(self) -> None:
         if self.selected is not None:
