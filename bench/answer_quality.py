@@ -1,0 +1,165 @@
+"""How good is a budgeted study's answer? Scored against the brute-force answer of the same design (issue 25).
+
+Usage: python bench/answer_quality.py truth [small|seed]
+       python bench/answer_quality.py score [small|seed] [BUDGET_SECONDS] [STUDY_SEEDS]
+
+``truth`` trains the whole design (every configuration × 3 seeds, ``kcnn worker --jobs 2 --once``) and keeps its
+leaderboard and effect tests as ``bench/<design>_design_truth.json`` (the seed design's is written on a GPU by
+``bench/gpu_fused.py``, in the same format). ``score`` runs, for each of STUDY_SEEDS (default 3) seeds,
+``kcnn study answer`` and ``kcnn optimize`` (TPE, Hyperband, 2 seeds per trial, ``--time-limit`` the budget) on
+the same design with BUDGET_SECONDS of wall time (default 120) on ``kcnn worker --jobs 2 --once``, and scores
+each against the truth:
+
+* regret: the brute-force mean of the configuration it chose, below the brute-force best (points; target ≤ 1);
+* effects: every hyperparameter with brute-force ω² ≥ 5% called real, none with brute-force p > 0.2 called real
+  (the effect tests on the study's own runs);
+* what it spent: runs, epochs, wall seconds (the study must end within the budget and one run).
+
+Designs: ``seed`` is the seed report's (batch 16 32 × input 32 64 90 128 × channels 16,32 32,64 × kernel 2 3 4 5
+× dilation 1 2,1; 15 epochs; 384 runs); ``small`` is a CPU-sized one (batch 16 32 × input 32 48 × channels 8,16
+16,32 × kernel 2 3 5 × dilation 1 2,1; 6 epochs; 144 runs, about 10 minutes to brute-force on 2 cores).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from kcnn import api
+from kcnn.store import Store
+
+DESIGNS = {
+    "seed": ({"batch_size": [16, 32], "input_size": [32, 64, 90, 128], "channels": [[16, 32], [32, 64]],
+              "kernel_size": [2, 3, 4, 5], "dilation": [1, [2, 1]]}, {"epochs": 15, "test_split": 0.2}),
+    "small": ({"batch_size": [16, 32], "input_size": [32, 48], "channels": [[8, 16], [16, 32]],
+               "kernel_size": [2, 3, 5], "dilation": [1, [2, 1]]}, {"epochs": 6, "test_split": 0.2}),
+}  # fmt: skip
+SEEDS = 3
+
+
+def kcnn(*args: str) -> str:
+    return subprocess.run([sys.executable, "-m", "kcnn.cli", *args], capture_output=True, text=True, check=True).stdout
+
+
+def _toml(value: object) -> str:
+    return json.dumps(value)
+
+
+def sweep_file(folder: Path, design: str) -> Path:
+    grid, fixed = DESIGNS[design]
+    path = folder / f"{design}.toml"
+    lines = [f"repeats = {SEEDS}", "[fixed]", *(f"{k} = {_toml(v)}" for k, v in fixed.items()), "[grid]",
+             *(f"{k} = {_toml(v)}" for k, v in grid.items())]  # fmt: skip
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def space_file(folder: Path, design: str) -> Path:
+    grid, fixed = DESIGNS[design]
+    path = folder / f"{design}_space.toml"
+    lines = [*(f"{k} = {_toml(v)}" for k, v in grid.items()), "[fixed]",
+             *(f"{k} = {_toml(v)}" for k, v in fixed.items())]  # fmt: skip
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def truth_path(design: str) -> Path:
+    return Path(__file__).with_name(f"{design}_design_truth.json")
+
+
+def brute_force(design: str) -> None:
+    """Train the whole design and keep its answer."""
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        store = folder / "store"
+        start = time.perf_counter()
+        kcnn("queue", "sweep", str(sweep_file(folder, design)), "--store", str(store))
+        kcnn("worker", "--jobs", "2", "--once", "--store", str(store))
+        seconds = time.perf_counter() - start
+        with Store(store) as opened:
+            board = [summary.to_dict() for summary in api.leaderboard(opened)]
+            truth = {"leaderboard": board, "effects": api.effect_tests(opened).to_dict(), "runs": len(opened.runs()),
+                     "seconds": seconds}  # fmt: skip
+    truth_path(design).write_text(json.dumps(truth, indent=1, sort_keys=True) + "\n")
+    print(f"{design}: {truth['runs']} runs in {seconds:.0f} s; wrote {truth_path(design)}")
+
+
+def score_study(store: Path, study_id: int, truth: dict, budget: float) -> dict[str, object]:
+    """What a study chose and called real, against the truth."""
+    means = {entry["config_key"]: entry["mean"] for entry in truth["leaderboard"]}
+    best = max(means.values())
+    real_truth = {term["name"] for term in truth["effects"]["terms"] if (term["omega_squared"] or 0) >= 0.05}
+    null_truth = {term["name"] for term in truth["effects"]["terms"] if term["p"] is not None and term["p"] > 0.2}
+    with Store(store) as opened:
+        summary = api.study_summary(opened, study_id)
+        runs = opened.study_runs(study_id)
+        try:
+            called = {term.name for term in api.effect_tests(opened, study=study_id).terms if term.real}
+        except Exception as error:  # too few runs to test: nothing called real
+            print(f"    (effect tests: {error})")
+            called = set()
+    chosen = summary.best_key
+    study = summary.study
+    end = study.finished or time.time()
+    return {
+        "regret": None if chosen not in means else 100 * (best - means[chosen]),
+        "missed": sorted(real_truth - called),
+        "false": sorted(called & null_truth),
+        "runs": len(runs),
+        "epochs": sum(run.epochs_done for run in runs),
+        "seconds": end - study.created,
+        "over": max(end - study.created - budget, 0.0),
+    }
+
+
+def run_study(folder: Path, design: str, kind: str, seed: int, budget: float) -> dict[str, object]:
+    store = folder / f"{kind}-{seed}"
+    if kind == "answer":
+        kcnn("study", "answer", str(sweep_file(folder, design)), "--budget", f"{budget:g}", "--workers", "2",
+             "--seed", str(seed), "--store", str(store))  # fmt: skip
+    else:
+        kcnn("optimize", str(space_file(folder, design)), "--trials", "1000", "--sampler", "tpe", "--pruner",
+             "hyperband", "--repeats", "2", "--time-limit", f"{budget:g}", "--parallel", "2", "--seed", str(seed),
+             "--store", str(store))  # fmt: skip
+    kcnn("worker", "--jobs", "2", "--once", "--store", str(store))
+    return score_study(store, 1, json.loads(truth_path(design).read_text()), budget)
+
+
+def score(design: str, budget: float, seeds: int) -> None:
+    truth = json.loads(truth_path(design).read_text())
+    print(f"{design} design ({len(truth['leaderboard'])} configurations), {budget:g} s budget, kcnn worker --jobs 2:")
+    print(f"  brute force: {truth['runs']} runs; real (ω² ≥ 5%): "
+          + ", ".join(t["name"] for t in truth["effects"]["terms"] if (t["omega_squared"] or 0) >= 0.05))  # fmt: skip
+    results: dict[str, list[dict[str, object]]] = {"answer": [], "optimize": []}
+    with tempfile.TemporaryDirectory() as scratch:
+        for seed in range(seeds):
+            for kind in results:
+                result = run_study(Path(scratch), design, kind, seed, budget)
+                results[kind].append(result)
+                regret = "—" if result["regret"] is None else f"{result['regret']:.1f}"
+                print(f"  {kind:<8} seed {seed}: regret {regret} points · missed {result['missed'] or 'none'} · "
+                      f"false {result['false'] or 'none'} · {result['runs']} runs, {result['epochs']} epochs, "
+                      f"{result['seconds']:.0f} s ({result['over']:.0f} s over)", flush=True)  # fmt: skip
+    for kind, rows in results.items():
+        regrets = [row["regret"] for row in rows if row["regret"] is not None]
+        median = statistics.median(regrets) if regrets else float("nan")
+        print(f"  {kind}: median regret {median:.1f} points (target ≤ 1); all effects right in "
+              f"{sum(not row['missed'] and not row['false'] for row in rows)} of {len(rows)}")  # fmt: skip
+
+
+def main() -> None:
+    action = sys.argv[1] if len(sys.argv) > 1 else "score"
+    design = sys.argv[2] if len(sys.argv) > 2 else "small"
+    if action == "truth":
+        brute_force(design)
+    else:
+        score(design, float(sys.argv[3]) if len(sys.argv) > 3 else 120.0, int(sys.argv[4]) if len(sys.argv) > 4 else 3)
+
+
+if __name__ == "__main__":
+    main()
