@@ -258,6 +258,8 @@ def test_a_worker_with_fuse_trains_compatible_runs_as_one_program_with_the_same_
             assert "each training up to 3 runs as one program" in " ".join((done.stdout + done.stderr).split())
             assert sorted(loops.values()) == ["fused"] * 12  # 4 configurations × 3 seeds, 3 at a time
             assert sum("trained as one program with runs" in message for message in events) == 12
+            shown = " ".join(kcnn("run", "show", "1", "--store", str(store)).stdout.split())
+            assert "trained with │ runs 2, 3, as one program (fused)" in shown
         else:
             assert set(loops.values()) == {"torch"}
     assert sorted(results["fused"]) == sorted(results["alone"])

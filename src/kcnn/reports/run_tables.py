@@ -127,10 +127,22 @@ def run_summary_table(run: Run) -> Table:
             "device",
             " · ".join(filter(None, (run.device, run.device_name, run.train_loop and f"{run.train_loop} loop"))),
         )
+    together = fused_with(run)
+    if together:
+        table.add_row("trained with", f"runs {safe(together)}, as one program (fused)")
     if run.error_kind:
         table.add_row("error", f"[red]{run.error_kind}[/]: {safe((run.error_message or '').splitlines()[0])}")
     table.add_row("config_key", run.config_key)
     return table
+
+
+def fused_with(run: Run) -> str | None:
+    """The runs a fused run was trained with, as its loop's reason names them (``2, 3``); `None` otherwise."""
+    reason = run.train_loop_reason or ""
+    prefix = "trained as one program with runs "
+    if run.train_loop != "fused" or not reason.startswith(prefix):
+        return None
+    return reason[len(prefix) :].partition(";")[0]
 
 
 def epochs_table(epochs: Sequence[Mapping[str, Any]]) -> Table:

@@ -45,10 +45,33 @@ class StudySummary:
         limit = self.study.settings.get("trials")
         return f"{used} run(s)" + (f", trials {self.study.progress.get('told', 0)} of {limit}" if limit else "")
 
+    @property
+    def duplicates(self) -> dict[str, int]:
+        """An Optuna study's proposals of configurations it already had (see `duplicate_proposals`)."""
+        return duplicate_proposals(self.study)
+
     def to_dict(self) -> dict[str, Any]:
         """Every field, for scripts."""
         return {**self.study.to_dict(), "runs_by_state": self.counts, "best_config_key": self.best_key,
-                "best_mean": self.best_mean, "best_n": self.best_n}  # fmt: skip
+                "best_mean": self.best_mean, "best_n": self.best_n,
+                "duplicate_proposals": self.duplicates}  # fmt: skip
+
+
+def duplicate_proposals(study: Study) -> dict[str, int]:
+    """How often an Optuna study's sampler proposed a configuration it already had, and what kcnn did instead.
+
+    ``in_flight``: asked while a trial of it was training (it took that trial's outcome, no run queued);
+    ``answered``: every run it needed was already done (told at no compute); ``partly_reused``: some were.
+    """
+    trials = study.progress.get("trials", {}) if study.kind == "optimize" else {}
+    repeats = int(study.settings.get("repeats", 1) or 1)
+    found = {"in_flight": 0, "answered": 0, "partly_reused": 0}
+    for info in trials.values():
+        if info.get("same_as") is not None:
+            found["in_flight"] += 1
+        elif info.get("reused"):
+            found["answered" if len(info["reused"]) >= repeats else "partly_reused"] += 1
+    return found
 
 
 def summarize_study(study: Study, runs: Sequence[Run]) -> StudySummary:
@@ -99,6 +122,13 @@ def study_table(summary: StudySummary, runs: Sequence[Run]) -> Table:
     study = summary.study
     settings = describe_settings(study)
     caption = f"verdict: {study.verdict}" if study.verdict else "no verdict yet"
+    duplicates = summary.duplicates
+    if any(duplicates.values()):
+        caption += (
+            f"\nduplicate proposals: {sum(duplicates.values())} — {duplicates['answered']} answered from done runs, "
+            f"{duplicates['in_flight']} took a trial in flight's outcome, {duplicates['partly_reused']} reused some "
+            "runs (none trained twice)"
+        )
     dropped = study.progress.get("dropped") or {}
     if isinstance(dropped, list):  # a budgeted study's race keeps the keys only
         dropped = {key: "clearly worse than the leader (Holm-corrected)" for key in dropped}
