@@ -115,7 +115,8 @@ def answer(
     """Start a budgeted study (`kcnn.queue.answer`) over a sweep's grid; its study id. Workers run and advance it.
 
     Within `budget_seconds` of wall time it screens a balanced fraction of the grid, trains the configurations a
-    main-effects model predicts best, races the top few, and answers: the winner with its interval and test
+    main-effects model leaves plausible under successive halving (a configuration is pruned by its seeds' mean),
+    races the top few, and answers: the winner with its interval and test
     accuracy; `kcnn study show` adds which hyperparameters matter (effect tests on the study's runs).
 
     Args:

@@ -94,7 +94,8 @@ def register(commands: Any) -> None:
         help="which hyperparameters matter and which configuration wins, within a wall-time budget",
         description="Start a budgeted study over a sweep file's [grid] (and [fixed] values): it screens a balanced "
         "fraction of the grid with 2 seeds per point, trains the configurations a main-effects model of the "
-        "screen predicts best, races the top few, and answers within --budget (a run that cannot finish in "
+        "screen leaves plausible under successive halving (a configuration is pruned by its seeds' mean at a few "
+        "epochs), races the top few, and answers within --budget (a run that cannot finish in "
         "time is not started). Workers run its runs; `kcnn study show ID` shows the answer and the effect tests.",
         epilog="Example: kcnn study answer examples/dilation_sweep.toml --budget 5m --workers 2, then kcnn worker "
         "--jobs 2 --once",

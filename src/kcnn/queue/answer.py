@@ -9,8 +9,12 @@ store's runs, taken inside the store's write transaction, so the study survives 
    — with `AnswerSettings.seeds` seeds per point, cheapest points first. Its runs give the main effects,
    tested against seed noise with ``kcnn effects``' maths when the study is shown.
 2. **Focus** (about `FOCUS_SHARE`): a main-effects model fitted to the screening runs predicts every
-   configuration of the grid, tried or not; the best predicted ones are trained (`seeds` seeds each; a
-   screened point keeps its runs).
+   configuration of the grid, tried or not; those it leaves plausible (predicted within two residual
+   standard deviations of the best prediction), best predicted first, are trained (`seeds` seeds each; a
+   screened point keeps its runs) under **successive halving** (`kcnn.queue.halving`): at a few rung epochs
+   a configuration goes on only if its seeds' mean is in the top third of the study's configurations at that
+   epoch, so a weak one costs a few epochs, not the whole run. The plan counts the first `RACE_SIZE` new
+   configurations at their full cost and the others at the share halving expects to train.
 3. **Decide**: a race among the top configurations by observed mean (each round one more seed to each,
    Welch's test against the leader with Holm's correction, as `kcnn race`), while the budget allows.
 
@@ -35,6 +39,7 @@ import numpy as np
 from kcnn import stats
 from kcnn.config import ExperimentConfig, group_value
 from kcnn.errors import ConfigError
+from kcnn.queue.halving import expected_share
 from kcnn.queue.race import RaceSettings, holm_rejections, look_alpha
 from kcnn.store import NewRun, Run, RunState, Store, Study, StudyStep
 
@@ -298,6 +303,17 @@ def main_effects_prediction(
 
     Least squares on treatment-coded values; a value never observed gets its hyperparameter's mean effect.
     """
+    return main_effects_fit(grid, observed)[0]
+
+
+def main_effects_fit(
+    grid: dict[str, list[Any]], observed: Sequence[tuple[dict[str, Any], float]]
+) -> tuple[list[tuple[dict[str, Any], float]], float]:
+    """`main_effects_prediction`'s ranking, and the fit's residual standard deviation.
+
+    The spread (`inf` with no residual degrees of freedom) says how far a prediction may be from what the
+    configuration would measure.
+    """
     names = sorted(grid)
     columns = [(name, repr(value)) for name in names for value in grid[name][1:]]
     index = {column: position for position, column in enumerate(columns)}
@@ -314,8 +330,11 @@ def main_effects_prediction(
     design = np.array([row(point) for point, _ in observed])
     y = np.array([value for _, value in observed])
     beta, *_ = np.linalg.lstsq(design, y, rcond=None)
+    freedom = len(y) - np.linalg.matrix_rank(design)
+    spread = math.sqrt(float(np.sum((y - design @ beta) ** 2)) / freedom) if freedom > 0 else math.inf
     points = [dict(zip(names, values, strict=True)) for values in itertools.product(*(grid[n] for n in names))]
-    return sorted(((point, float(row(point) @ beta)) for point in points), key=lambda item: -item[1])
+    ranked = sorted(((point, float(row(point) @ beta)) for point in points), key=lambda item: -item[1])
+    return ranked, spread
 
 
 def start_answer(store: Store, settings: AnswerSettings) -> int:
@@ -351,6 +370,11 @@ def decide_answer(study: Study, own: list[Run], runs_of: Callable[[Iterable[str]
         return _finish(settings, own, progress, elapsed)
     if phase == "start":
         return _screen(settings, progress, model)
+    halved = {run.config_key for run in own if run.state == RunState.PRUNED}
+    leftovers = [run.id for run in queued if run.config_key in halved]
+    if leftovers:  # a configuration is pruned whole: its seeds not yet started end pruned, untrained
+        return StudyStep(prune=leftovers, note=f"successive halving: {len(leftovers)} queued seed(s) of pruned "
+                                                "configurations pruned")  # fmt: skip
     if pending:
         return None
     if phase == "screen":
@@ -411,31 +435,36 @@ def _observed(settings: AnswerSettings, runs: Iterable[Run]) -> dict[str, tuple[
 def _focus(
     settings: AnswerSettings, own: list[Run], progress: dict[str, Any], model: CostModel, left: float
 ) -> StudyStep | None:
-    """Train the configurations the screening's main-effects model predicts best, as the budget allows."""
+    """Train the configurations the screening leaves plausible, best predicted first, under successive halving."""
     observed = _observed(settings, own)
     rows = [(point, value) for point, values in observed.values() for value in values]
     if len(rows) < 2:
         return None
     cost = _cost(settings, model)
-    predicted = main_effects_prediction(_grouped(settings.grid), rows)
+    predicted, spread = main_effects_fit(_grouped(settings.grid), rows)
+    plausible = [point for point, value in predicted if value >= predicted[0][1] - 2 * spread]
     known = {_point_key(point) for point, _ in observed.values()}
+    share = expected_share(settings.config(predicted[0][0]).epochs)
     runs: list[NewRun] = []
+    halving: list[str] = []
     spent = 0.0
-    chosen = []
-    for point, _ in predicted[: max(RACE_SIZE * 2, 6)]:
+    allowance = min(FOCUS_SHARE * settings.budget_seconds, left)
+    for point in plausible:
         if _point_key(point) in known:
-            chosen.append(point)
             continue
-        seconds = cost(point) * settings.seeds
-        if not _fits(spent + seconds, settings, min(FOCUS_SHARE * settings.budget_seconds, left)):
+        full = cost(point) * settings.seeds
+        seconds = full if len(halving) < RACE_SIZE else full * share
+        if not _fits(spent + seconds, settings, allowance):
             continue
         spent += seconds
-        chosen.append(point)
-        runs += [NewRun.of(settings.config(point, seed)) for seed in range(settings.seeds)]
+        configs = [settings.config(point, seed) for seed in range(settings.seeds)]
+        halving.append(configs[0].config_key)
+        runs += [NewRun.of(config) for config in configs]
     best = predicted[0][0]
-    note = (f"focus: the screening's model predicts {_describe(best)} best; {len(runs) // settings.seeds} new "
-            f"configuration(s) × {settings.seeds} seeds")  # fmt: skip
-    return StudyStep(new_runs=runs, progress={**progress, "phase": "focus", "focused": len(chosen)}, note=note)
+    note = (f"focus: the screening's model predicts {_describe(best)} best; {len(halving)} of {len(plausible)} "
+            f"plausible configuration(s) × {settings.seeds} seeds, under successive halving")  # fmt: skip
+    progress = {**progress, "phase": "focus", "focused": len(halving), "halving": halving}
+    return StudyStep(new_runs=runs, progress=progress, note=note)
 
 
 def _race_round(
@@ -493,9 +522,11 @@ def _finish(settings: AnswerSettings, own: list[Run], progress: dict[str, Any], 
             bound = max(abs(gap.low), abs(gap.high))
             how = (f"leads, not separable from {runner[:8]} (their difference is below {100 * bound:.1f} points "
                    f"with 95% confidence)")  # fmt: skip
+    pruned = sum(run.state == RunState.PRUNED for run in own)
+    halved = f" ({pruned} stopped early by successive halving)" if pruned else ""
     verdict = (
         f"{winner[:8]} ({_describe(observed[winner][0])}) {how} with {stats.mean(values):.1%} {settings.metric} "
-        f"validation accuracy, 95% CI {low:.1%}–{high:.1%} (n={len(values)}){test}; {len(own)} runs in "
+        f"validation accuracy, 95% CI {low:.1%}–{high:.1%} (n={len(values)}){test}; {len(own)} runs{halved} in "
         f"{elapsed:.0f} s of the {settings.budget_seconds:.0f} s budget"
     )
     return StudyStep(progress={**progress, "phase": "done", "winner": winner}, finish=verdict)

@@ -428,12 +428,16 @@ def _is_disk_full(error: BaseException) -> bool:
 
 
 def _pruning_check(store: Store, claim: Claim) -> Callable[[Any], None] | None:
-    """For a run of an Optuna study with a pruner: the check that reports each epoch and may prune the run."""
+    """The check that may prune the run after each epoch: an Optuna study's pruner, a budgeted study's halving."""
     run = store.get_run(claim.run_id)
-    if run.study_id is None or run.trial is None:
+    if run.study_id is None:
         return None
     study = store.get_study(run.study_id)
-    if study.kind != "optimize" or study.settings.get("pruner", "none") == "none":
+    if study.kind == "answer":
+        from kcnn.queue.halving import halving_check
+
+        return halving_check(store, study, run)
+    if study.kind != "optimize" or run.trial is None or study.settings.get("pruner", "none") == "none":
         return None
     from kcnn.queue.optimize import pruning_check
 

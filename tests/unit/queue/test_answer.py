@@ -11,8 +11,10 @@ import pytest
 
 from kcnn.config import ExperimentConfig, group_value
 from kcnn.contract import EpochRecord, RunSummary
+from kcnn.errors import Pruned
 from kcnn.queue import answer
 from kcnn.queue.answer import AnswerSettings, CostModel, balanced_fraction, start_answer
+from kcnn.queue.halving import halving_check, rungs
 from kcnn.queue.studies import advance_studies
 from kcnn.store import Store
 
@@ -48,18 +50,31 @@ class Simulation:
         self.store, self.now = store, start
         monkeypatch.setattr(answer, "clock", lambda: self.now)
         self.started: list[tuple[float, float]] = []
+        self.pruned: list[tuple[int, int]] = []
 
     def train(self, claim) -> None:
+        """Train as a worker does: record each epoch, then run the study's check (successive halving)."""
         config = claim.config
         seconds = CostModel().seconds(config, TRAIN_IMAGES)
         self.started.append((self.now, seconds))
         per_epoch = (seconds - answer.PRIOR_OVERHEAD) / config.epochs
         flops = config.plan(num_classes=2).flops
         value = score(config)
+        run = self.store.get_run(claim.run_id)
+        check = halving_check(self.store, self.store.get_study(run.study_id), run)
         for epoch in range(1, config.epochs + 1):
             accuracy = value - 0.2 * (config.epochs - epoch) / config.epochs
-            self.store.record_epoch(claim, EpochRecord(epoch=epoch, val_accuracy=accuracy, seconds=per_epoch,
-                                                       images_per_second=TRAIN_IMAGES / per_epoch))  # fmt: skip
+            record = EpochRecord(epoch=epoch, val_accuracy=accuracy, seconds=per_epoch,
+                                 images_per_second=TRAIN_IMAGES / per_epoch)  # fmt: skip
+            self.store.record_epoch(claim, record)
+            try:
+                if check is not None:
+                    check(record)
+            except Pruned as error:
+                self.store.prune(claim, str(error))
+                self.now += answer.PRIOR_OVERHEAD + per_epoch * epoch
+                self.pruned.append((claim.run_id, epoch))
+                return
         self.store.finish(claim, RunSummary({"flops_per_image": flops, "best_test_accuracy": value - 0.01,
                                              "test_accuracy": value - 0.02}))  # fmt: skip
         self.now += seconds
@@ -124,6 +139,13 @@ def test_the_study_answers_within_its_budget_with_a_balanced_screen_and_no_repea
     assert _best() - truth(config) <= 0.01  # within a point of the true best
     assert " wins " in study.verdict or " leads, not separable from " in study.verdict
     assert "test accuracy" in study.verdict and f"of the {budget} s budget" in study.verdict
+    # Only focus configurations are halved, at a rung or after one (a sibling's decision), and a pruned
+    # configuration trains no more (its queued seeds were pruned too).
+    by_id = {run.id: run for run in runs}
+    for run_id, epoch in sim.pruned:
+        key = by_id[run_id].config_key
+        assert key in study.progress["halving"] and epoch >= min(rungs(15))
+        assert not [run for run in runs if run.config_key == key and run.state in ("queued", "running")]
 
 
 def test_a_worker_killed_mid_study_loses_and_repeats_nothing(tmp_path, monkeypatch):
