@@ -103,7 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run `kcnn-tui`."""
     from kcnn.api.arguments import seconds
 
-    parser = argparse.ArgumentParser(prog="kcnn-tui", description="Queue, watch and compare kcnn experiments.")
+    parser = argparse.ArgumentParser(
+        prog="kcnn-tui", description="Queue, watch and compare kcnn experiments.", allow_abbrev=False
+    )
     parser.add_argument("--store", type=Path, default=None, help="store folder (default: $KCNN_STORE or ./kcnn-runs)")
     parser.add_argument(
         "--refresh", type=seconds("--refresh", example="1"), default=1.0, help="seconds between refreshes (default: 1)"

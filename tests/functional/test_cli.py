@@ -53,6 +53,23 @@ def test_bad_input_is_one_line_and_exit_code_2(argv, message, capsys):
     assert "Traceback" not in captured.err
 
 
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["queue", "add", "--fold", "5"], "kcnn queue add: unrecognized arguments: --fold 5; did you mean --folds?"),
+        (["train", "--kernel-s", "3"], "kcnn train: unrecognized arguments: --kernel-s 3; did you mean --kernel?"),
+        (["runs", "--bogus"], "kcnn runs: unrecognized arguments: --bogus (see `kcnn runs --help`)"),
+    ],
+)
+def test_a_long_option_is_never_guessed_from_a_prefix(argv, says, tmp_path, capsys):
+    """`--fold 5` on `kcnn queue add` (which has only --folds) is refused in one line naming the command and the
+    likely option, never read as `--folds 5` (five-fold cross-validation)."""
+    assert main([*argv, "--store", str(tmp_path / "store")]) == 2
+    err = capsys.readouterr().err
+    assert says in " ".join(err.split()) and err.count("\n") == 1
+    assert not (tmp_path / "store").exists()
+
+
 def test_plan_json_has_linear_size(capsys):
     assert main(["plan", "--kernel", "2", "--dilation", "2", "1", "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)

@@ -7,10 +7,11 @@ inside the commands that train.
 from __future__ import annotations
 
 import argparse
+import difflib
 import sqlite3
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, ClassVar, NoReturn
 
 from rich.console import Console
 
@@ -36,10 +37,34 @@ EXIT_INTERRUPTED = 130
 
 
 class _Parser(argparse.ArgumentParser):
-    """An argparse parser whose errors are one line with a hint, exit code 2."""
+    """An argparse parser whose errors are one line with a hint, exit code 2.
+
+    A long option must be spelt whole: argparse's prefix matching would read ``--fold 5`` as ``--folds 5``
+    (cross-validate five times) on ``kcnn queue add``, where ``--fold`` does not exist.
+    """
+
+    #: The last (innermost) command parsed: leftover arguments are reported against its options.
+    innermost: ClassVar[argparse.ArgumentParser | None] = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        _Parser.innermost = self
+        return super().parse_known_args(args, namespace)
 
     def error(self, message: str) -> NoReturn:
-        _print_error(f"{self.prog}: {message} (see `{self.prog} --help`)")
+        parser: argparse.ArgumentParser = self
+        if message.startswith("unrecognized arguments") and _Parser.innermost is not None:
+            parser = _Parser.innermost  # the root reports leftovers; they belong to the command given
+            options = [option for action in parser._actions for option in action.option_strings]
+            for word in message.split(": ", 1)[-1].split():
+                close = difflib.get_close_matches(word.split("=")[0], options, n=1) if word.startswith("--") else []
+                if close:
+                    message += f"; did you mean {close[0]}?"
+                    break
+        _print_error(f"{parser.prog}: {message} (see `{parser.prog} --help`)")
         raise SystemExit(EXIT_USAGE)
 
 
