@@ -1,7 +1,7 @@
 """How good is a budgeted study's answer? Scored against the brute-force answer of the same design (issue 25).
 
 Usage: python bench/answer_quality.py truth [small|seed]
-       python bench/answer_quality.py score [small|seed] [BUDGET_SECONDS] [STUDY_SEEDS]
+       python bench/answer_quality.py score [small|seed] [BUDGET_SECONDS] [STUDY_SEEDS] [gpu]
 
 ``truth`` trains the whole design (every configuration × 3 seeds, ``kcnn worker --jobs 2 --once``) and keeps its
 leaderboard and effect tests as ``bench/<design>_design_truth.json`` (the seed design's is written on a GPU by
@@ -15,6 +15,10 @@ each against the truth:
   (the effect tests on the study's own runs);
 * what it spent: runs, epochs, wall seconds (the study must end within the budget and one run).
 
+With ``gpu`` last, the studies run on one GPU instead (``kcnn worker --gpus 0 --per-gpu 8 --once``, 8 worker
+slots; ``bench/gpu.sh`` scores the seed design that way within a minute). With ``KCNN_ANSWER_SHOW=FOLDER``
+each study's ``kcnn study show`` is kept there.
+
 Designs: ``seed`` is the seed report's (batch 16 32 × input 32 64 90 128 × channels 16,32 32,64 × kernel 2 3 4 5
 × dilation 1 2,1; 15 epochs; 384 runs); ``small`` is the same at 32 and 64 px and 10 epochs (192 runs, 8.5
 minutes to brute-force on these 2 cores: a 90 s budget is a sixth of that, 180 s a third).
@@ -23,6 +27,7 @@ minutes to brute-force on these 2 cores: a 90 s budget is a sixth of that, 180 s
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -126,29 +131,37 @@ def score_study(store: Path, study_id: int, truth: dict, budget: float) -> dict[
     }
 
 
-def run_study(folder: Path, design: str, kind: str, seed: int, budget: float) -> dict[str, object]:
+def run_study(folder: Path, design: str, kind: str, seed: int, budget: float, gpu: bool = False) -> dict[str, object]:
     store = folder / f"{kind}-{seed}"
+    slots = "8" if gpu else "2"
     if kind == "answer":
-        kcnn("study", "answer", str(sweep_file(folder, design)), "--budget", f"{budget:g}", "--workers", "2",
+        kcnn("study", "answer", str(sweep_file(folder, design)), "--budget", f"{budget:g}", "--workers", slots,
              "--seed", str(seed), "--store", str(store))  # fmt: skip
     else:
         kcnn("optimize", str(space_file(folder, design)), "--trials", "1000", "--sampler", "tpe", "--pruner",
-             "hyperband", "--repeats", "2", "--time-limit", f"{budget:g}", "--parallel", "2", "--seed", str(seed),
+             "hyperband", "--repeats", "2", "--time-limit", f"{budget:g}", "--parallel", slots, "--seed", str(seed),
              "--store", str(store))  # fmt: skip
-    kcnn("worker", "--jobs", "2", "--once", "--store", str(store))
+    workers = ("--gpus", "0", "--per-gpu", "8") if gpu else ("--jobs", "2")
+    kcnn("worker", *workers, "--once", "--store", str(store))
+    keep = os.environ.get("KCNN_ANSWER_SHOW")  # a folder: keep each study's `kcnn study show` (the README quotes one)
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shown = kcnn("study", "show", "1", "--store", str(store))
+        (Path(keep) / f"{design}-{budget:g}s-{kind}-{seed}.txt").write_text(shown)
     return score_study(store, 1, json.loads(truth_path(design).read_text()), budget)
 
 
-def score(design: str, budget: float, seeds: int) -> None:
+def score(design: str, budget: float, seeds: int, gpu: bool = False) -> None:
     truth = json.loads(truth_path(design).read_text())
-    print(f"{design} design ({len(truth['leaderboard'])} configurations), {budget:g} s budget, kcnn worker --jobs 2:")
+    where = "kcnn worker --gpus 0 --per-gpu 8" if gpu else "kcnn worker --jobs 2"
+    print(f"{design} design ({len(truth['leaderboard'])} configurations), {budget:g} s budget, {where}:")
     print(f"  brute force: {truth['runs']} runs; real (ω² ≥ 5%): "
           + ", ".join(t["name"] for t in truth["effects"]["terms"] if (t["omega_squared"] or 0) >= 0.05))  # fmt: skip
     results: dict[str, list[dict[str, object]]] = {"answer": [], "optimize": []}
     with tempfile.TemporaryDirectory() as scratch:
         for seed in range(seeds):
             for kind in results:
-                result = run_study(Path(scratch), design, kind, seed, budget)
+                result = run_study(Path(scratch), design, kind, seed, budget, gpu)
                 results[kind].append(result)
                 regret = "—" if result["regret"] is None else f"{result['regret']:.1f}"
                 print(f"  {kind:<8} seed {seed}: regret {regret} points · missed {result['missed'] or 'none'} · "
@@ -167,7 +180,8 @@ def main() -> None:
     if action == "truth":
         brute_force(design)
     else:
-        score(design, float(sys.argv[3]) if len(sys.argv) > 3 else 90.0, int(sys.argv[4]) if len(sys.argv) > 4 else 3)
+        budget = float(sys.argv[3]) if len(sys.argv) > 3 else 90.0
+        score(design, budget, int(sys.argv[4]) if len(sys.argv) > 4 else 3, gpu=sys.argv[-1] == "gpu")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 # GPU measurements (issues 7, 14 and 26), end to end on one GPU in about 9 minutes.
 # Usage: bash bench/gpu.sh   (from the repository root, with kcnn installed; exits 2 without a GPU)
 # 0. The seed's 384-run design: --per-gpu 8 one run at a time versus fused execution (bench/gpu_fused.py, issue 26).
+# 0b. A budgeted study on the GPU: the seed design's answer within 60 s, scored (bench/answer_quality.py, issue 25).
 # 1. kcnn's training time against hand-written PyTorch loops on the GPU (bench/train_overhead.py).
 # 2. Data placement, cudnn.benchmark, images/s and FLOP/s as a fraction of peak (bench/_gpu_checks.py).
 # 3. A 12-run sweep with one run per GPU versus four concurrent runs (`--per-gpu 4`), warm workers.
@@ -27,6 +28,7 @@ step() {
     echo "   ($((SECONDS - t0)) s)"
 }
 step "0. the seed's design: --per-gpu 8 unfused versus fused" "$PYTHON" bench/gpu_fused.py 15
+step "0b. a budgeted study on the GPU: the seed design within 60 s" "$PYTHON" bench/answer_quality.py score seed 60 1 gpu
 step "1. training time against hand-written PyTorch (cuda)" "$PYTHON" bench/train_overhead.py 3 cuda
 step "2. GPU checks" "$PYTHON" bench/_gpu_checks.py
 step "3. sweep: --per-gpu 1 versus --per-gpu 4" "$PYTHON" bench/sweep_throughput.py 10 90 1 gpu
