@@ -92,3 +92,18 @@ def test_a_budgeted_study_answers_on_tiny_images_within_its_budget(tmp_path, cap
     assert took < 60
     done = [run for run in runs if run.state == "done"]
     assert len({(run.config_key, run.seed) for run in done}) == len(done) >= 6
+
+
+def test_a_budgeted_study_says_when_its_budget_cannot_pay_for_the_smallest_screen(tmp_path, capsys):
+    """No training: the plan alone (the cost model's priors) says that a 10 s budget is too small, in the start line
+    and in `kcnn study show`, with the budget that would do."""
+    sweep = tmp_path / "sweep.toml"
+    sweep.write_text("[fixed]\nepochs = 15\n[grid]\ninput_size = [64, 128]\nkernel_size = [2, 3, 4]\n")
+    store = str(tmp_path / "store")
+    assert main(["study", "answer", str(sweep), "--budget", "10s", "--store", store]) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert "note: the smallest balanced screen needs about" in said and "more than the 10 s budget" in said
+    assert main(["study", "show", "1", "--store", store]) == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "more than the 10 s budget: its costliest runs may not finish" in shown and "would leave the focus" in shown
+    assert main(["study", "stop", "1", "--store", store]) == 0

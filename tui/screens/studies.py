@@ -177,6 +177,7 @@ class StudiesScreen(Screen[None]):
         try:
             with api.open_store(self.context.store_path, create=False) as store:
                 study_id = api.answer(store, path, budget_seconds=budget, workers=int(workers))
+                tight = api.answer_budget_line(store, study_id)
         except KcnnError as error:
             self.post_message(StoreActionDone(str(error), "warning"))
             return
@@ -186,7 +187,7 @@ class StudiesScreen(Screen[None]):
             return
         self.selected = study_id
         said = f"study {study_id} started: workers run it; its answer comes within {budget:.0f} s"
-        self.post_message(StoreActionDone(said))
+        self.post_message(StoreActionDone(said + (f" — note: {tight}" if tight else "")))
 
     def action_stop(self) -> None:
         if self.selected is not None:

@@ -46,7 +46,7 @@ from kcnn.api.setup import (
     train,
     upgrade_store,
 )
-from kcnn.api.studies import answer, optimize, race, stop_study, study_summary
+from kcnn.api.studies import answer, answer_budget_line, optimize, race, stop_study, study_summary
 from kcnn.api.workers import live_workers, run_workers, stop_worker
 from kcnn.api.workspace import StoreLike, Workspace, open_store
 from kcnn.contract import EpochRecord, Metric, RunResult, RunSummary
@@ -101,6 +101,7 @@ __all__ = [
     "SweepSpec",
     "Workspace",
     "answer",
+    "answer_budget_line",
     "by_fields",
     "check_setup",
     "compare",

@@ -150,6 +150,23 @@ def answer(
     return start_answer(engine_store(store), settings)
 
 
+def answer_budget_line(store: StoreLike, study_id: int) -> str | None:
+    """For a budgeted study whose smallest balanced screen takes more than half its budget: one line saying so.
+
+    The line says which budget would leave the focus and the race their shares; `None` when the screen fits its
+    share (or for another kind of study).
+
+    Raises:
+        StoreError: If there is no such study.
+    """
+    from kcnn.queue.answer import AnswerSettings, tight_budget_line
+
+    study = engine_store(store).get_study(study_id)
+    if study.kind != "answer" or "screen_seconds" not in study.progress:
+        return None
+    return tight_budget_line(AnswerSettings.from_dict(study.settings), float(study.progress["screen_seconds"]))
+
+
 def study_summary(store: StoreLike, study_id: int) -> StudySummary:
     """A study with its runs counted by state and its best configuration so far.
 

@@ -9,6 +9,7 @@ from typing import Any
 from rich.console import Console
 
 from kcnn.api.arguments import RACE_TOP, seconds, whole
+from kcnn.api.views import safe
 from kcnn.cli.common import add_store_option, open_store
 from kcnn.cli.output import add_format_option, output_console, print_fitted
 
@@ -158,11 +159,15 @@ def run_answer(args: argparse.Namespace) -> int:
         study_id = api.answer(store, args.sweep, budget_seconds=args.budget, workers=args.workers, seeds=args.seeds,
                               metric=args.metric, seed=args.seed)  # fmt: skip
         summary = api.study_summary(store, study_id)
-    Console(highlight=False).print(
+        tight = api.answer_budget_line(store, study_id)
+    console = Console(highlight=False)
+    console.print(
         f"study {study_id} started: {summary.pending} screening run(s) queued within a {args.budget:.0f} s budget; "
         f"`kcnn worker --jobs {args.workers} --once` runs them and advances the study; `kcnn study show {study_id}` "
         "shows its answer"
     )
+    if tight:
+        console.print(f"[yellow]note: {safe(tight)}[/]")
     return 0
 
 
@@ -213,10 +218,11 @@ def _answer_effects(store_path: Any, study_id: int) -> list[Any]:
     from kcnn.api.views import effect_tests_table, more_budget_line
     from kcnn.errors import KcnnError
 
-    try:
-        with api.open_store(store_path, create=False) as store:
+    with api.open_store(store_path, create=False) as store:
+        tight = api.answer_budget_line(store, study_id)
+        try:
             analysis = api.effect_tests(store, api.study_summary(store, study_id).study.settings["metric"],
                                         study=study_id)  # fmt: skip
-    except KcnnError as error:
-        return [f"effect tests: {error}"]
-    return [effect_tests_table(analysis), more_budget_line(analysis)]
+        except KcnnError as error:
+            return [f"effect tests: {error}", *([f"note: {tight}"] if tight else [])]
+    return [effect_tests_table(analysis), more_budget_line(analysis), *([f"note: {tight}"] if tight else [])]

@@ -416,7 +416,25 @@ def _screen(settings: AnswerSettings, progress: dict[str, Any], model: CostModel
     planned = sum(map(cost, points)) * settings.seeds / settings.workers
     note = (f"screening: {len(points)} of {len(every)} configurations × {settings.seeds} seeds, about {planned:.0f} s "
             f"of the {settings.budget_seconds:.0f} s budget")  # fmt: skip
-    return StudyStep(new_runs=runs, progress={**progress, "phase": "screen", "screened": len(points)}, note=note)
+    progress = {**progress, "phase": "screen", "screened": len(points), "screen_seconds": round(planned, 1)}
+    return StudyStep(new_runs=runs, progress=progress, note=note)
+
+
+def tight_budget_line(settings: AnswerSettings, screen_seconds: float) -> str | None:
+    """One line when even the smallest balanced screen takes more than its share of the budget, else `None`.
+
+    Such a study can still say which hyperparameters matter, but has little or nothing left to focus and race;
+    the line says which budget would leave the focus and the race their shares.
+    """
+    if screen_seconds <= SCREEN_SHARE * settings.budget_seconds:
+        return None
+    enough = f"--budget {math.ceil(screen_seconds / SCREEN_SHARE / 60)}m would leave the focus and the race their share"
+    budget = f"{settings.budget_seconds:.0f} s budget"
+    if screen_seconds > settings.budget_seconds:
+        return (f"the smallest balanced screen needs about {screen_seconds:.0f} s (predicted), more than the {budget}: "
+                f"its costliest runs may not finish, which unbalances it; {enough}")  # fmt: skip
+    return (f"the smallest balanced screen needs about {screen_seconds:.0f} s of the {budget} (predicted), leaving "
+            f"little to focus and race; {enough}")  # fmt: skip
 
 
 def _observed(settings: AnswerSettings, runs: Iterable[Run]) -> dict[str, tuple[dict[str, Any], list[float]]]:

@@ -178,3 +178,15 @@ def test_settings_refuse_what_cannot_give_an_answer():
                               ({**GRID, "seed": [0, 1]}, {}, "leave `seed` out")):  # fmt: skip
         with pytest.raises(ConfigError, match=says):
             AnswerSettings(grid, FIXED, **extra)
+
+
+def test_a_budget_too_small_for_the_smallest_screen_is_said_with_the_budget_that_would_do():
+    from kcnn.queue.answer import tight_budget_line
+
+    def line(budget, screen):
+        return tight_budget_line(AnswerSettings(GRID, FIXED, budget_seconds=budget), screen)
+
+    assert "361 s (predicted), more than the 300 s budget" in line(300, 361)
+    assert "--budget 13m would leave the focus and the race their share" in line(300, 361)  # 361 / 0.5 = 722 s
+    assert "361 s of the 600 s budget (predicted), leaving little to focus and race" in line(600, 361)
+    assert line(722, 361) is None
