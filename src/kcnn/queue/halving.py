@@ -91,11 +91,15 @@ def goes_on(key: str, means: dict[str, float], factor: int = FACTOR) -> bool:
 def halving_check(store: Store, study: Study, run: Run) -> Callable[[Any], None] | None:
     """For a run of a budgeted study's focus phase: the check after each epoch; `None` for any other run.
 
+    Configurations are compared by their first ``seeds`` seeds (those the screening and the focus train); the
+    seeds a race adds later are never halved.
+
     Raises (from the returned check):
         Pruned: When the run's configuration was pruned (by this check, here or in a sibling seed's worker).
     """
-    if run.config_key not in study.progress.get("halving", []):
-        return None
+    seeds = int(study.settings.get("seeds", 2))
+    if run.config_key not in study.progress.get("halving", []) or run.seed >= seeds:
+        return None  # not a focus run (a screening run, or a seed the race added: never halved)
     epochs = int(run.epochs_total)
     metric = str(study.settings.get("metric", "best"))
     stops = set(rungs(epochs))
@@ -105,7 +109,7 @@ def halving_check(store: Store, study: Study, run: Run) -> Callable[[Any], None]
         return [recorded.get(epoch) for epoch in range(1, max(recorded, default=0) + 1)]
 
     def check(record: Any) -> None:
-        own = store.study_runs(study.id)
+        own = [other for other in store.study_runs(study.id) if other.seed < seeds]  # every config's first seeds
         siblings = [other for other in own if other.config_key == run.config_key and other.id != run.id]
         if any(other.state == RunState.PRUNED for other in siblings):
             raise Pruned(

@@ -90,6 +90,9 @@ def test_a_seed_whose_siblings_keep_up_goes_on_and_screening_runs_are_never_halv
             second_epoch(epoch, 0.9)
         screened = store.study_runs(study_id)[0]
         assert halving_check(store, store.get_study(study_id), screened) is None
+        race = [NewRun.of(_config(7, 2))]  # the race adds a third seed to the configuration: it is never halved
+        store.advance_study(study_id, lambda study, *_: StudyStep(new_runs=race, progress=study.progress))
+        assert halving_check(store, store.get_study(study_id), store.study_runs(study_id)[-1]) is None
         means = rung_means(
             store.study_runs(study_id), lambda run: [0.5] * 2 if run.config_key == key else [], 2, "best"
         )
