@@ -121,23 +121,23 @@ def study_table(summary: StudySummary, runs: Sequence[Run]) -> Table:
     """One study: its settings, progress, verdict, and every run it queued."""
     study = summary.study
     settings = describe_settings(study)
-    caption = f"verdict: {study.verdict}" if study.verdict else "no verdict yet"
+    lines = [f"verdict: {study.verdict}" if study.verdict else "no verdict yet"]
     duplicates = summary.duplicates
     if any(duplicates.values()):
-        caption += (
-            f"\nduplicate proposals: {sum(duplicates.values())} — {duplicates['answered']} answered from done runs, "
+        lines.append(
+            f"duplicate proposals: {sum(duplicates.values())} — {duplicates['answered']} answered from done runs, "
             f"{duplicates['in_flight']} took a trial in flight's outcome, {duplicates['partly_reused']} reused some "
             "runs (none trained twice)"
         )
     dropped = study.progress.get("dropped") or {}
     if isinstance(dropped, list):  # a budgeted study's race keeps the keys only
         dropped = {key: "clearly worse than the leader (Holm-corrected)" for key in dropped}
-    if dropped:
-        caption += "\n" + "\n".join(f"left the race: {key[:8]} — {why}" for key, why in dropped.items())
+    lines += [f"left the race: {key[:8]} — {why}" for key, why in dropped.items()]
+    caption = "\n".join(safe(line) for line in lines)  # each line made safe: the breaks between them stay breaks
     table = Table(
         title=f"Study {study.id} ({study.kind}, {study.state}): {safe(settings)}",
         title_justify="left",
-        caption=safe(caption),
+        caption=caption,
         caption_justify="left",
     )
     for column in ("run", "config", "seed", "trial", "state", "epochs", "best val acc"):

@@ -20,3 +20,4 @@ def test_duplicate_proposals_are_counted_by_what_they_cost():
     assert summary.to_dict()["duplicate_proposals"]["in_flight"] == 2
     caption = str(study_table(summary, []).caption)
     assert "duplicate proposals: 4 — 1 answered from done runs, 2 took a trial in flight's outcome" in caption
+    assert "verdict: best\nduplicate proposals" in caption and "\\x0a" not in caption  # a line break, not its escape
