@@ -116,8 +116,8 @@ def answer(
 
     Within `budget_seconds` of wall time it screens a balanced fraction of the grid, trains the configurations a
     main-effects model leaves plausible under successive halving (a configuration is pruned by its seeds' mean),
-    races the top few, and answers: the winner with its interval and test
-    accuracy; `kcnn study show` adds which hyperparameters matter (effect tests on the study's runs).
+    races the top few, and answers: the winner with its interval and test accuracy; `kcnn study show` adds which
+    hyperparameters matter (effect tests on the study's runs).
 
     Args:
         store: The store.

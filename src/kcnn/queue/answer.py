@@ -296,23 +296,14 @@ class _Balance:
         return total
 
 
-def main_effects_prediction(
-    grid: dict[str, list[Any]], observed: Sequence[tuple[dict[str, Any], float]]
-) -> list[tuple[dict[str, Any], float]]:
-    """Every grid point with the metric a main-effects (additive) model of the `observed` runs predicts.
-
-    Least squares on treatment-coded values; a value never observed gets its hyperparameter's mean effect.
-    """
-    return main_effects_fit(grid, observed)[0]
-
-
 def main_effects_fit(
     grid: dict[str, list[Any]], observed: Sequence[tuple[dict[str, Any], float]]
 ) -> tuple[list[tuple[dict[str, Any], float]], float]:
-    """`main_effects_prediction`'s ranking, and the fit's residual standard deviation.
+    """Every grid point with what a main-effects model of `observed` predicts (best first), and its spread.
 
-    The spread (`inf` with no residual degrees of freedom) says how far a prediction may be from what the
-    configuration would measure.
+    The model is additive, fitted by least squares on treatment-coded values; a value never observed gets its
+    hyperparameter's mean effect. The spread is the fit's residual standard deviation (`inf` with no residual
+    degrees of freedom): how far a prediction may be from what the configuration would measure.
     """
     names = sorted(grid)
     columns = [(name, repr(value)) for name in names for value in grid[name][1:]]
