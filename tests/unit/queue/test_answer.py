@@ -3,7 +3,9 @@ run in the time the cost model's priors give it and scores it from a known truth
 noise), on a simulated clock."""
 
 import itertools
+import os
 import time
+import zlib
 from collections import Counter
 
 import numpy as np
@@ -27,6 +29,8 @@ TRAIN_IMAGES = 512
 EFFECTS = {"input_size": {32: 0.0, 64: 0.12, 90: 0.18, 128: 0.20}, "kernel_size": {2: 0.0, 3: 0.03, 4: 0.04, 5: 0.02},
            "dilation": {1: 0.0, (2, 1): 0.01}}  # fmt: skip
 NOISE = 0.01
+#: Which draw of the seed noise (KCNN_TEST_WORLD=n tries others; every one of 0–19 passes).
+WORLD = int(os.environ.get("KCNN_TEST_WORLD", "0"))
 
 
 def truth(config: ExperimentConfig) -> float:
@@ -38,8 +42,9 @@ def truth(config: ExperimentConfig) -> float:
 
 
 def score(config: ExperimentConfig) -> float:
-    """One run's accuracy: the truth plus seed noise (the same for the same configuration and seed)."""
-    rng = np.random.default_rng(abs(hash((config.config_key, config.seed))) % 2**32)
+    """One run's accuracy: the truth plus seed noise, the same for the same configuration and seed on every machine
+    (a stable digest: `hash()` of a string changes with each process's PYTHONHASHSEED)."""
+    rng = np.random.default_rng([zlib.crc32(config.config_key.encode()), config.seed, WORLD])
     return float(np.clip(truth(config) + rng.normal(0, NOISE), 0, 1))
 
 
@@ -136,7 +141,7 @@ def test_the_study_answers_within_its_budget_with_a_balanced_screen_and_no_repea
         assert len(counts) == len(values) and max(counts.values()) - min(counts.values()) <= 1, (name, counts)
     winner = study.progress["winner"]
     [config] = {ExperimentConfig.from_json(run.config).replace(seed=0) for run in done if run.config_key == winner}
-    assert _best() - truth(config) <= 0.01  # within a point of the true best
+    assert _best() - truth(config) <= 0.01 + 1e-9  # within a point of the true best (one point exactly is within)
     assert " wins " in study.verdict or " leads, not separable from " in study.verdict
     assert "test accuracy" in study.verdict and f"of the {budget} s budget" in study.verdict
     # Only focus configurations are halved, at a rung or after one (a sibling's decision), and a pruned
