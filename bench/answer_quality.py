@@ -17,7 +17,7 @@ each against the truth:
 
 With ``gpu`` last, the studies run on one GPU instead (``kcnn worker --gpus 0 --per-gpu 8 --once``, 8 worker
 slots; ``bench/gpu.sh`` scores the seed design that way within a minute). With ``KCNN_ANSWER_SHOW=FOLDER``
-each study's ``kcnn study show`` is kept there.
+each study's ``kcnn study show`` is kept there; ``KCNN_ANSWER_KINDS=answer`` scores the budgeted studies alone.
 
 Designs: ``seed`` is the seed report's (batch 16 32 × input 32 64 90 128 × channels 16,32 32,64 × kernel 2 3 4 5
 × dilation 1 2,1; 15 epochs; 384 runs); ``small`` is the same at 32 and 64 px and 10 epochs (192 runs, 8.5
@@ -157,7 +157,8 @@ def score(design: str, budget: float, seeds: int, gpu: bool = False) -> None:
     print(f"{design} design ({len(truth['leaderboard'])} configurations), {budget:g} s budget, {where}:")
     print(f"  brute force: {truth['runs']} runs; real (ω² ≥ 5%): "
           + ", ".join(t["name"] for t in truth["effects"]["terms"] if (t["omega_squared"] or 0) >= 0.05))  # fmt: skip
-    results: dict[str, list[dict[str, object]]] = {"answer": [], "optimize": []}
+    kinds = os.environ.get("KCNN_ANSWER_KINDS", "answer,optimize").split(",")  # e.g. `answer` alone
+    results: dict[str, list[dict[str, object]]] = {kind: [] for kind in kinds}
     with tempfile.TemporaryDirectory() as scratch:
         for seed in range(seeds):
             for kind in results:
