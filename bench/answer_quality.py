@@ -152,12 +152,14 @@ def run_study(folder: Path, design: str, kind: str, seed: int, budget: float, gp
 
 
 def score(design: str, budget: float, seeds: int, gpu: bool = False) -> None:
+    kinds = os.environ.get("KCNN_ANSWER_KINDS", "answer,optimize").split(",")  # e.g. `answer` alone
+    if unknown := set(kinds) - {"answer", "optimize"}:
+        sys.exit(f"KCNN_ANSWER_KINDS: {', '.join(sorted(unknown))} is not a kind; give answer, optimize or both")
     truth = json.loads(truth_path(design).read_text())
     where = "kcnn worker --gpus 0 --per-gpu 8" if gpu else "kcnn worker --jobs 2"
     print(f"{design} design ({len(truth['leaderboard'])} configurations), {budget:g} s budget, {where}:")
     print(f"  brute force: {truth['runs']} runs; real (ω² ≥ 5%): "
           + ", ".join(t["name"] for t in truth["effects"]["terms"] if (t["omega_squared"] or 0) >= 0.05))  # fmt: skip
-    kinds = os.environ.get("KCNN_ANSWER_KINDS", "answer,optimize").split(",")  # e.g. `answer` alone
     results: dict[str, list[dict[str, object]]] = {kind: [] for kind in kinds}
     with tempfile.TemporaryDirectory() as scratch:
         for seed in range(seeds):
