@@ -144,6 +144,8 @@ def live_workers(store_path: Path) -> list[WorkerInfo]:
         return []
     workers = []
     for path in sorted(folder.glob("*.json")):
+        if path.name.startswith("."):  # `atomic_write`'s temporary of an entry being rewritten: not a second worker
+            continue
         info = _read(path)
         if info is None:
             continue

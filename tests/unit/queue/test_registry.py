@@ -1,6 +1,7 @@
 """The worker registry never trusts a PID alone: a killed worker's file is stale, its PID may be reused."""
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -93,3 +94,14 @@ def test_an_entry_without_a_start_time_is_never_signalled_even_if_the_pid_runs_k
     finally:
         impostor.kill()
         impostor.wait()
+
+
+def test_an_entry_being_rewritten_is_listed_once(tmp_path, monkeypatch):
+    """`register` rewrites an entry through a temporary `.NAME.PID.tmp.json` beside it; a reader meanwhile saw
+    the worker twice, and the TUI's workers table stopped on the duplicate row (seen in CI)."""
+    monkeypatch.setattr(registry, "_command_line", lambda pid: "python -m kcnn.cli worker")
+    entry = _entry(tmp_path, os.getpid(), registry.process_start(os.getpid()))
+    temporary = entry.with_name(f".{entry.stem}.{os.getpid()}.tmp.json")
+    temporary.write_text(entry.read_text())
+    assert [info.pid for info in api.live_workers(tmp_path)] == [os.getpid()]
+    assert temporary.exists()  # a writer's file, left to it
