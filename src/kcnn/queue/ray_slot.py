@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import pickle
 import queue
-import shutil
 import socket
 import tempfile
 import threading
@@ -34,11 +33,11 @@ ERROR = "error"
 """Event: training raised. Payload: ``(exception, formatted traceback)``."""
 
 ANSWER_SECONDS = 3600.0
+"""How long the actor waits for its head's answer after an epoch before abandoning the run."""
 
 #: A resumed run as it crosses to the actor: the checkpoint's bytes, the epochs it holds, the earlier
 #: attempts' best model (bytes, or `None`) and that model's validation accuracy.
 ResumePayload = tuple[bytes, int, bytes | None, float]
-"""How long the actor waits for its head's answer after an epoch before abandoning the run."""
 
 
 def portable_error(error: BaseException) -> tuple[BaseException, str]:
@@ -74,7 +73,6 @@ class SlotActor:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._model: Any = None
-        self._folder = Path(tempfile.mkdtemp(prefix="kcnn-slot-"))
 
     # -- where this slot is ---------------------------------------------------
 
@@ -145,22 +143,23 @@ class SlotActor:
         """
         if self._model is None:
             raise RuntimeError("no model yet: the run has not finished an epoch on this slot")
-        path = self._folder / "model.keras"
-        if weights_only:
-            from kcnn.training.model import save_for_inference
+        with tempfile.TemporaryDirectory(prefix="kcnn-slot-") as folder:
+            path = Path(folder) / "model.keras"
+            if weights_only:
+                from kcnn.training.model import save_for_inference
 
-            save_for_inference(self._model, path)
-        else:
-            self._model.save(path)
-        try:
+                save_for_inference(self._model, path)
+            else:
+                self._model.save(path)
             return path.read_bytes()
-        finally:
-            path.unlink(missing_ok=True)
 
     def close(self) -> None:
-        """Stop any run and remove this actor's temporary files."""
+        """Stop any run.
+
+        The actor keeps no files: each lives only as long as the call that wrote it, so an actor that Ray kills
+        without this call leaves nothing behind.
+        """
         self._finish_previous()
-        shutil.rmtree(self._folder, ignore_errors=True)
 
     # -- the training thread ----------------------------------------------------
 
@@ -175,22 +174,23 @@ class SlotActor:
         from kcnn.training.train import Resume, TrainingHooks, train
 
         try:
-            start_from = None
-            if resume is not None:
-                checkpoint, epoch, best, best_val_accuracy = resume
-                path = self._folder / "resume.keras"
-                path.write_bytes(checkpoint)
-                best_path = None
-                if best is not None:
-                    best_path = self._folder / "resume-best.keras"
-                    best_path.write_bytes(best)
-                start_from = Resume(path, epoch, best_path, best_val_accuracy)
-            hooks = TrainingHooks(
-                after_epoch=self._after_epoch,
-                should_stop=self._stop.is_set,
-                extra_callbacks=fault_callbacks(config.seed),
-            )
-            result = train(config, device=device, dataset=dataset, hooks=hooks, resume=start_from)
+            with tempfile.TemporaryDirectory(prefix="kcnn-slot-") as folder:  # the checkpoint's copy, for this run
+                start_from = None
+                if resume is not None:
+                    checkpoint, epoch, best, best_val_accuracy = resume
+                    path = Path(folder) / "resume.keras"
+                    path.write_bytes(checkpoint)
+                    best_path = None
+                    if best is not None:
+                        best_path = Path(folder) / "resume-best.keras"
+                        best_path.write_bytes(best)
+                    start_from = Resume(path, epoch, best_path, best_val_accuracy)
+                hooks = TrainingHooks(
+                    after_epoch=self._after_epoch,
+                    should_stop=self._stop.is_set,
+                    extra_callbacks=fault_callbacks(config.seed),
+                )
+                result = train(config, device=device, dataset=dataset, hooks=hooks, resume=start_from)
             self._events.put((DONE, result))
         except BaseException as error:  # every outcome, failures included, is the head's to record
             self._events.put((ERROR, portable_error(error)))

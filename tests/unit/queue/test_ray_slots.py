@@ -210,3 +210,23 @@ def test_a_ray_error_is_told_by_its_cause():
     assert first_line(creation_failed) == "ImportError: kcnn is not installed on this node"
     assert first_line(RuntimeError("The actor is unavailable\nmore")) == "The actor is unavailable"
     assert first_line(RuntimeError("")) == "RuntimeError"
+
+
+def test_a_slot_leaves_no_files_behind_even_when_killed_without_close(tmp_path, monkeypatch):
+    """Ray kills a slot's actor at the end (`close` never runs): the resumed checkpoint's copy and the model
+    bytes it sent must not outlive the calls that wrote them (they piled up in /tmp, one folder per actor)."""
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    with Store(tmp_path / "store") as store:
+        store.add_runs([TINY])
+        claim = store.claim("first")
+        stop = threading.Event()
+        slot = SlotActor(threads=1)
+        execution = execute_claim(store, claim, RunSettings(device="cpu", checkpoint_seconds=0), stop=stop,
+                                  on_epoch=lambda record: record.epoch == 2 and stop.set(),
+                                  trainer=remote_trainer(slot))  # fmt: skip
+        assert execution.outcome is Outcome.REQUEUED
+        resumed = store.claim("second")
+        execution = execute_claim(store, resumed, RunSettings(device="cpu"), trainer=remote_trainer(slot))
+        assert execution.outcome is Outcome.DONE and resumed.checkpoint_epoch == 2
+    assert list((tmp_path / "tmp").iterdir()) == []  # no close(): as Ray's kill leaves the actor
