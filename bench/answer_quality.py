@@ -1,16 +1,22 @@
 """How good is a budgeted study's answer? Scored against the brute-force answer of the same design (issue 25).
 
 Usage: python bench/answer_quality.py truth [small|seed]
+       python bench/answer_quality.py refine [small|seed] [TOP] [SEEDS]
        python bench/answer_quality.py score [small|seed] [BUDGET_SECONDS] [STUDY_SEEDS] [gpu]
 
 ``truth`` trains the whole design (every configuration × 3 seeds, ``kcnn worker --jobs 2 --once``) and keeps its
 leaderboard and effect tests as ``bench/<design>_design_truth.json`` (the seed design's is written on a GPU by
-``bench/gpu_fused.py``, in the same format). ``score`` runs, for each of STUDY_SEEDS (default 3) seeds,
-``kcnn study answer`` and ``kcnn optimize`` (TPE, Hyperband, 2 seeds per trial, ``--time-limit`` the budget) on
-the same design with BUDGET_SECONDS of wall time (default 90) on ``kcnn worker --jobs 2 --once``, and scores
-each against the truth:
+``bench/gpu_fused.py``, in the same format). ``refine`` trains the TOP (default 12) best configurations of the
+kept truth again with more seeds (seeds 3 to SEEDS − 1, default 10 in all) and keeps each one's mean over all
+its seeds beside the 3-seed one (``refined``): a 3-seed mean is uncertain by about 2 points here, more than the
+1-point regret target, so the best configuration of the 3-seed truth may be best by luck. ``score`` runs, for
+each of STUDY_SEEDS (default 3) seeds, ``kcnn study answer`` and ``kcnn optimize`` (TPE, Hyperband, 2 seeds per
+trial, ``--time-limit`` the budget) on the same design with BUDGET_SECONDS of wall time (default 90) on ``kcnn
+worker --jobs 2 --once``, and scores each against the truth:
 
-* regret: the brute-force mean of the configuration it chose, below the brute-force best (points; target ≤ 1);
+* regret: the brute-force mean of the configuration it chose, below the brute-force best (points; target ≤ 1),
+  against the 3-seed truth and, once refined, against the refined one (each configuration's mean over all its
+  seeds);
 * effects: every hyperparameter with brute-force ω² ≥ 5% called real, none with brute-force p > 0.2 called real
   (the effect tests on the study's own runs);
 * what it spent: runs, epochs, wall seconds (the study must end within the budget and one run).
@@ -103,10 +109,55 @@ def brute_force(design: str) -> None:
     print(f"{design}: {truth['runs']} runs in {seconds:.0f} s; wrote {truth_path(design)}")
 
 
+def refine(design: str, top: int, seeds: int) -> None:
+    """Train the truth's `top` best configurations again at seeds 3 … `seeds` − 1 and keep their means over all."""
+    from kcnn.config import ExperimentConfig
+
+    truth = json.loads(truth_path(design).read_text())
+    board = sorted(truth["leaderboard"], key=lambda entry: -entry["mean"])[:top]
+    fixed = DESIGNS[design][1]
+    prepared = api.prepare_configs([ExperimentConfig(**fixed, **entry["values"]) for entry in board])  # as queued
+    configs = {entry["config_key"]: config for entry, config in zip(board, prepared, strict=True)}
+    if wrong := [key for key, config in configs.items() if config.config_key != key]:
+        sys.exit(f"the design's fixed values no longer give the truth's configurations ({', '.join(wrong)})")
+    with tempfile.TemporaryDirectory() as scratch:
+        store = Path(scratch) / "store"
+        start = time.perf_counter()
+        with Store(store) as opened:
+            opened.add_runs([config.replace(seed=seed) for config in configs.values() for seed in range(SEEDS, seeds)])
+        kcnn("worker", "--jobs", "2", "--once", "--store", str(store))
+        seconds = time.perf_counter() - start
+        with Store(store) as opened:
+            more = {summary.config_key: summary for summary in api.leaderboard(opened)}
+    for entry in board:
+        extra = more[entry["config_key"]]
+        n = entry["n"] + extra.n
+        mean = (entry["n"] * entry["mean"] + extra.n * extra.mean) / n
+        entry["refined"] = {"n": n, "mean": mean}
+    truth["refined"] = {"top": top, "seeds": seeds, "runs": sum(extra.n for extra in more.values()),
+                        "seconds": seconds}  # fmt: skip
+    truth_path(design).write_text(json.dumps(truth, indent=1, sort_keys=True) + "\n")
+    for entry in sorted(board, key=lambda entry: -entry["refined"]["mean"]):
+        print(f"  {entry['config_key'][:8]} {entry['values']}: {entry['mean']:.1%} (n={entry['n']}) → "
+              f"{entry['refined']['mean']:.1%} (n={entry['refined']['n']})")  # fmt: skip
+    print(f"{design}: refined the top {top} with seeds {SEEDS}–{seeds - 1} in {seconds:.0f} s; "
+          f"wrote {truth_path(design)}")  # fmt: skip
+
+
+def regret_of(truth: dict, chosen: str | None, refined: bool = False) -> float | None:
+    """Points between the best configuration's mean and the chosen one's (`None`: not a configuration of the truth).
+
+    Refined: each configuration's mean over all its seeds (`refine`), where the truth has more than three.
+    """
+    means = {entry["config_key"]: (entry.get("refined") or entry)["mean"] if refined else entry["mean"]
+             for entry in truth["leaderboard"]}  # fmt: skip
+    if chosen not in means:
+        return None
+    return 100 * (max(means.values()) - means[chosen])
+
+
 def score_study(store: Path, study_id: int, truth: dict, budget: float) -> dict[str, object]:
     """What a study chose and called real, against the truth."""
-    means = {entry["config_key"]: entry["mean"] for entry in truth["leaderboard"]}
-    best = max(means.values())
     real_truth = {term["name"] for term in truth["effects"]["terms"] if (term["omega_squared"] or 0) >= 0.05}
     null_truth = {term["name"] for term in truth["effects"]["terms"] if term["p"] is not None and term["p"] > 0.2}
     with Store(store) as opened:
@@ -121,7 +172,8 @@ def score_study(store: Path, study_id: int, truth: dict, budget: float) -> dict[
     study = summary.study
     end = study.finished or time.time()
     return {
-        "regret": None if chosen not in means else 100 * (best - means[chosen]),
+        "regret": regret_of(truth, chosen),
+        "refined_regret": regret_of(truth, chosen, refined=True) if "refined" in truth else None,
         "missed": sorted(real_truth - called),
         "false": sorted(called & null_truth),
         "runs": len(runs),
@@ -167,12 +219,19 @@ def score(design: str, budget: float, seeds: int, gpu: bool = False) -> None:
                 result = run_study(Path(scratch), design, kind, seed, budget, gpu)
                 results[kind].append(result)
                 regret = "—" if result["regret"] is None else f"{result['regret']:.1f}"
+                if "refined" in truth:
+                    refined = result["refined_regret"]
+                    regret += f" ({'—' if refined is None else f'{refined:.1f}'} refined)"
                 print(f"  {kind:<8} seed {seed}: regret {regret} points · missed {result['missed'] or 'none'} · "
                       f"false {result['false'] or 'none'} · {result['runs']} runs, {result['epochs']} epochs, "
                       f"{result['seconds']:.0f} s ({result['over']:.0f} s over)", flush=True)  # fmt: skip
     for kind, rows in results.items():
         regrets = [row["regret"] for row in rows if row["regret"] is not None]
         median = statistics.median(regrets) if regrets else float("nan")
+        if "refined" in truth:
+            refined_regrets = [row["refined_regret"] for row in rows if row["refined_regret"] is not None]
+            median_refined = statistics.median(refined_regrets) if refined_regrets else float("nan")
+            print(f"  {kind}: median regret against the refined truth {median_refined:.1f} points")
         print(f"  {kind}: median regret {median:.1f} points (target ≤ 1); all effects right in "
               f"{sum(not row['missed'] and not row['false'] for row in rows)} of {len(rows)}")  # fmt: skip
 
@@ -182,6 +241,8 @@ def main() -> None:
     design = sys.argv[2] if len(sys.argv) > 2 else "small"
     if action == "truth":
         brute_force(design)
+    elif action == "refine":
+        refine(design, int(sys.argv[3]) if len(sys.argv) > 3 else 12, int(sys.argv[4]) if len(sys.argv) > 4 else 10)
     else:
         budget = float(sys.argv[3]) if len(sys.argv) > 3 else 90.0
         score(design, budget, int(sys.argv[4]) if len(sys.argv) > 4 else 3, gpu=sys.argv[-1] == "gpu")
