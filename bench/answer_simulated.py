@@ -1,0 +1,236 @@
+"""A budgeted study's answer on a simulated machine, many times over: which planner choices find the best network.
+
+Usage: python bench/answer_simulated.py [WORLDS] [BUDGET_SECONDS] [small|seed]
+       KCNN_SIM_SET="FOCUS_SHARE=0.3,RACE_SIZE=2" python bench/answer_simulated.py …  (other planner constants)
+
+`bench/answer_quality.py` scores real studies against the brute force, 16 minutes for three studies on these
+2 cores, and the same code scored twice differs by up to 3 points in one study: three studies cannot rank two
+planners. This bench runs the real planner (`kcnn.queue.answer.decide_answer`, successive halving, the race,
+the store) on a simulated clock with two simulated worker slots, in a world built from the kept brute force
+(`bench/<design>_design_truth.json`): each configuration's true mean is its brute-force mean (refined over all
+its seeds where `answer_quality.py refine` trained more), a run's best validation accuracy is that mean plus
+seed noise of the brute force's own spread (σ from its within-configuration mean square), its epochs climb to
+it (rungs see a noisy, lower curve), and it takes the seconds a cost model fitted to the brute force's wall
+time gives it (a fixed cost per run plus its training FLOPs at one rate; the study's own cost model starts
+from its priors, as on a real machine, and then knows the rate). WORLDS studies (default 40), each with its own
+plan seed and noise draw, give the regret's distribution: median, mean, and how often within 1 point.
+
+What it cannot tell: how real learning curves rank configurations at the rungs, and the real machine's
+timing noise. A planner change it favours is then scored for real with `answer_quality.py score`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import os
+import statistics
+import sys
+import tempfile
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from answer_quality import DESIGNS, truth_path
+
+from kcnn import api
+from kcnn.config import ExperimentConfig
+from kcnn.contract import EpochRecord, RunSummary
+from kcnn.errors import Pruned
+from kcnn.queue import answer
+from kcnn.queue.answer import AnswerSettings, CostModel, start_answer
+from kcnn.queue.halving import halving_check
+from kcnn.queue.studies import advance_studies
+from kcnn.store import RunState, Store
+
+SLOTS = 2
+SEEDS = 2
+TRAIN_IMAGES = 480  # builtin:shapes: 800 images, 60% trained on (val 0.2, test 0.2)
+#: How far below its final accuracy a run's epoch-e accuracy starts (× (1 − e/E)²) and how noisy early epochs are.
+CURVE_DROP = 0.25
+CURVE_NOISE = 0.03
+
+
+def calibrated_model(truth: dict[str, Any], fixed: dict[str, Any], longest: float = 119.0) -> CostModel:
+    """A fixed cost and one FLOP rate that give the brute force's wall time on 2 slots and its longest run."""
+    flops = np.array([_flops(ExperimentConfig(**fixed, **entry["values"])) for entry in truth["leaderboard"]])
+    per_seed = truth["seconds"] * SLOTS / (truth["runs"] / len(flops))
+    rate = (flops.sum() - len(flops) * flops.max()) / (per_seed - len(flops) * longest)
+    return CostModel(float(rate), float(longest - flops.max() / rate), measured=len(flops))
+
+
+def _flops(config: ExperimentConfig) -> float:
+    return 3 * config.plan(num_classes=2).flops * TRAIN_IMAGES * config.epochs
+
+
+class World:
+    """The truth's means, seed noise and run times; one study at a time."""
+
+    def __init__(self, design: str, world: int) -> None:
+        self.grid, self.fixed = DESIGNS[design]
+        self.truth = json.loads(truth_path(design).read_text())
+        self.means = {_values_key(entry["values"]): (entry.get("refined") or entry)["mean"]
+                      for entry in self.truth["leaderboard"]}  # fmt: skip
+        self.plain = {_values_key(entry["values"]): entry["mean"] for entry in self.truth["leaderboard"]}
+        self.sigma = float(np.sqrt(self.truth["effects"]["noise_mean_square"]))
+        self.model = calibrated_model(self.truth, self.fixed)
+        self.world = world
+
+    def mean(self, config: ExperimentConfig) -> float:
+        return self.means[_values_key({name: getattr(config, name) for name in self.grid})]
+
+    def curve(self, config: ExperimentConfig) -> list[float]:
+        """The run's validation accuracy at each epoch (its last is its mean plus its seed's noise)."""
+        rng = np.random.default_rng([zlib.crc32(config.config_key.encode()), config.seed, self.world])
+        final = self.mean(config) + rng.normal(0, self.sigma)
+        epochs = config.epochs
+        left = [1 - epoch / epochs for epoch in range(1, epochs + 1)]
+        return [float(np.clip(final - CURVE_DROP * share**2 + rng.normal(0, CURVE_NOISE) * share, 0, 1))
+                for share in left]  # fmt: skip
+
+    def seconds(self, config: ExperimentConfig) -> float:
+        return self.model.seconds(config, TRAIN_IMAGES)
+
+
+def _values_key(values: dict[str, Any]) -> str:
+    from kcnn.config import group_value
+
+    return repr(sorted((name, repr(group_value(name, value))) for name, value in values.items()))
+
+
+def simulate(world: World, budget: float, folder: Path) -> dict[str, Any]:
+    """One study, start to answer, on `SLOTS` simulated slots; what it chose and spent."""
+    now = [0.0]
+    clock, fit = answer.clock, CostModel.fit
+    answer.clock = lambda: now[0]  # the study's clock; the store's own timestamps are not used by the planner
+
+    def known_rate(cls: type[CostModel], runs: list[Any]) -> CostModel:  # the priors until a run is done, as real
+        return world.model if any(run.state == RunState.DONE for run in runs) else cls()
+
+    CostModel.fit = classmethod(known_rate)  # type: ignore[method-assign,assignment]
+    try:
+        with Store(folder / "store") as store:
+            settings = AnswerSettings(world.grid, {**world.fixed, "color_mode": "rgb"}, budget_seconds=budget,
+                                      workers=SLOTS, seeds=SEEDS, plan_seed=world.world,
+                                      train_images=TRAIN_IMAGES)  # fmt: skip
+            study_id = start_answer(store, settings)
+            now[0] = store.get_study(study_id).created
+            start = now[0]
+            events: list[tuple[float, int, int, Any, int]] = []  # (time, order, slot, claim state, epoch)
+            free = list(range(SLOTS))
+            order = idle = 0
+            while True:
+                for slot in list(free):
+                    advance_studies(store)
+                    claim = store.claim(f"sim-{slot}", lease_seconds=10**7)
+                    if claim is None:
+                        break
+                    free.remove(slot)
+                    config = claim.config
+                    run = store.get_run(claim.run_id)
+                    check = halving_check(store, store.get_study(run.study_id), run)
+                    per_epoch = (world.seconds(config) - world.model.overhead) / config.epochs
+                    state = (claim, check, world.curve(config), per_epoch)
+                    order += 1
+                    heapq.heappush(events, (now[0] + world.model.overhead + per_epoch, order, slot, state, 1))
+                if not events:  # every slot idle: the study's next step may queue more (a worker polls again)
+                    advance_studies(store)
+                    if store.get_study(study_id).state != "running":
+                        break
+                    idle += 1
+                    if idle > 1:
+                        raise RuntimeError("a running study queued nothing while every slot was idle")
+                    continue
+                idle = 0
+                when, _, slot, (claim, check, curve, per_epoch), epoch = heapq.heappop(events)
+                now[0] = when
+                record = EpochRecord(epoch=epoch, val_accuracy=curve[epoch - 1], seconds=per_epoch,
+                                     images_per_second=TRAIN_IMAGES / per_epoch)  # fmt: skip
+                store.record_epoch(claim, record)
+                try:
+                    if check is not None:
+                        check(record)
+                except Pruned as error:
+                    store.prune(claim, str(error))
+                    free.append(slot)
+                    continue
+                if epoch < len(curve):
+                    order += 1
+                    heapq.heappush(events, (when + per_epoch, order, slot, (claim, check, curve, per_epoch), epoch + 1))
+                    continue
+                value = max(curve)
+                store.finish(claim, RunSummary({"flops_per_image": claim.config.plan(num_classes=2).flops,
+                                                "best_test_accuracy": value, "test_accuracy": value}))  # fmt: skip
+                free.append(slot)
+            study = store.get_study(study_id)
+            runs = store.study_runs(study_id)
+            try:
+                called = {term.name for term in api.effect_tests(store, study=study_id).terms if term.real}
+            except Exception:
+                called = set()
+        tried = {_values_key({name: run.config_dict[name] for name in world.grid})
+                 for run in runs if run.state == RunState.DONE}  # fmt: skip
+        winner = study.progress.get("winner")
+        chosen = next((run for run in runs if run.config_key == winner), None)
+        best = max(world.means.values())
+        reachable = 100 * (best - max(world.means[point] for point in tried))
+        result: dict[str, Any] = {"runs": len(runs), "over": max(now[0] - start - budget, 0.0), "called": called,
+                                  "tried": len(tried), "reachable": reachable}  # fmt: skip
+        if chosen is None:
+            return {**result, "regret": None, "plain_regret": None}
+        point = _values_key({name: chosen.config_dict[name] for name in world.grid})
+        result["regret"] = 100 * (best - world.means[point])
+        result["plain_regret"] = 100 * (max(world.plain.values()) - world.plain[point])
+        return result
+    finally:
+        answer.clock, CostModel.fit = clock, fit  # type: ignore[method-assign]
+
+
+def overrides() -> dict[str, float]:
+    """``KCNN_SIM_SET="FOCUS_SHARE=0.3,RACE_SIZE=2"``: planner constants of `kcnn.queue.answer` to try instead."""
+    found: dict[str, float] = {}
+    for item in filter(None, os.environ.get("KCNN_SIM_SET", "").split(",")):
+        name, _, value = item.partition("=")
+        if not hasattr(answer, name.strip()):
+            sys.exit(f"KCNN_SIM_SET: kcnn.queue.answer has no {name.strip()!r}")
+        found[name.strip()] = float(value) if "." in value else int(value)
+    return found
+
+
+def main() -> None:
+    worlds = int(sys.argv[1]) if len(sys.argv) > 1 else 40
+    budget = float(sys.argv[2]) if len(sys.argv) > 2 else 300.0
+    design = sys.argv[3] if len(sys.argv) > 3 else "seed"
+    changed = overrides()
+    for name, value in changed.items():
+        setattr(answer, name, value)
+    truth = json.loads(truth_path(design).read_text())
+    real = {t["name"] for t in truth["effects"]["terms"] if (t["omega_squared"] or 0) >= 0.05}
+    null = {t["name"] for t in truth["effects"]["terms"] if t["p"] is not None and t["p"] > 0.2}
+    rows = []
+    for index in range(worlds):
+        world = World(design, index)
+        with tempfile.TemporaryDirectory(dir="/dev/shm" if Path("/dev/shm").is_dir() else None) as scratch:
+            row = simulate(world, budget, Path(scratch))
+        row["effects_right"] = real <= row["called"] and not (row["called"] & null)
+        rows.append(row)
+        called = ", ".join(sorted(row["called"])) or "none"
+        print(f"  world {index}: regret {row['regret']:.1f} (3-seed truth {row['plain_regret']:.1f}) · {row['runs']} "
+              f"runs, {row['tried']} configurations (the best of them {row['reachable']:.1f} below the best) · "
+              f"{row['over']:.0f} s over · called real: {called}", flush=True)  # fmt: skip
+    regrets = [row["regret"] for row in rows if row["regret"] is not None]
+    within = sum(regret <= 1 + 1e-9 for regret in regrets)
+    setting = ", ".join(f"{name}={value}" for name, value in changed.items()) or "as shipped"
+    print(f"{design} design, {budget:g} s, {SLOTS} simulated slots, {worlds} worlds, planner {setting}:\n"
+          f"  regret median {statistics.median(regrets):.2f}, mean {statistics.mean(regrets):.2f} points; within 1 "
+          f"point in {within} of {len(regrets)} ({within / len(regrets):.0%}); the best configuration tried: median "
+          f"{statistics.median(row['reachable'] for row in rows):.2f} below the best; configurations tried "
+          f"{statistics.mean(row['tried'] for row in rows):.1f}, runs "
+          f"{statistics.mean(row['runs'] for row in rows):.1f} (means); effects right in "
+          f"{sum(row['effects_right'] for row in rows)} of {worlds}; over budget at most "
+          f"{max(row['over'] for row in rows):.0f} s")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
