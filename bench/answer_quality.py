@@ -1,18 +1,19 @@
 """How good is a budgeted study's answer? Scored against the brute-force answer of the same design (issue 25).
 
 Usage: python bench/answer_quality.py truth [small|seed]
-       python bench/answer_quality.py refine [small|seed] [TOP] [SEEDS]
+       python bench/answer_quality.py refine [small|seed] [TOP] [SEEDS] [KEY …]
        python bench/answer_quality.py score [small|seed] [BUDGET_SECONDS] [STUDY_SEEDS] [gpu]
 
 ``truth`` trains the whole design (every configuration × 3 seeds, ``kcnn worker --jobs 2 --once``) and keeps its
 leaderboard and effect tests as ``bench/<design>_design_truth.json`` (the seed design's is written on a GPU by
 ``bench/gpu_fused.py``, in the same format). ``refine`` trains the TOP (default 12) best configurations of the
-kept truth again with more seeds (seeds 3 to SEEDS − 1, default 10 in all) and keeps each one's mean over all
-its seeds beside the 3-seed one (``refined``): a 3-seed mean is uncertain by about 2 points here, more than the
-1-point regret target, so the best configuration of the 3-seed truth may be best by luck. ``score`` runs, for
-each of STUDY_SEEDS (default 3) seeds, ``kcnn study answer`` and ``kcnn optimize`` (TPE, Hyperband, 2 seeds per
-trial, ``--time-limit`` the budget) on the same design with BUDGET_SECONDS of wall time (default 90) on ``kcnn
-worker --jobs 2 --once``, and scores each against the truth:
+kept truth again with more seeds (seeds 3 to SEEDS − 1, default 10 in all), and the configurations named by KEY
+(a prefix is enough: those studies chose, say; one already refined is not trained again), and keeps each one's
+mean over all its seeds beside the 3-seed one (``refined``): a 3-seed mean is uncertain by about 2 points here,
+more than the 1-point regret target, so the best configuration of the 3-seed truth may be best by luck. ``score``
+runs, for each of STUDY_SEEDS (default 3) seeds, ``kcnn study answer`` and ``kcnn optimize`` (TPE, Hyperband, 2
+seeds per trial, ``--time-limit`` the budget) on the same design with BUDGET_SECONDS of wall time (default 90) on
+``kcnn worker --jobs 2 --once``, and scores each against the truth:
 
 * regret: the brute-force mean of the configuration it chose, below the brute-force best (points; target ≤ 1),
   against the 3-seed truth and, once refined, against the refined one (each configuration's mean over all its
@@ -109,12 +110,19 @@ def brute_force(design: str) -> None:
     print(f"{design}: {truth['runs']} runs in {seconds:.0f} s; wrote {truth_path(design)}")
 
 
-def refine(design: str, top: int, seeds: int) -> None:
-    """Train the truth's `top` best configurations again at seeds 3 … `seeds` − 1 and keep their means over all."""
+def refine(design: str, top: int, seeds: int, keys: list[str]) -> None:
+    """Train the truth's `top` best configurations and those named in `keys` again at seeds 3 … `seeds` − 1, and
+    keep their means over all seeds (one already refined is left as it is)."""
     from kcnn.config import ExperimentConfig
 
     truth = json.loads(truth_path(design).read_text())
-    board = sorted(truth["leaderboard"], key=lambda entry: -entry["mean"])[:top]
+    ranked = sorted(truth["leaderboard"], key=lambda entry: -entry["mean"])
+    named = [entry for entry in ranked if any(entry["config_key"].startswith(key) for key in keys)]
+    if len(named) < len(keys):
+        sys.exit(f"refine: not every key names a configuration of the {design} truth: {' '.join(keys)}")
+    board = [entry for entry in {id(e): e for e in ranked[:top] + named}.values() if "refined" not in entry]
+    if not board:
+        sys.exit("refine: every configuration asked for is refined already")
     fixed = DESIGNS[design][1]
     prepared = api.prepare_configs([ExperimentConfig(**fixed, **entry["values"]) for entry in board])  # as queued
     configs = {entry["config_key"]: config for entry, config in zip(board, prepared, strict=True)}
@@ -134,8 +142,11 @@ def refine(design: str, top: int, seeds: int) -> None:
         n = entry["n"] + extra.n
         mean = (entry["n"] * entry["mean"] + extra.n * extra.mean) / n
         entry["refined"] = {"n": n, "mean": mean}
-    truth["refined"] = {"top": top, "seeds": seeds, "runs": sum(extra.n for extra in more.values()),
-                        "seconds": seconds}  # fmt: skip
+    earlier = truth.get("refined", {"runs": 0, "seconds": 0.0, "keys": []})
+    truth["refined"] = {"top": max(top, earlier.get("top", 0)), "seeds": seeds,
+                        "keys": sorted({*earlier.get("keys", []), *(entry["config_key"] for entry in named)}),
+                        "runs": earlier["runs"] + sum(extra.n for extra in more.values()),
+                        "seconds": earlier["seconds"] + seconds}  # fmt: skip
     truth_path(design).write_text(json.dumps(truth, indent=1, sort_keys=True) + "\n")
     for entry in sorted(board, key=lambda entry: -entry["refined"]["mean"]):
         print(f"  {entry['config_key'][:8]} {entry['values']}: {entry['mean']:.1%} (n={entry['n']}) → "
@@ -242,7 +253,8 @@ def main() -> None:
     if action == "truth":
         brute_force(design)
     elif action == "refine":
-        refine(design, int(sys.argv[3]) if len(sys.argv) > 3 else 12, int(sys.argv[4]) if len(sys.argv) > 4 else 10)
+        top = int(sys.argv[3]) if len(sys.argv) > 3 else 12
+        refine(design, top, int(sys.argv[4]) if len(sys.argv) > 4 else 10, sys.argv[5:])
     else:
         budget = float(sys.argv[3]) if len(sys.argv) > 3 else 90.0
         score(design, budget, int(sys.argv[4]) if len(sys.argv) > 4 else 3, gpu=sys.argv[-1] == "gpu")

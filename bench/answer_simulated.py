@@ -16,7 +16,9 @@ from its priors, as on a real machine, and then knows the rate). WORLDS studies 
 plan seed and noise draw, give the regret's distribution: median, mean, and how often within 1 point.
 
 What it cannot tell: how real learning curves rank configurations at the rungs, and the real machine's
-timing noise. A planner change it favours is then scored for real with `answer_quality.py score`.
+timing noise. It favoured one planner (the screen renamed to fit, focus 0.2) that nine real studies then
+measured worse (docs/benchmarks.md, 2026-12-06), so it explores, and real scorings with
+`answer_quality.py score` decide.
 """
 
 from __future__ import annotations

@@ -6,8 +6,7 @@ store's runs, taken inside the store's write transaction, so the study survives 
 
 1. **Screen** (about `SCREEN_SHARE` of the budget): a balanced fraction of the grid — every value of every
    hyperparameter about equally often, pairs of values as evenly as the fraction allows (`balanced_fraction`)
-   — with `AnswerSettings.seeds` seeds per point, cheapest points first; a fraction that costs more than its
-   share is renamed to an equally balanced one that fits (`_renamed_to_fit`). Its runs give the main effects,
+   — with `AnswerSettings.seeds` seeds per point, cheapest points first. Its runs give the main effects,
    tested against seed noise with ``kcnn effects``' maths when the study is shown.
 2. **Focus** (about `FOCUS_SHARE`): a main-effects model fitted to the screening runs predicts every
    configuration of the grid, tried or not; those it leaves plausible (predicted within two residual
@@ -44,12 +43,9 @@ from kcnn.queue.halving import expected_share
 from kcnn.queue.race import RaceSettings, holm_rejections, look_alpha
 from kcnn.store import NewRun, Run, RunState, Store, Study, StudyStep
 
-#: Shares of the budget the screening and the focus phases plan for; the race takes what is left. The best
-#: few configurations of a design are often within seed noise of each other, so the race's seeds decide more
-#: than more focus configurations do (`bench/answer_simulated.py`: 0.2 chose within a point of the best in 41%
-#: of 120 simulated 5-minute studies of the seed design, 0.3 in 29%).
+#: Shares of the budget the screening and the focus phases plan for; the race takes what is left.
 SCREEN_SHARE = 0.5
-FOCUS_SHARE = 0.2
+FOCUS_SHARE = 0.3
 #: Training FLOP/s per worker slot assumed before this machine has measured any run (a laptop core measures
 #: 5e10-1e11 on kcnn's models here; a GPU far more), and the fixed cost of a run (start, data, model build,
 #: saves) in seconds. The first finished runs replace both.
@@ -167,9 +163,8 @@ class CostModel:
 
 
 def balanced_fraction(
-    grid: dict[str, list[Any]], size: int, cost: Callable[[dict[str, Any]], float], seed: int = 0, restarts: int = 8,
-    within: float | None = None,
-) -> list[dict[str, Any]]:  # fmt: skip
+    grid: dict[str, list[Any]], size: int, cost: Callable[[dict[str, Any]], float], seed: int = 0, restarts: int = 8
+) -> list[dict[str, Any]]:
     """`size` points of the grid, as balanced as possible, cheapest first.
 
     Balance is measured by how far each value of each hyperparameter, and each pair of values of two of them,
@@ -177,10 +172,7 @@ def balanced_fraction(
     A small grid's fractions are all weighed (`EXHAUSTIVE`). Otherwise each of `restarts` seeded random
     orders gives a start, greedy or not, (each next point the one that evens the
     counts most), improved by swapping a chosen point for an unchosen one while that lowers the imbalance, or
-    keeps it and lowers the cost; the most balanced (then cheapest) result is kept, cheap points first. With
-    `within` (summed seconds), a fraction that costs more is renamed to an equally balanced one that fits, or
-    to the cheapest there is (`_renamed_to_fit`); one that fits is left as the plan seed drew it, so studies
-    with different plan seeds screen different points.
+    keeps it and lowers the cost; the most balanced (then cheapest) result is kept, cheap points first.
     """
     names = sorted(grid)
     points = [dict(zip(names, values, strict=True)) for values in itertools.product(*(grid[n] for n in names))]
@@ -214,8 +206,7 @@ def balanced_fraction(
         if best is None or (balance.imbalance(), total) < best[:2]:
             best = (balance.imbalance(), total, chosen)
     assert best is not None
-    chosen = best[2] if within is None else _renamed_to_fit(grid, best[2], cached, within)
-    return sorted(chosen, key=cached)
+    return sorted(best[2], key=cached)
 
 
 def _balanced_start(
@@ -254,50 +245,6 @@ def _balanced_start(
             balance.add(best_new)
             improved = True
     return balance, chosen
-
-
-def _renamed_to_fit(
-    grid: dict[str, list[Any]], chosen: list[dict[str, Any]], cost: Callable[[dict[str, Any]], float], within: float
-) -> list[dict[str, Any]]:
-    """`chosen` with the values of hyperparameters renamed among themselves until its summed cost is `within`.
-
-    Renaming the values of one hyperparameter in every chosen point (every kernel 5 becomes 2 and every 2
-    becomes 5) moves each count to another value, so the imbalance stays exactly the same; only the cost
-    changes (which kernel meets the largest inputs): on the seed's design equally balanced fractions differ
-    in cost by 2×. The exchange of two values that lowers the cost most is made, then the next, until the
-    fraction fits; when none is left and it still does not fit, the cheapest renaming of all is taken (every
-    one weighed when there are at most `EXHAUSTIVE`).
-    """
-    names = list(grid)
-
-    def point_at(indices: Sequence[int]) -> dict[str, Any]:
-        return {name: grid[name][index] for name, index in zip(names, indices, strict=True)}
-
-    labels = {name: [repr(value) for value in grid[name]] for name in names}
-    rows = np.array([[labels[name].index(repr(point[name])) for name in names] for point in chosen], dtype=int)
-    every = itertools.product(*(range(len(grid[name])) for name in names))
-    table = np.array([cost(point_at(indices)) for indices in every]).reshape([len(grid[name]) for name in names])
-
-    def total(renaming: tuple[tuple[int, ...], ...]) -> float:
-        return float(table[tuple(np.asarray(renaming[f])[rows[:, f]] for f in range(len(names)))].sum())
-
-    def exchanges(renaming: tuple[tuple[int, ...], ...]) -> Iterable[tuple[tuple[int, ...], ...]]:
-        for factor, values in enumerate(renaming):
-            for first, second in itertools.combinations(range(len(values)), 2):
-                swapped = tuple({first: second, second: first}.get(index, index) for index in values)
-                yield (*renaming[:factor], swapped, *renaming[factor + 1 :])
-
-    best = tuple(tuple(range(len(grid[name]))) for name in names)
-    best_total = total(best)
-    while best_total > within:
-        candidate = min(exchanges(best), key=total, default=best)
-        if (candidate_total := total(candidate)) >= best_total - 1e-9:
-            break
-        best, best_total = candidate, candidate_total
-    if best_total > within and math.prod(math.factorial(len(grid[name])) for name in names) <= EXHAUSTIVE:
-        renamings = itertools.product(*(itertools.permutations(range(len(grid[name]))) for name in names))
-        best = min(renamings, key=total)
-    return [point_at([best[factor][index] for factor, index in enumerate(row)]) for row in rows]
 
 
 class _Balance:
@@ -446,17 +393,16 @@ def _screen(settings: AnswerSettings, progress: dict[str, Any], model: CostModel
     every = settings.points()
     minimum = min(len(every), 1 + sum(len(values) - 1 for values in settings.grid.values()))
     share = SCREEN_SHARE * settings.budget_seconds
-    within = share * settings.workers / settings.seeds  # the summed seconds of one seed of each point
 
     def affordable(size: int) -> bool:
-        fraction = balanced_fraction(settings.grid, size, cost, settings.plan_seed, restarts=1, within=within)
+        fraction = balanced_fraction(settings.grid, size, cost, settings.plan_seed, restarts=1)
         return _fits(sum(map(cost, fraction)) * settings.seeds, settings, share)
 
     low, high = minimum, len(every)  # the largest affordable size, by bisection (at least the minimum)
     while low < high:
         middle = (low + high + 1) // 2
         low, high = (middle, high) if affordable(middle) else (low, middle - 1)
-    points = balanced_fraction(settings.grid, low, cost, settings.plan_seed, within=within)
+    points = balanced_fraction(settings.grid, low, cost, settings.plan_seed)
     runs = [NewRun.of(settings.config(point, seed)) for point in points for seed in range(settings.seeds)]
     planned = sum(map(cost, points)) * settings.seeds / settings.workers
     note = (f"screening: {len(points)} of {len(every)} configurations × {settings.seeds} seeds, about {planned:.0f} s "

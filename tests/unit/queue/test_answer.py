@@ -175,44 +175,6 @@ def test_the_screen_is_an_orthogonal_array_where_one_exists():
     assert [point["input_size"] for point in cheap] == [32, 128]  # balanced first, then cheapest first
 
 
-def test_a_screen_over_its_share_is_renamed_to_an_equally_balanced_one_that_fits():
-    """Renaming a hyperparameter's values in every point keeps the balance: a screen that costs more than its
-    share becomes a renaming that fits (or the cheapest of all 4608, found by brute force here); one that fits
-    is left as drawn."""
-    from kcnn.queue.answer import _Balance
-
-    def cost(point):
-        return (
-            point["input_size"] ** 2 * point["kernel_size"] ** 2 * point["channels"][1] * (1 + (point["dilation"] != 1))
-        )
-
-    def imbalance(points):
-        balance = _Balance(sorted(GRID), GRID, len(points))
-        for point in points:
-            balance.add(point)
-        return balance.imbalance()
-
-    def total(points):
-        return sum(map(cost, points))
-
-    names = sorted(GRID)
-    for seed in range(3):
-        drawn = balanced_fraction(GRID, 10, cost, seed)
-        rows = [[GRID[name].index(point[name]) for name in names] for point in drawn]
-        renamings = itertools.product(*(itertools.permutations(range(len(GRID[name]))) for name in names))
-        cheapest = min(
-            sum(cost({name: GRID[name][renaming[f][row[f]]] for f, name in enumerate(names)}) for row in rows)
-            for renaming in renamings
-        )
-        assert total(drawn) > cheapest
-        assert balanced_fraction(GRID, 10, cost, seed, within=total(drawn)) == drawn
-        halfway = (total(drawn) + cheapest) / 2
-        fitted = balanced_fraction(GRID, 10, cost, seed, within=halfway)
-        assert total(fitted) <= halfway and imbalance(fitted) == imbalance(drawn)
-        squeezed = balanced_fraction(GRID, 10, cost, seed, within=0)
-        assert total(squeezed) == cheapest and imbalance(squeezed) == imbalance(drawn)
-
-
 def test_settings_refuse_what_cannot_give_an_answer():
     from kcnn.errors import ConfigError
 
