@@ -13,6 +13,7 @@ wraps with ``ray.remote`` (`kcnn.queue.ray_head`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import queue
@@ -174,15 +175,16 @@ class SlotActor:
         from kcnn.training.train import Resume, TrainingHooks, train
 
         try:
-            with tempfile.TemporaryDirectory(prefix="kcnn-slot-") as folder:  # the checkpoint's copy, for this run
+            with contextlib.ExitStack() as cleanup:
                 start_from = None
-                if resume is not None:
+                if resume is not None:  # the checkpoint's copy, for this run only
+                    folder = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="kcnn-slot-")))
                     checkpoint, epoch, best, best_val_accuracy = resume
-                    path = Path(folder) / "resume.keras"
+                    path = folder / "resume.keras"
                     path.write_bytes(checkpoint)
                     best_path = None
                     if best is not None:
-                        best_path = Path(folder) / "resume-best.keras"
+                        best_path = folder / "resume-best.keras"
                         best_path.write_bytes(best)
                     start_from = Resume(path, epoch, best_path, best_val_accuracy)
                 hooks = TrainingHooks(
