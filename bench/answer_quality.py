@@ -236,14 +236,15 @@ def score(design: str, budget: float, seeds: int, gpu: bool = False) -> None:
                 print(f"  {kind:<8} seed {seed}: regret {regret} points · missed {result['missed'] or 'none'} · "
                       f"false {result['false'] or 'none'} · {result['runs']} runs, {result['epochs']} epochs, "
                       f"{result['seconds']:.0f} s ({result['over']:.0f} s over)", flush=True)  # fmt: skip
+
+    def median(rows: list[dict[str, object]], name: str) -> float:
+        found = [row[name] for row in rows if row[name] is not None]
+        return statistics.median(found) if found else float("nan")  # type: ignore[type-var]
+
     for kind, rows in results.items():
-        regrets = [row["regret"] for row in rows if row["regret"] is not None]
-        median = statistics.median(regrets) if regrets else float("nan")
         if "refined" in truth:
-            refined_regrets = [row["refined_regret"] for row in rows if row["refined_regret"] is not None]
-            median_refined = statistics.median(refined_regrets) if refined_regrets else float("nan")
-            print(f"  {kind}: median regret against the refined truth {median_refined:.1f} points")
-        print(f"  {kind}: median regret {median:.1f} points (target ≤ 1); all effects right in "
+            print(f"  {kind}: median regret against the refined truth {median(rows, 'refined_regret'):.1f} points")
+        print(f"  {kind}: median regret {median(rows, 'regret'):.1f} points (target ≤ 1); all effects right in "
               f"{sum(not row['missed'] and not row['false'] for row in rows)} of {len(rows)}")  # fmt: skip
 
 

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from answer_quality import DESIGNS, truth_path
+from answer_quality import DESIGNS, regret_of, truth_path
 
 from kcnn import api
 from kcnn.config import ExperimentConfig
@@ -67,25 +67,23 @@ def _flops(config: ExperimentConfig) -> float:
 
 
 class World:
-    """The truth's means, seed noise and run times; one study at a time."""
+    """The truth's means, seed noise and run times (the truth read and the cost model fitted once); one noise draw."""
 
-    def __init__(self, design: str, world: int) -> None:
+    def __init__(self, design: str) -> None:
         self.grid, self.fixed = DESIGNS[design]
         self.truth = json.loads(truth_path(design).read_text())
-        self.means = {_values_key(entry["values"]): (entry.get("refined") or entry)["mean"]
-                      for entry in self.truth["leaderboard"]}  # fmt: skip
-        self.plain = {_values_key(entry["values"]): entry["mean"] for entry in self.truth["leaderboard"]}
+        self.means = {
+            entry["config_key"]: (entry.get("refined") or entry)["mean"] for entry in self.truth["leaderboard"]
+        }
         self.sigma = float(np.sqrt(self.truth["effects"]["noise_mean_square"]))
         self.model = calibrated_model(self.truth, self.fixed)
-        self.world = world
-
-    def mean(self, config: ExperimentConfig) -> float:
-        return self.means[_values_key({name: getattr(config, name) for name in self.grid})]
+        self.world = 0
+        """Which draw: the plan seed and the seed noise of one simulated study."""
 
     def curve(self, config: ExperimentConfig) -> list[float]:
         """The run's validation accuracy at each epoch (its last is its mean plus its seed's noise)."""
         rng = np.random.default_rng([zlib.crc32(config.config_key.encode()), config.seed, self.world])
-        final = self.mean(config) + rng.normal(0, self.sigma)
+        final = self.means[config.config_key] + rng.normal(0, self.sigma)
         epochs = config.epochs
         left = [1 - epoch / epochs for epoch in range(1, epochs + 1)]
         return [float(np.clip(final - CURVE_DROP * share**2 + rng.normal(0, CURVE_NOISE) * share, 0, 1))
@@ -93,12 +91,6 @@ class World:
 
     def seconds(self, config: ExperimentConfig) -> float:
         return self.model.seconds(config, TRAIN_IMAGES)
-
-
-def _values_key(values: dict[str, Any]) -> str:
-    from kcnn.config import group_value
-
-    return repr(sorted((name, repr(group_value(name, value))) for name, value in values.items()))
 
 
 def simulate(world: World, budget: float, folder: Path) -> dict[str, Any]:
@@ -171,20 +163,12 @@ def simulate(world: World, budget: float, folder: Path) -> dict[str, Any]:
                 called = {term.name for term in api.effect_tests(store, study=study_id).terms if term.real}
             except Exception:
                 called = set()
-        tried = {_values_key({name: run.config_dict[name] for name in world.grid})
-                 for run in runs if run.state == RunState.DONE}  # fmt: skip
+        tried = {run.config_key for run in runs if run.state == RunState.DONE}
         winner = study.progress.get("winner")
-        chosen = next((run for run in runs if run.config_key == winner), None)
-        best = max(world.means.values())
-        reachable = 100 * (best - max(world.means[point] for point in tried))
-        result: dict[str, Any] = {"runs": len(runs), "over": max(now[0] - start - budget, 0.0), "called": called,
-                                  "tried": len(tried), "reachable": reachable}  # fmt: skip
-        if chosen is None:
-            return {**result, "regret": None, "plain_regret": None}
-        point = _values_key({name: chosen.config_dict[name] for name in world.grid})
-        result["regret"] = 100 * (best - world.means[point])
-        result["plain_regret"] = 100 * (max(world.plain.values()) - world.plain[point])
-        return result
+        return {"runs": len(runs), "over": max(now[0] - start - budget, 0.0), "called": called, "tried": len(tried),
+                "reachable": 100 * (max(world.means.values()) - max(world.means[key] for key in tried)),
+                "regret": regret_of(world.truth, winner, refined=True),
+                "plain_regret": regret_of(world.truth, winner)}  # fmt: skip
     finally:
         answer.clock, CostModel.fit = clock, fit  # type: ignore[method-assign]
 
@@ -207,12 +191,13 @@ def main() -> None:
     changed = overrides()
     for name, value in changed.items():
         setattr(answer, name, value)
-    truth = json.loads(truth_path(design).read_text())
-    real = {t["name"] for t in truth["effects"]["terms"] if (t["omega_squared"] or 0) >= 0.05}
-    null = {t["name"] for t in truth["effects"]["terms"] if t["p"] is not None and t["p"] > 0.2}
+    world = World(design)
+    terms = world.truth["effects"]["terms"]
+    real = {t["name"] for t in terms if (t["omega_squared"] or 0) >= 0.05}
+    null = {t["name"] for t in terms if t["p"] is not None and t["p"] > 0.2}
     rows = []
     for index in range(worlds):
-        world = World(design, index)
+        world.world = index
         with tempfile.TemporaryDirectory(dir="/dev/shm" if Path("/dev/shm").is_dir() else None) as scratch:
             row = simulate(world, budget, Path(scratch))
         row["effects_right"] = real <= row["called"] and not (row["called"] & null)

@@ -172,21 +172,14 @@ class SlotActor:
 
     def _train(self, config: Any, dataset: Any, device: str, resume: ResumePayload | None) -> None:
         from kcnn.queue.faults import fault_callbacks
-        from kcnn.training.train import Resume, TrainingHooks, train
+        from kcnn.training.train import TrainingHooks, train
 
         try:
-            with contextlib.ExitStack() as cleanup:
+            with contextlib.ExitStack() as cleanup:  # a resumed run's checkpoint copy lives as long as the run
                 start_from = None
-                if resume is not None:  # the checkpoint's copy, for this run only
+                if resume is not None:
                     folder = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="kcnn-slot-")))
-                    checkpoint, epoch, best, best_val_accuracy = resume
-                    path = folder / "resume.keras"
-                    path.write_bytes(checkpoint)
-                    best_path = None
-                    if best is not None:
-                        best_path = folder / "resume-best.keras"
-                        best_path.write_bytes(best)
-                    start_from = Resume(path, epoch, best_path, best_val_accuracy)
+                    start_from = _resume_from(resume, folder)
                 hooks = TrainingHooks(
                     after_epoch=self._after_epoch,
                     should_stop=self._stop.is_set,
@@ -206,3 +199,17 @@ class SlotActor:
             go_on = False
         if not go_on or self._stop.is_set():
             raise StopRequested("the head stopped this run")
+
+
+def _resume_from(resume: ResumePayload, folder: Path) -> Any:
+    """The payload's checkpoint (and best model, if any) written into `folder`, as the `Resume` training takes."""
+    from kcnn.training.train import Resume
+
+    checkpoint, epoch, best, best_val_accuracy = resume
+    path = folder / "resume.keras"
+    path.write_bytes(checkpoint)
+    best_path = None
+    if best is not None:
+        best_path = folder / "resume-best.keras"
+        best_path.write_bytes(best)
+    return Resume(path, epoch, best_path, best_val_accuracy)
