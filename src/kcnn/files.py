@@ -7,8 +7,13 @@ cache and the store both use it.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+#: Names of the temporary folders kcnn's processes make (`scratch_folder`), each followed by the maker's PID.
+SCRATCH_PREFIXES = ("kcnn-slot-", "kcnn-train-", "kcnn-warm-up-")
 
 
 def output_file(path: str | os.PathLike[str], flag: str, suffix: str = "") -> Path:
@@ -89,6 +94,49 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
             removed.append(path)
         except OSError:
             continue
+    return removed
+
+
+def scratch_folder(prefix: str) -> tempfile.TemporaryDirectory[str]:
+    """A temporary folder named for this process (``PREFIX PID-…``), removed when its ``with`` block ends.
+
+    A process killed inside the block cannot remove it; the PID in its name lets `remove_stale_scratch`, run by
+    the next kcnn process on the machine, tell it from a living process's folder.
+
+    Args:
+        prefix: One of `SCRATCH_PREFIXES`.
+    """
+    if prefix not in SCRATCH_PREFIXES:
+        raise ValueError(f"unknown scratch prefix {prefix!r}; add it to SCRATCH_PREFIXES")
+    return tempfile.TemporaryDirectory(prefix=f"{prefix}{os.getpid()}-")
+
+
+def remove_stale_scratch(folder: Path | None = None) -> list[Path]:
+    """Delete the `scratch_folder` folders that killed processes left in `folder` (the temporary folder).
+
+    A folder is removed only when the PID in its name is no longer alive; folders of living processes, and
+    folders of other programs, are left alone.
+
+    Returns:
+        The folders removed.
+    """
+    root = Path(folder) if folder is not None else Path(tempfile.gettempdir())
+    removed: list[Path] = []
+    for prefix in SCRATCH_PREFIXES:
+        try:
+            candidates = list(root.glob(f"{prefix}*-*"))
+        except OSError:
+            continue
+        for path in candidates:
+            pid_text = path.name[len(prefix) :].split("-", 1)[0]
+            if not pid_text.isdigit() or not path.is_dir() or path.is_symlink():
+                continue
+            pid = int(pid_text)
+            if pid == os.getpid() or _alive(pid):
+                continue
+            shutil.rmtree(path, ignore_errors=True)
+            if not path.exists():
+                removed.append(path)
     return removed
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,6 +13,7 @@ from kcnn.api.workspace import StoreLike, engine_store
 from kcnn.config import ExperimentConfig
 from kcnn.contract import EpochRecord, RunResult
 from kcnn.errors import RunFailed
+from kcnn.files import remove_stale_scratch, scratch_folder
 from kcnn.queue.settings import CHECKPOINT_SECONDS
 from kcnn.queue.sweep import SweepSpec
 from kcnn.store import Store
@@ -85,7 +85,8 @@ def train(
                 flush=True,
             )
 
-    with tempfile.TemporaryDirectory(prefix="kcnn-train-") as scratch:
+    remove_stale_scratch()  # what killed kcnn processes left in the temporary folder
+    with scratch_folder("kcnn-train-") as scratch:
         opened = None
         if store is None or isinstance(store, str | os.PathLike):
             opened = Store(store if store is not None else Path(scratch) / "store")

@@ -74,12 +74,14 @@ def main(argv: list[str] | None = None) -> int:
     if threads:
         torch.set_num_threads(threads)
     from kcnn.errors import StoreFull
+    from kcnn.files import remove_stale_scratch
     from kcnn.queue.disk_space import LowDiskSpace
     from kcnn.queue.fusion import execute_group, group_size
     from kcnn.queue.runner import RunSettings, execute_claim
     from kcnn.queue.serve import serve_claims
     from kcnn.store import Store
 
+    remove_stale_scratch()  # the temporary folders of kcnn processes killed on this machine
     worker_id = child_worker_id(worker_base, os.getpid())
     settings = RunSettings(
         device=device,

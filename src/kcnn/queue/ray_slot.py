@@ -18,13 +18,13 @@ import os
 import pickle
 import queue
 import socket
-import tempfile
 import threading
 import traceback
 from pathlib import Path
 from typing import Any
 
 from kcnn.errors import StopRequested
+from kcnn.files import remove_stale_scratch, scratch_folder
 
 EPOCH = "epoch"
 """Event: an epoch finished; the actor waits for `SlotActor.proceed`. Payload: its `EpochRecord`."""
@@ -74,6 +74,7 @@ class SlotActor:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._model: Any = None
+        remove_stale_scratch()  # the folders of this node's slots that Ray killed mid-resume or mid-save
 
     # -- where this slot is ---------------------------------------------------
 
@@ -144,7 +145,7 @@ class SlotActor:
         """
         if self._model is None:
             raise RuntimeError("no model yet: the run has not finished an epoch on this slot")
-        with tempfile.TemporaryDirectory(prefix="kcnn-slot-") as folder:
+        with scratch_folder("kcnn-slot-") as folder:
             path = Path(folder) / "model.keras"
             if weights_only:
                 from kcnn.training.model import save_for_inference
@@ -158,7 +159,8 @@ class SlotActor:
         """Stop any run.
 
         The actor keeps no files: each lives only as long as the call that wrote it, so an actor that Ray kills
-        without this call leaves nothing behind.
+        without this call leaves nothing behind, unless it is killed inside such a call; the next slot started on
+        the node removes that folder (`kcnn.files.remove_stale_scratch`).
         """
         self._finish_previous()
 
@@ -178,7 +180,7 @@ class SlotActor:
             with contextlib.ExitStack() as cleanup:  # a resumed run's checkpoint copy lives as long as the run
                 start_from = None
                 if resume is not None:
-                    folder = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="kcnn-slot-")))
+                    folder = Path(cleanup.enter_context(scratch_folder("kcnn-slot-")))
                     start_from = _resume_from(resume, folder)
                 hooks = TrainingHooks(
                     after_epoch=self._after_epoch,

@@ -8,7 +8,6 @@ any run is queued instead of inside the first run of a sweep.
 
 from __future__ import annotations
 
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import numpy as np
 
 from kcnn.config import ExperimentConfig
 from kcnn.data import ImageSet
+from kcnn.files import scratch_folder
 
 WARM_UP_CONFIG = ExperimentConfig(input_size=16, channels=(4, 8), kernel_size=2, dense_units=8, epochs=1, batch_size=8)
 """A model with every layer kind of kcnn's CNNs, small enough to train in a fraction of a second."""
@@ -47,7 +47,7 @@ def warm_up(device: str = "auto") -> float:
 
     start = time.perf_counter()
     keras = import_keras()
-    with tempfile.TemporaryDirectory(prefix="kcnn-warm-up-") as folder:
+    with scratch_folder("kcnn-warm-up-") as folder:
         checkpoint = Path(folder) / "warm-up.keras"
 
         def save_and_load(record: Any, model: Any) -> None:
