@@ -2,7 +2,7 @@
 
 Usage: python bench/answer_quality.py truth [small|seed]
        python bench/answer_quality.py refine [small|seed] [TOP] [SEEDS] [KEY …]
-       python bench/answer_quality.py score [small|seed] [BUDGET_SECONDS] [STUDY_SEEDS] [gpu]
+       python bench/answer_quality.py score [small|seed] [BUDGET_SECONDS] [STUDY_SEEDS|FIRST-LAST] [gpu]
 
 ``truth`` trains the whole design (every configuration × 3 seeds, ``kcnn worker --jobs 2 --once``) and keeps its
 leaderboard and effect tests as ``bench/<design>_design_truth.json`` (the seed design's is written on a GPU by
@@ -11,9 +11,9 @@ kept truth again with more seeds (seeds 3 to SEEDS − 1, default 10 in all), an
 (a prefix is enough: those studies chose, say; one already refined is not trained again), and keeps each one's
 mean over all its seeds beside the 3-seed one (``refined``): a 3-seed mean is uncertain by about 2 points here,
 more than the 1-point regret target, so the best configuration of the 3-seed truth may be best by luck. ``score``
-runs, for each of STUDY_SEEDS (default 3) seeds, ``kcnn study answer`` and ``kcnn optimize`` (TPE, Hyperband, 2
-seeds per trial, ``--time-limit`` the budget) on the same design with BUDGET_SECONDS of wall time (default 90) on
-``kcnn worker --jobs 2 --once``, and scores each against the truth:
+runs, for each of STUDY_SEEDS (default 3) seeds (0, 1, …; or the seeds FIRST to LAST), ``kcnn study answer``
+and ``kcnn optimize`` (TPE, Hyperband, 2 seeds per trial, ``--time-limit`` the budget) on the same design with
+BUDGET_SECONDS of wall time (default 90) on ``kcnn worker --jobs 2 --once``, and scores each against the truth:
 
 * regret: the brute-force mean of the configuration it chose, below the brute-force best (points; target ≤ 1),
   against the 3-seed truth and, once refined, against the refined one (each configuration's mean over all its
@@ -214,7 +214,13 @@ def run_study(folder: Path, design: str, kind: str, seed: int, budget: float, gp
     return score_study(store, 1, json.loads(truth_path(design).read_text()), budget)
 
 
-def score(design: str, budget: float, seeds: int, gpu: bool = False) -> None:
+def seed_list(text: str) -> list[int]:
+    """``3``: seeds 0, 1, 2; ``3-5``: seeds 3, 4, 5 (study seeds, or the simulator's plan seeds)."""
+    first, dash, last = text.partition("-")
+    return list(range(int(first), int(last) + 1)) if dash else list(range(int(first)))
+
+
+def score(design: str, budget: float, seeds: list[int], gpu: bool = False) -> None:
     kinds = os.environ.get("KCNN_ANSWER_KINDS", "answer,optimize").split(",")  # e.g. `answer` alone
     if unknown := set(kinds) - {"answer", "optimize"}:
         sys.exit(f"KCNN_ANSWER_KINDS: {', '.join(sorted(unknown))} is not a kind; give answer, optimize or both")
@@ -225,7 +231,7 @@ def score(design: str, budget: float, seeds: int, gpu: bool = False) -> None:
           + ", ".join(t["name"] for t in truth["effects"]["terms"] if (t["omega_squared"] or 0) >= 0.05))  # fmt: skip
     results: dict[str, list[dict[str, object]]] = {kind: [] for kind in kinds}
     with tempfile.TemporaryDirectory() as scratch:
-        for seed in range(seeds):
+        for seed in seeds:
             for kind in results:
                 result = run_study(Path(scratch), design, kind, seed, budget, gpu)
                 results[kind].append(result)
@@ -258,7 +264,7 @@ def main() -> None:
         refine(design, top, int(sys.argv[4]) if len(sys.argv) > 4 else 10, sys.argv[5:])
     else:
         budget = float(sys.argv[3]) if len(sys.argv) > 3 else 90.0
-        score(design, budget, int(sys.argv[4]) if len(sys.argv) > 4 else 3, gpu=sys.argv[-1] == "gpu")
+        score(design, budget, seed_list(sys.argv[4]) if len(sys.argv) > 4 else [0, 1, 2], gpu=sys.argv[-1] == "gpu")
 
 
 if __name__ == "__main__":
