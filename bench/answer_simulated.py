@@ -86,9 +86,7 @@ class World:
         self.sigma = float(np.sqrt(self.truth["effects"]["noise_mean_square"]))
         self.model = calibrated_model(self.truth, self.fixed)
         self.world = 0
-        """Which draw of seed noise (and, unless `plan` is set, the plan seed) of one simulated study."""
-        self.plan: int | None = None
-        """The plan seed, when it is not the world's number."""
+        """Which draw of seed noise."""
 
     def curve(self, config: ExperimentConfig) -> list[float]:
         """The run's validation accuracy at each epoch (its last is its mean plus its seed's noise)."""
@@ -103,8 +101,8 @@ class World:
         return self.model.seconds(config, TRAIN_IMAGES)
 
 
-def simulate(world: World, budget: float, folder: Path) -> dict[str, Any]:
-    """One study, start to answer, on `SLOTS` simulated slots; what it chose and spent."""
+def simulate(world: World, budget: float, folder: Path, plan_seed: int) -> dict[str, Any]:
+    """One study with `plan_seed`, start to answer, on `SLOTS` simulated slots; what it chose and spent."""
     now = [0.0]
     clock, fit = answer.clock, CostModel.fit
     answer.clock = lambda: now[0]  # the study's clock; the store's own timestamps are not used by the planner
@@ -116,8 +114,7 @@ def simulate(world: World, budget: float, folder: Path) -> dict[str, Any]:
     try:
         with Store(folder / "store") as store:
             settings = AnswerSettings(world.grid, {**world.fixed, "color_mode": "rgb"}, budget_seconds=budget,
-                                      workers=SLOTS, seeds=SEEDS,
-                                      plan_seed=world.world if world.plan is None else world.plan,
+                                      workers=SLOTS, seeds=SEEDS, plan_seed=plan_seed,
                                       train_images=TRAIN_IMAGES)  # fmt: skip
             study_id = start_answer(store, settings)
             now[0] = store.get_study(study_id).created
@@ -195,6 +192,13 @@ def overrides() -> dict[str, float]:
     return found
 
 
+def regret_summary(regrets: list[float]) -> str:
+    """The regrets' median and mean, and how many are within the 1-point target."""
+    within = sum(regret <= 1 + 1e-9 for regret in regrets)
+    return (f"regret median {statistics.median(regrets):.2f}, mean {statistics.mean(regrets):.2f} points; within 1 "
+            f"point in {within} of {len(regrets)} ({within / len(regrets):.0%})")  # fmt: skip
+
+
 def compare(first: Path, second: Path) -> None:
     """Two planners' rows (``KCNN_SIM_JSON``, same worlds and plan seeds): overall, and as one world's studies see it.
 
@@ -207,10 +211,7 @@ def compare(first: Path, second: Path) -> None:
     names = [f"{path} ({', '.join(f'{k}={v}' for k, v in data['setting'].items()) or 'as shipped'})"
              for path, data in zip((first, second), kept, strict=True)]  # fmt: skip
     for name, table in zip(names, tables, strict=True):
-        regrets = [table[key] for key in common]
-        within = sum(regret <= 1 + 1e-9 for regret in regrets)
-        print(f"{name}: regret median {statistics.median(regrets):.2f}, mean {statistics.mean(regrets):.2f}; "
-              f"within 1 point in {within} of {len(regrets)}")  # fmt: skip
+        print(f"{name}: {regret_summary([table[key] for key in common])}")
     overall = statistics.mean(tables[1][key] - tables[0][key] for key in common)
     worlds = sorted({world for world, _ in common})
     differences = []
@@ -243,9 +244,9 @@ def main() -> None:
     plans = seed_list(os.environ.get("KCNN_SIM_PLANS", "0"))
     rows = []
     for index, plan in ((index, plan) for index in range(worlds) for plan in (plans or [None])):
-        world.world, world.plan = index, plan
+        world.world = index
         with tempfile.TemporaryDirectory(dir="/dev/shm" if Path("/dev/shm").is_dir() else None) as scratch:
-            row = simulate(world, budget, Path(scratch))
+            row = simulate(world, budget, Path(scratch), index if plan is None else plan)
         row["effects_right"] = real <= row["called"] and not (row["called"] & null)
         row["world"], row["plan"] = index, plan
         rows.append(row)
@@ -258,12 +259,10 @@ def main() -> None:
     if os.environ.get("KCNN_SIM_JSON"):
         kept = [{**row, "called": sorted(row["called"])} for row in rows]
         Path(os.environ["KCNN_SIM_JSON"]).write_text(json.dumps({"setting": changed, "rows": kept}, indent=1))
-    within = sum(regret <= 1 + 1e-9 for regret in regrets)
     setting = ", ".join(f"{name}={value}" for name, value in changed.items()) or "as shipped"
     print(f"{design} design, {budget:g} s, {SLOTS} simulated slots, {worlds} worlds × {len(plans) or 1} plan seed(s), "
           f"planner {setting}:\n"
-          f"  regret median {statistics.median(regrets):.2f}, mean {statistics.mean(regrets):.2f} points; within 1 "
-          f"point in {within} of {len(regrets)} ({within / len(regrets):.0%}); the best configuration tried: median "
+          f"  {regret_summary(regrets)}; the best configuration tried: median "
           f"{statistics.median(row['reachable'] for row in rows):.2f} below the best; configurations tried "
           f"{statistics.mean(row['tried'] for row in rows):.1f}, runs "
           f"{statistics.mean(row['runs'] for row in rows):.1f} (means); effects right in "

@@ -87,7 +87,7 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
     for path in candidates:
         parts = path.name.split(".")
         pid = next((int(part) for part in reversed(parts) if part.isdigit()), None)
-        if pid is None or pid == os.getpid() or _alive(pid):
+        if not _left_by_dead_process(pid):
             continue
         try:
             path.unlink()
@@ -120,24 +120,30 @@ def remove_stale_scratch(folder: Path | None = None) -> list[Path]:
     Returns:
         The folders removed.
     """
-    root = Path(folder) if folder is not None else Path(tempfile.gettempdir())
+    root = folder if folder is not None else Path(tempfile.gettempdir())
+    try:
+        entries = list(root.iterdir())
+    except OSError:
+        return []
     removed: list[Path] = []
-    for prefix in SCRATCH_PREFIXES:
-        try:
-            candidates = list(root.glob(f"{prefix}*-*"))
-        except OSError:
+    for path in entries:
+        prefix = next((prefix for prefix in SCRATCH_PREFIXES if path.name.startswith(prefix)), None)
+        if prefix is None:
             continue
-        for path in candidates:
-            pid_text = path.name[len(prefix) :].split("-", 1)[0]
-            if not pid_text.isdigit() or not path.is_dir() or path.is_symlink():
-                continue
-            pid = int(pid_text)
-            if pid == os.getpid() or _alive(pid):
-                continue
-            shutil.rmtree(path, ignore_errors=True)
-            if not path.exists():
-                removed.append(path)
+        pid_text, dash, _ = path.name[len(prefix) :].partition("-")
+        if not dash or not pid_text.isdigit() or path.is_symlink() or not path.is_dir():
+            continue
+        if not _left_by_dead_process(int(pid_text)):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        if not path.exists():
+            removed.append(path)
     return removed
+
+
+def _left_by_dead_process(pid: int | None) -> bool:
+    """Whether `pid` names a process, not this one, that is no longer alive."""
+    return pid is not None and pid != os.getpid() and not _alive(pid)
 
 
 def _alive(pid: int) -> bool:
